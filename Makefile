@@ -1,0 +1,85 @@
+# skindelta: a plain Makefile. `make` builds build/skindelta and
+# build/libskindelta.a; `make test` runs the suite; `make demo` runs the tool
+# on the bundled samples. Missing -dev packages are installed by
+# scripts/deps.sh (as root) before anything is compiled.
+
+CC       ?= cc
+BUILD    ?= build
+SHARED   ?= $(abspath $(CURDIR)/../shared)
+OPT      ?= -O2
+SAN      ?=
+WARN     := -Wall -Wextra -Wshadow -Wcast-qual -Wvla -Wformat=2 -Wmissing-prototypes \
+            -Wstrict-prototypes -Wpointer-arith -Werror
+PKGS     := libpng libjpeg libcjson libcrypto
+CPPFLAGS += -Iinclude -Isrc -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+CFLAGS   += -std=c11 $(OPT) -g $(WARN) $(SAN) -pthread
+LDFLAGS  += $(SAN) -pthread
+
+# Dependency flags, found once by pkg-config after scripts/deps.sh has run.
+# GNU make builds this included file first and restarts with it.
+CONFIG := $(BUILD)/config.mk
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+-include $(CONFIG)
+endif
+$(CONFIG): Makefile scripts/deps.sh
+	@mkdir -p $(BUILD)
+	@sh scripts/deps.sh
+	@{ echo "DEP_CFLAGS := $$(pkg-config --cflags $(PKGS))"; \
+	   echo "DEP_LIBS := $$(pkg-config --libs $(PKGS)) -lm"; \
+	   echo "TEST_CFLAGS := $$(pkg-config --cflags cmocka)"; \
+	   echo "TEST_LIBS := $$(pkg-config --libs cmocka)"; } > $@.tmp && mv $@.tmp $@
+
+LIB_SRCS  := $(sort $(wildcard src/*/*.c))
+LIB_SRCS  := $(filter-out src/cli/%,$(LIB_SRCS))
+CLI_SRCS  := $(filter-out src/cli/synth_main.c,$(wildcard src/cli/*.c))
+TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+TESTS     := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+LIB       := $(BUILD)/libskindelta.a
+BIN       := $(BUILD)/skindelta
+SYNTH     := $(BUILD)/skindelta-synth
+
+# ISA flags only on the files that need them (libwebp's makefile).
+$(BUILD)/obj/%_sse2.o:   ISA := -msse2
+$(BUILD)/obj/%_avx2.o:   ISA := -mavx2 -mfma
+$(BUILD)/obj/%_avx512.o: ISA := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma
+
+.PHONY: all test demo bench asan ubsan clean samples check-shared
+all: $(BIN) $(SYNTH) $(LIB)
+
+$(BUILD)/obj/%.o: %.c $(CONFIG)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA) $(DEP_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CLI_OBJS) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(LIB) $(DEP_LIBS)
+
+$(SYNTH): $(BUILD)/obj/src/cli/synth_main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/sd_test.h $(LIB) $(CONFIG)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS) $(TEST_LIBS)
+
+# The whole suite: every unit-test binary, then the CLI cases.
+test: $(TESTS) $(BIN) $(SYNTH)
+	@SKINDELTA_SHARED=$(SHARED) BUILD=$(BUILD) sh tests/run.sh $(TESTS)
+
+# The sanitizer builds run the whole suite with every report fatal.
+asan:
+	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test
+ubsan:
+	$(MAKE) BUILD=build-ubsan OPT=-O1 SAN="-fsanitize=undefined -fno-sanitize-recover=all" test
+
+demo: $(BIN)
+	@sh samples/demo.sh $(BIN)
+
+clean:
+	rm -rf build build-asan build-ubsan
+
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)

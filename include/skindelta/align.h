@@ -1,0 +1,76 @@
+/*
+ * Alignment of AFTER onto BEFORE.
+ *
+ * The transform maps BEFORE pixel coordinates to AFTER pixel coordinates
+ * (pixel centres at integers, (0,0) the centre of the top-left pixel):
+ *   x' = m[0]*x + m[1]*y + m[2],  y' = m[3]*x + m[4]*y + m[5].
+ * Method: intensity based and coarse to fine on a pyramid of the
+ * log-luminance: a global search over rotation, scale and shift at the
+ * coarsest level, then ECC / Lucas-Kanade refinement level by level.
+ */
+#ifndef SKINDELTA_ALIGN_H
+#define SKINDELTA_ALIGN_H
+
+#include "skindelta/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum sd_align_model {
+    SD_ALIGN_SIMILARITY = 0, /* rotation, uniform scale, translation */
+    SD_ALIGN_AFFINE,         /* full 2x3 affine */
+    SD_ALIGN_NONE            /* identity; overlap and NCC still measured */
+} sd_align_model;
+
+typedef enum sd_align_status {
+    SD_ALIGN_OK = 0, /* trustworthy */
+    SD_ALIGN_POOR,   /* aligned, but the residual is high: measure with a warning */
+    SD_ALIGN_FAILED  /* not the same scene, or no transform found */
+} sd_align_status;
+
+typedef struct sd_xform {
+    double m[6];
+} sd_xform;
+
+typedef struct sd_align_opts {
+    sd_align_model model;
+} sd_align_opts;
+
+typedef struct sd_align_result {
+    sd_align_model model;
+    sd_xform xf;             /* BEFORE -> AFTER */
+    double rotation_deg;     /* similarity decomposition of xf (affine: of its closest similarity) */
+    double scale;
+    double tx, ty;           /* = m[2], m[5] */
+    double overlap_fraction; /* share of BEFORE pixels that map inside AFTER */
+    double ncc;              /* normalized cross-correlation of the aligned band-passed images */
+    sd_align_status status;
+} sd_align_result;
+
+const char *sd_align_model_name(sd_align_model m);      /* "similarity", ... */
+const char *sd_align_status_name(sd_align_status s);    /* "ok", "poor", "failed" */
+
+/* Align after onto before. Returns SD_OK when it ran (the verdict is in
+ * out->status; a pair that cannot be aligned gives SD_ALIGN_FAILED, not an
+ * error status), or an error (memory, image too small). */
+SD_NODISCARD sd_status sd_pair_align(sd_ctx *ctx, const sd_image *before, const sd_image *after,
+                                     const sd_align_opts *opts, sd_align_result *out);
+
+/* Apply xf to a point. */
+void sd_xform_apply(const sd_xform *xf, double x, double y, double *ox, double *oy);
+/* Inverse of xf; returns 0 when singular. */
+int sd_xform_invert(const sd_xform *xf, sd_xform *inv);
+/* Similarity decomposition: rotation (deg), scale = sqrt(|det|). */
+void sd_xform_decompose(const sd_xform *xf, double *rotation_deg, double *scale);
+
+/* Resample `src` into a w x h image through xf (dst(x,y) = src(xf(x,y)),
+ * bilinear; outside pixels black). For pictures and difference maps only:
+ * metrics are measured on each image's own pixel grid. */
+SD_NODISCARD sd_status sd_image_warp(sd_ctx *ctx, const sd_image *src, const sd_xform *xf,
+                                     int w, int h, sd_image **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,44 @@
+/*
+ * Normalization of AFTER's exposure and colour to BEFORE.
+ *
+ * exposure (default): one gain on linear RGB from robust statistics over
+ *   the common ROI, so chromaticity, and with it a real change of redness,
+ *   survives.
+ * reference: a grey or white patch visible in both photos (rectangle in
+ *   BEFORE coordinates, carried into AFTER through the transform); per-channel
+ *   gains; the comparison is colour calibrated.
+ * none: gains 1.
+ */
+#ifndef SKINDELTA_NORMALIZE_H
+#define SKINDELTA_NORMALIZE_H
+
+#include "skindelta/align.h"
+#include "skindelta/core.h"
+#include "skindelta/metrics.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum sd_norm_method { SD_NORM_EXPOSURE = 0, SD_NORM_REFERENCE, SD_NORM_NONE } sd_norm_method;
+
+typedef struct sd_norm_result {
+    sd_norm_method method;
+    double gains[3];        /* applied to AFTER's linear RGB to bring it to BEFORE */
+    double before_gains[3]; /* applied to BEFORE's linear RGB (1 unless reference) */
+    double exposure_ev;     /* -log2 of the luminance gain: AFTER one stop darker -> -1 */
+    int calibrated;         /* 1 with a reference patch */
+} sd_norm_result;
+
+const char *sd_norm_method_name(sd_norm_method m);
+
+/* ref: required for SD_NORM_REFERENCE (BEFORE coordinates), else ignored. */
+SD_NODISCARD sd_status sd_pair_normalize(sd_ctx *ctx, const sd_image *before,
+                                         const sd_image *after, const sd_xform *xf,
+                                         const sd_roi *roi, sd_norm_method method,
+                                         const sd_rect *ref, sd_norm_result *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,26 @@
+/*
+ * Library-internal helpers shared by every stage: error reporting into the
+ * context and overflow-checked allocation. Not installed, not used by the CLI.
+ */
+#ifndef SKINDELTA_INTERNAL_H
+#define SKINDELTA_INTERNAL_H
+
+#include <stddef.h>
+
+#include "skindelta/core.h"
+
+/* Set ctx's message (printf-style; one line, no trailing newline) and
+ * return `s`, so failures read `return sd_fail(ctx, SD_ERR_IO, "%s: ...", p);`.
+ * ctx may be NULL (the message is then dropped). */
+sd_status sd_fail(sd_ctx *ctx, sd_status s, const char *fmt, ...) SD_PRINTF(3, 4);
+
+/* malloc(n * size) with the product checked; NULL on overflow or failure. */
+void *sd_alloc_array(size_t n, size_t size);
+/* calloc with the same checks. */
+void *sd_calloc_array(size_t n, size_t size);
+
+#define SD_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define SD_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define SD_CLAMP(v, lo, hi) ((v) < (lo) ? (lo) : (v) > (hi) ? (hi) : (v))
+
+#endif
