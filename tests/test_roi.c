@@ -35,7 +35,7 @@ static size_t count(const uint8_t *m, size_t n)
 {
     size_t c = 0;
     for (size_t i = 0; i < n; i++)
-        c += m[i] != 0;
+        c += m[i] == SD_ROI_IN;
     return c;
 }
 
@@ -73,7 +73,7 @@ static void test_shift(void **state)
         for (int u = 0; u < W; u++) {
             long x = lround(floor(u - tx + 0.5)), y = lround(floor(v - ty + 0.5));
             int in = x >= x0 && x <= x1 && y >= y0 && y <= y1;
-            if ((roi.after[(size_t)v * W + u] != 0) != in)
+            if ((roi.after[(size_t)v * W + u] == SD_ROI_IN) != in)
                 fail_msg("AFTER mask wrong at %d,%d", u, v);
         }
     sd_roi_release(&roi);
@@ -184,9 +184,22 @@ static void test_clipped(void **state)
     assert_int_equal(roi.clipped_after, 64);
     assert_int_equal(roi.pixels, roi.geometric_pixels - 164);
     /* the BEFORE pixels under AFTER's white square are out: x + 3 in [100,108) */
-    assert_int_equal(roi.before[(size_t)63 * 160 + 97], 0);
-    assert_int_equal(roi.before[(size_t)63 * 160 + 96], 1);
-    assert_int_equal(roi.before[(size_t)45 * 160 + 45], 0);
+    assert_int_equal(roi.before[(size_t)63 * 160 + 97], SD_ROI_EXCLUDED);
+    assert_int_equal(roi.before[(size_t)63 * 160 + 96], SD_ROI_IN);
+    assert_int_equal(roi.before[(size_t)45 * 160 + 45], SD_ROI_EXCLUDED);
+    assert_int_equal(roi.after[(size_t)45 * 160 + 48], SD_ROI_EXCLUDED);
+    /* measured through the ROI masks, each image's clipped share is relative to
+     * the geometric ROI, and only SD_ROI_IN pixels are measured */
+    sd_metric_params p;
+    sd_metric_params_default(&p);
+    sd_thresholds thr = {0};
+    sd_metrics mb, ma;
+    assert_int_equal(sd_image_measure(ctx, bi, roi.before, 1.0, NULL, &p, &thr, &mb), SD_OK);
+    assert_int_equal(sd_image_measure(ctx, ai, roi.after, 1.0, NULL, &p, &thr, &ma), SD_OK);
+    assert_true(fabs(mb.clipped_fraction - 100.0 / roi.geometric_pixels) < 1e-12);
+    assert_true(fabs(ma.clipped_fraction - 64.0 / roi.geometric_pixels) < 1e-12);
+    assert_int_equal(mb.pixels, roi.pixels);
+    assert_int_equal(ma.pixels, roi.pixels);
     sd_roi_release(&roi);
     sd_image_free(bi);
     sd_image_free(ai);

@@ -198,13 +198,15 @@ sd_status sd_image_measure(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
                 n_mask++;
                 if (f & F_CLIPPED)
                     n_clip++;
-                else
+                else if (!mask || mask[i] != SD_ROI_EXCLUDED)
                     f |= F_MEASURED;
             }
             m.flags[i] = f;
         }
     }
-    const size_t n = n_mask - n_clip;
+    size_t n = 0;
+    for (size_t i = 0; i < npx; i++)
+        n += (m.flags[i] & F_MEASURED) != 0;
     if (n_mask == 0 || n == 0) {
         s = sd_fail(ctx, SD_ERR_TOO_SMALL, "metrics: %s",
                     n_mask ? "every pixel of the region is clipped" : "the region is empty");

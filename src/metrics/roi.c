@@ -77,7 +77,8 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
         x1 = SD_MIN(x1, r->x + r->w - 1);
         y1 = SD_MIN(y1, r->y + r->h - 1);
     }
-    int bx0 = bw, by0 = bh, bx1 = -1, by1 = -1;
+    int bx0 = bw, by0 = bh, bx1 = -1, by1 = -1; /* bbox of the ROI */
+    int gx0 = bw, gy0 = bh, gx1 = -1, gy1 = -1; /* of the geometric ROI */
     for (int y = y0; y <= y1; y++) {
         for (int x = x0; x <= x1; x++) {
             size_t i = (size_t)y * (size_t)bw + (size_t)x;
@@ -93,13 +94,19 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
                 uy = sd_nearest(v);
             }
             out->geometric_pixels++;
+            gx0 = SD_MIN(gx0, x);
+            gy0 = SD_MIN(gy0, y);
+            gx1 = SD_MAX(gx1, x);
+            gy1 = SD_MAX(gy1, y);
             int cb = sd_px_clipped(sd_image_px(before, x, y));
             int ca = after && sd_px_clipped(sd_image_px(after, (int)ux, (int)uy));
             out->clipped_before += (size_t)cb;
             out->clipped_after += (size_t)ca;
-            if (cb || ca)
+            if (cb || ca) {
+                out->before[i] = SD_ROI_EXCLUDED;
                 continue;
-            out->before[i] = 1;
+            }
+            out->before[i] = SD_ROI_IN;
             out->pixels++;
             bx0 = SD_MIN(bx0, x);
             by0 = SD_MIN(by0, y);
@@ -131,7 +138,7 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
             double x, y;
             sd_mx_apply(&inv, u, v, &x, &y);
             long nx = sd_nearest(x), ny = sd_nearest(y);
-            if (nx < bx0 || ny < by0 || nx > bx1 || ny > by1)
+            if (nx < gx0 || ny < gy0 || nx > gx1 || ny > gy1)
                 continue;
             out->after[(size_t)v * (size_t)aw + (size_t)u] =
                 out->before[(size_t)ny * (size_t)bw + (size_t)nx];

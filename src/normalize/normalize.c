@@ -89,7 +89,7 @@ static sd_status exposure_gain(sd_ctx *ctx, const sd_image *before, const sd_ima
     }
     for (int y = roi->bbox.y; y < roi->bbox.y + roi->bbox.h; y += NORM_STEP) {
         for (int x = roi->bbox.x; x < roi->bbox.x + roi->bbox.w; x += NORM_STEP) {
-            if (!roi->before[(size_t)y * (size_t)roi->bw + (size_t)x] || n == cap)
+            if (roi->before[(size_t)y * (size_t)roi->bw + (size_t)x] != SD_ROI_IN || n == cap)
                 continue;
             double u, v;
             sd_mx_apply(xf, x, y, &u, &v);
