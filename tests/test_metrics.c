@@ -267,7 +267,8 @@ static void test_pores_textured_and_wrinkles(void **state)
     int nb = make_blobs(b, 6, 40, 45, 2.2, 0.8);
     sc_line l[5];
     for (int i = 0; i < 5; i++)
-        l[i] = (sc_line){30 + 8 * i, 60.5 + 45 * i, 290 - 5 * i, 70.5 + 45 * i + 3 * i, 1.2, 0.6};
+        l[i] = (sc_line){50 + 30 * i, 62.5 + 45 * i, 92 + 30 * i, 62.5 + 45 * i + 6 * (i - 2),
+                         1.2, 0.6}; /* ~42 px long: inside the area bounds */
     sc.nblob = nb;
     sc.blobs = b;
     sc.nline = 5;
@@ -286,14 +287,42 @@ static void test_pores_textured_and_wrinkles(void **state)
     sd_thresholds thr3 = thr2;
     measure(img, NULL, 1.0, &p, &thr3, &m);
     assert_true(m.pore_count == 0);
-    /* and they are candidates: with no elongation limit they are counted */
+    /* and they are candidates of pore size: only the elongation limit rejects them */
     sd_metric_params loose = p;
     loose.pore_max_elongation = 1000;
-    loose.pore_area_max = 10000;
     thr3 = thr2;
     measure(img, NULL, 1.0, &loose, &thr3, &m);
-    assert_true(m.pore_count >= 5);
+    assert_true(m.pore_count == 5);
     sd_image_free(img);
+}
+
+/* A pore crossing the mask edge counts, whole, exactly when its centroid's
+ * nearest pixel is in the mask. */
+static void test_pore_on_mask_edge(void **state)
+{
+    (void)state;
+    /* mask: x >= 100 (inside the image border); blobs straddle x = 100 */
+    const double xs[4] = {100.3, 99.3, 100.0 - 0.45, 101.8};
+    const int want[4] = {1, 0, 1, 1};
+    sd_metric_params p = defaults();
+    uint8_t *mask = calloc(200 * 120, 1);
+    for (int y = 20; y < 100; y++)
+        for (int x = 100; x < 180; x++)
+            mask[y * 200 + x] = 1;
+    for (int i = 0; i < 4; i++) {
+        sc_blob b = {xs[i], 60.2, 2.0, 0.5};
+        sc_scene sc = {.base = SC_SKIN, .nblob = 1, .blobs = &b};
+        sd_image *img = sc_render(&sc, 200, 120, NULL);
+        sd_thresholds thr = {1, 100, 0.05};
+        sd_metrics m;
+        measure(img, mask, 1.0, &p, &thr, &m);
+        if (m.pore_count != want[i])
+            fail_msg("blob at x = %.2f: %g pores, expected %d", xs[i], m.pore_count, want[i]);
+        if (want[i])
+            ASSERT_REL(m.pore_mean_area_px, blob_area(2.0, 0.5, 0.05, &p), 0.1);
+        sd_image_free(img);
+    }
+    free(mask);
 }
 
 /* ---- clipping, thresholds, limits ---- */
@@ -467,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_red_patches),
         cmocka_unit_test(test_pores_flat),
         cmocka_unit_test(test_pores_textured_and_wrinkles),
+        cmocka_unit_test(test_pore_on_mask_edge),
         cmocka_unit_test(test_clipped_excluded),
         cmocka_unit_test(test_thresholds_carried),
         cmocka_unit_test(test_too_small_and_args),
