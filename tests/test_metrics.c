@@ -86,6 +86,17 @@ static void test_texture_sinusoid(void **state)
             double tp = fmax(0.05, 4 * 1.4826 * amp * (ks - kp) / sqrt(2));
             ASSERT_REL(thr.t_pore, tp, 0.03);
             assert_true(m.pore_count == 0); /* a pure sinusoid never exceeds 4 robust sd */
+            /* a small mask off-centre (the work is cropped to it): same truth */
+            uint8_t *mask = calloc(256 * 256, 1);
+            for (int y = 150; y < 200; y++)
+                for (int x = 40; x < 100; x++)
+                    mask[y * 256 + x] = 1;
+            sd_thresholds t2 = {0};
+            measure(img, mask, 1.0, &p, &t2, &m);
+            assert_int_equal(m.pixels, 50 * 60);
+            ASSERT_REL(m.ra, 100 * 2 / M_PI * a1, 0.03);
+            ASSERT_REL(m.rq, 100 * a1 / sqrt(2), 0.03);
+            free(mask);
             sd_image_free(img);
         }
     }

@@ -157,14 +157,38 @@ sd_status sd_image_measure(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
     if (thr->set && !(isfinite(thr->t_red) && thr->t_pore > 0 && isfinite(thr->t_pore)))
         return sd_fail(ctx, SD_ERR_ARG, "metrics: invalid fixed thresholds");
 
-    const int w = img->width, h = img->height;
+    const int iw = img->width, ih = img->height;
     const double border = ceil(sd_metric_border(p) * scale);
-    if (w < 2 * border + 1 || h < 2 * border + 1)
+    if (iw < 2 * border + 1 || ih < 2 * border + 1)
         return sd_fail(ctx, SD_ERR_TOO_SMALL,
                        "metrics: image is %dx%d, too small for the filters (at least %.0fx%.0f)",
-                       w, h, 2 * border + 1, 2 * border + 1);
+                       iw, ih, 2 * border + 1, 2 * border + 1);
     const double st = p->sigma_t * scale, sp = p->sigma_p * scale, ss = p->sigma_s * scale;
     const double s2 = scale * scale;
+
+    /* Work on the mask's bounding box plus the widest blur's radius: inside
+     * the mask every blurred value is the one the whole frame would give. */
+    int ox = 0, oy = 0, w = iw, h = ih;
+    if (mask) {
+        int mx0 = iw, my0 = ih, mx1 = -1, my1 = -1;
+        for (int y = 1; y < ih - 1; y++) {
+            const uint8_t *mrow = mask + (size_t)y * (size_t)iw;
+            for (int x = 1; x < iw - 1; x++)
+                if (mrow[x]) {
+                    mx0 = SD_MIN(mx0, x);
+                    mx1 = SD_MAX(mx1, x);
+                    my0 = SD_MIN(my0, y);
+                    my1 = SD_MAX(my1, y);
+                }
+        }
+        if (mx1 < 0)
+            return sd_fail(ctx, SD_ERR_TOO_SMALL, "metrics: the region is empty");
+        int r = sd_gauss_radius(SD_MAX(sp, SD_MAX(st, ss))) + 2;
+        ox = SD_MAX(0, mx0 - r);
+        oy = SD_MAX(0, my0 - r);
+        w = SD_MIN(iw - 1, mx1 + r) - ox + 1;
+        h = SD_MIN(ih - 1, my1 + r) - oy + 1;
+    }
 
     measure_buf m;
     memset(&m, 0, sizeof m);
@@ -190,15 +214,17 @@ sd_status sd_image_measure(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
     for (int y = 0; y < h; y++) {
         for (int x = 0; x < w; x++) {
             size_t i = (size_t)y * (size_t)w + (size_t)x;
-            uint8_t f = sd_px_clipped(sd_image_px(img, x, y)) ? F_CLIPPED : 0;
-            int in = mask ? mask[i] != 0
-                          : (x >= border && y >= border && x < w - border && y < h - border);
-            if (in && x > 0 && y > 0 && x < w - 1 && y < h - 1) {
+            const int X = ox + x, Y = oy + y;
+            const size_t mi = (size_t)Y * (size_t)iw + (size_t)X;
+            uint8_t f = sd_px_clipped(sd_image_px(img, X, Y)) ? F_CLIPPED : 0;
+            int in = mask ? mask[mi] != 0
+                          : (X >= border && Y >= border && X < iw - border && Y < ih - border);
+            if (in && X > 0 && Y > 0 && X < iw - 1 && Y < ih - 1) {
                 f |= F_MASK;
                 n_mask++;
                 if (f & F_CLIPPED)
                     n_clip++;
-                else if (!mask || mask[i] != SD_ROI_EXCLUDED)
+                else if (!mask || mask[mi] != SD_ROI_EXCLUDED)
                     f |= F_MEASURED;
             }
             m.flags[i] = f;
@@ -228,7 +254,7 @@ sd_status sd_image_measure(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
     size_t n_crush = 0, k = 0;
     for (int y = 0; y < h; y++) {
         float *lrow = sd_plane_row(&m.lam, y);
-        const uint16_t *px = sd_image_px(img, 0, y);
+        const uint16_t *px = sd_image_px(img, ox, oy + y);
         const uint8_t *frow = m.flags + (size_t)y * (size_t)w;
         for (int x = 0; x < w; x++, px += 3) {
             float r = gr * lut[px[0]], gc = gg * lut[px[1]], b = gb * lut[px[2]];
