@@ -154,7 +154,7 @@ sd_status sd_image_measure(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
                            gains[c]);
         g[c] = gains[c];
     }
-    if (thr->set && !(isfinite(thr->t_red) && thr->t_pore > 0 && isfinite(thr->t_pore)))
+    if (thr->set && !(isfinite(thr->t_red) && thr->t_pore >= 0 && isfinite(thr->t_pore)))
         return sd_fail(ctx, SD_ERR_ARG, "metrics: invalid fixed thresholds");
 
     const int iw = img->width, ih = img->height;
