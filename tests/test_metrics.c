@@ -102,6 +102,56 @@ static void test_texture_sinusoid(void **state)
     }
 }
 
+/* ---- quality measures ---- */
+
+static void test_sharpness_and_asymmetry(void **state)
+{
+    (void)state;
+    sd_metric_params p = defaults();
+    /* sharpness of a sinusoid: var of the 5-point Laplacian of G_s(Lambda) =
+     * (A K_s Lf)^2 / 2, Lf = 4 sin^2(pi fx) + 4 sin^2(pi fy) */
+    const double per = 11.3, th = 0.5, amp = 0.1;
+    sc_scene sc = {.base = {0.2, 0.2, 0.2}, .nsin = 1};
+    sc.sin_a[0] = amp;
+    sc.sin_p[0] = per;
+    sc.sin_th[0] = th;
+    sd_image *img = sc_render(&sc, 256, 256, NULL);
+    sd_thresholds thr = {0};
+    sd_metrics m;
+    measure(img, NULL, 1.0, &p, &thr, &m);
+    double fx = cos(th) / per, fy = sin(th) / per;
+    double ks = exp(-2 * M_PI * M_PI * p.sigma_s * p.sigma_s / (per * per));
+    double lf = 4 * sin(M_PI * fx) * sin(M_PI * fx) + 4 * sin(M_PI * fy) * sin(M_PI * fy);
+    ASSERT_REL(m.sharpness, 0.5 * pow(amp * ks * lf, 2), 0.03);
+    ASSERT_ABS(m.asymmetry, 0, 0.002);
+    /* a defocused copy (smaller high-frequency amplitude) reads less sharp */
+    sc.sin_a[0] = amp * 0.5;
+    sd_image *soft = sc_render(&sc, 256, 256, NULL);
+    sd_metrics ms;
+    thr.set = 0;
+    measure(soft, NULL, 1.0, &p, &thr, &ms);
+    ASSERT_REL(ms.sharpness, 0.25 * m.sharpness, 0.02);
+    sd_image_free(img);
+    sd_image_free(soft);
+
+    /* asymmetry of a Lambda ramp k x over the default mask x in [18, 237]:
+     * k (mean x right of the centroid column - mean x left of it) */
+    const double k = 0.002;
+    sd_image *ramp = NULL;
+    assert_int_equal(sd_image_new(ctx, 256, 64, 0, &ramp), SD_OK);
+    for (int y = 0; y < 64; y++)
+        for (int x = 0; x < 256; x++) {
+            double yl = exp(log(0.2 + SD_LAMBDA_EPS) + k * x) - SD_LAMBDA_EPS;
+            for (int c = 0; c < 3; c++)
+                ramp->px[(size_t)y * ramp->stride + 3 * (size_t)x + c] = sc_q16(yl);
+        }
+    thr.set = 0;
+    measure(ramp, NULL, 1.0, &p, &thr, &m);
+    /* centroid 127.5: left 18..127 (mean 72.5), right 128..237 (mean 182.5) */
+    ASSERT_REL(m.asymmetry, k * (182.5 - 72.5), 0.01);
+    sd_image_free(ramp);
+}
+
 /* ---- redness ---- */
 
 static void test_uniform_colour(void **state)
@@ -503,6 +553,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_texture_sinusoid),
+        cmocka_unit_test(test_sharpness_and_asymmetry),
         cmocka_unit_test(test_uniform_colour),
         cmocka_unit_test(test_red_patches),
         cmocka_unit_test(test_pores_flat),
