@@ -72,7 +72,7 @@ static double sc_logref(const scene *s, double x, double y)
 }
 
 /* linear [0,1] -> sRGB-encoded 16 bit, by table (4097 knots, interpolated) */
-static uint16_t sc_encode(double lin)
+static inline uint16_t sc_encode(double lin)
 {
     static double tab[4097];
     static int init;
@@ -93,7 +93,7 @@ static uint16_t sc_encode(double lin)
     return (uint16_t)lrint(e);
 }
 
-static double sc_gauss(uint32_t *state)
+static inline double sc_gauss(uint32_t *state)
 {
     /* Box-Muller from a xorshift stream */
     double u1, u2;
@@ -117,7 +117,7 @@ typedef struct shot {
 } shot;
 
 /* Render a w x h photo of scene s through shot p. NULL on failure. */
-static sd_image *sc_render(const scene *s, const shot *p, int w, int h)
+static inline sd_image *sc_render(const scene *s, const shot *p, int w, int h)
 {
     sd_image *img = NULL;
     if (sd_image_new(NULL, w, h, 0, &img) != SD_OK)
@@ -149,7 +149,7 @@ static sd_image *sc_render(const scene *s, const shot *p, int w, int h)
 
 /* BEFORE -> AFTER similarity about the image centres (cx, cy): rotate by
  * rot_deg, scale by k, then move the centre by (dx, dy). */
-static sd_xform sc_similarity(double rot_deg, double k, double dx, double dy, double cx,
+static inline sd_xform sc_similarity(double rot_deg, double k, double dx, double dy, double cx,
                               double cy)
 {
     double c = k * cos(rot_deg * M_PI / 180), s = k * sin(rot_deg * M_PI / 180);
@@ -161,7 +161,7 @@ static sd_xform sc_similarity(double rot_deg, double k, double dx, double dy, do
 
 /* Max distance between the true and estimated maps over the ROI: BEFORE
  * minus a 10 % border (an affine error is largest at the corners). */
-static double sc_roi_error(const sd_xform *truth, const sd_xform *est, int w, int h)
+static inline double sc_roi_error(const sd_xform *truth, const sd_xform *est, int w, int h)
 {
     double xs[2] = {0.1 * w, 0.9 * w - 1}, ys[2] = {0.1 * h, 0.9 * h - 1}, worst = 0;
     for (int i = 0; i < 2; i++)

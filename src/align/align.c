@@ -480,9 +480,20 @@ static sd_status coarse_search(sd_ctx *ctx, const al_level *T, const al_level *I
     const int tw = tb->w, th = tb->h;
     const int M = (int)ceil(AL_SEARCH_SHIFT * SD_MAX(tw, th));
     const int ew = tw + 2 * M, eh = th + 2 * M;
+    /* W: resampled AFTER, 0 outside; V: 1 inside, 0 outside (branch-free
+     * sums that the compiler vectorizes) */
     float *W = sd_alloc_array((size_t)ew * (size_t)eh, sizeof(float));
-    if (!W)
+    float *V = sd_alloc_array((size_t)ew * (size_t)eh, sizeof(float));
+    float *T2 = sd_alloc_array((size_t)tw * (size_t)th, sizeof(float));
+    if (!W || !V || !T2) {
+        free(W);
+        free(V);
+        free(T2);
         return sd_fail(ctx, SD_ERR_NOMEM, "align: out of memory");
+    }
+    for (int y = 0; y < th; y++)
+        for (int x = 0; x < tw; x++)
+            T2[(size_t)y * tw + x] = sd_plane_row(tb, y)[x] * sd_plane_row(tb, y)[x];
     const double cbx = (tw - 1) / 2.0, cby = (th - 1) / 2.0;
     const double cax = (ib->w - 1) / 2.0, cay = (ib->h - 1) / 2.0;
     const int min_n = (int)(AL_SEARCH_MIN_OVERLAP * tw * th);
@@ -499,10 +510,9 @@ static sd_status coarse_search(sd_ctx *ctx, const al_level *T, const al_level *I
                 for (int ex = 0; ex < ew; ex++) {
                     double px = ex - M - cbx;
                     double fx = a * px + b * py + cax, fy = c * px + d * py + cay;
-                    float v = NAN;
-                    if (fx >= 0 && fx <= ib->w - 1 && fy >= 0 && fy <= ib->h - 1)
-                        v = sample_clamped(ib, fx, fy);
-                    W[(size_t)ey * ew + ex] = v;
+                    int in = fx >= 0 && fx <= ib->w - 1 && fy >= 0 && fy <= ib->h - 1;
+                    W[(size_t)ey * ew + ex] = in ? sample_clamped(ib, fx, fy) : 0.0f;
+                    V[(size_t)ey * ew + ex] = in ? 1.0f : 0.0f;
                 }
             }
             double best = -2;
@@ -512,18 +522,37 @@ static sd_status coarse_search(sd_ctx *ctx, const al_level *T, const al_level *I
                     double n = 0, st = 0, sw = 0, stt = 0, sww = 0, stw = 0;
                     for (int y = 0; y < th; y++) {
                         const float *t = sd_plane_row(tb, y);
+                        const float *t2 = T2 + (size_t)y * tw;
                         const float *wr = W + (size_t)(y + dy + M) * ew + (dx + M);
+                        const float *vr = V + (size_t)(y + dy + M) * ew + (dx + M);
+                        /* AL_LANES independent partial sums per row */
+                        float acc[6][AL_LANES] = {{0}};
+                        int x = 0;
+                        for (; x + AL_LANES <= tw; x += AL_LANES)
+                            for (int j = 0; j < AL_LANES; j++) {
+                                acc[0][j] += vr[x + j];
+                                acc[1][j] += t[x + j] * vr[x + j];
+                                acc[2][j] += wr[x + j];
+                                acc[3][j] += t2[x + j] * vr[x + j];
+                                acc[4][j] += wr[x + j] * wr[x + j];
+                                acc[5][j] += t[x + j] * wr[x + j];
+                            }
+                        for (int j = 0; x < tw; x++, j++) {
+                            acc[0][j] += vr[x];
+                            acc[1][j] += t[x] * vr[x];
+                            acc[2][j] += wr[x];
+                            acc[3][j] += t2[x] * vr[x];
+                            acc[4][j] += wr[x] * wr[x];
+                            acc[5][j] += t[x] * wr[x];
+                        }
                         float fn = 0, fst = 0, fsw = 0, fstt = 0, fsww = 0, fstw = 0;
-                        for (int x = 0; x < tw; x++) {
-                            float wv = wr[x];
-                            if (wv != wv)
-                                continue;
-                            fn += 1;
-                            fst += t[x];
-                            fsw += wv;
-                            fstt += t[x] * t[x];
-                            fsww += wv * wv;
-                            fstw += t[x] * wv;
+                        for (int j = 0; j < AL_LANES; j++) {
+                            fn += acc[0][j];
+                            fst += acc[1][j];
+                            fsw += acc[2][j];
+                            fstt += acc[3][j];
+                            fsww += acc[4][j];
+                            fstw += acc[5][j];
                         }
                         n += fn;
                         st += fst;
@@ -559,6 +588,8 @@ static sd_status coarse_search(sd_ctx *ctx, const al_level *T, const al_level *I
         }
     }
     free(W);
+    free(V);
+    free(T2);
     return SD_OK;
 }
 

@@ -29,6 +29,8 @@
 #define AL_SEARCH_SHIFT 0.15
 #define AL_SEARCH_MIN_OVERLAP 0.5
 #define AL_CANDIDATES 6
+/* partial sums per row in the search (lets the compiler vectorize) */
+#define AL_LANES 8
 
 /* ECC: parameters at most 6, iterations, stop when the parameters (all in
  * level pixels) move less than this in sum, sampled pixels per pass. */
