@@ -143,6 +143,7 @@ static void test_none_model(void **state)
     assert_true(fabs(r.overlap_fraction - 1.0) < 1e-12);
     assert_int_equal(r.status, SD_ALIGN_OK);
     double ncc_same = r.ncc;
+    sd_image_free(b);
     sd_image_free(a);
     /* the camera moved 6 degrees: identity is wrong and NCC shows it */
     sd_xform moved = sc_similarity(6, 1.0, 30, 0, (w - 1) / 2.0, (h - 1) / 2.0);
