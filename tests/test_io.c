@@ -185,7 +185,9 @@ static void mem_png_write(png_structp png, png_bytep d, size_t n)
 static void mem_png_flush(png_structp png) { (void)png; }
 
 /* Encode a PNG with libpng. `rows` holds depth-8 or big-endian depth-16
- * samples in the layout of `color`. exif: an eXIf payload or NULL. */
+ * samples in the layout of `color`. exif: an eXIf payload or NULL, written
+ * before IDAT, or after it when exif_after_idat. */
+static int exif_after_idat;
 static void encode_png(int w, int h, int depth, int color, int interlace, const uint8_t *pixels,
                        size_t rowbytes, const uint8_t *exif, size_t exif_len, mem_png *out)
 {
@@ -199,7 +201,7 @@ static void encode_png(int w, int h, int depth, int color, int interlace, const 
     png_set_write_fn(png, out, mem_png_write, mem_png_flush);
     png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, depth, color, interlace,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    if (exif)
+    if (exif && !exif_after_idat)
         png_set_eXIf_1(png, info, (png_uint_32)exif_len, (png_bytep)(uintptr_t)exif);
     png_write_info(png, info);
     png_bytep *rp = malloc((size_t)h * sizeof *rp);
@@ -207,6 +209,8 @@ static void encode_png(int w, int h, int depth, int color, int interlace, const 
     for (int y = 0; y < h; y++)
         rp[y] = (png_bytep)(uintptr_t)(pixels + (size_t)y * rowbytes);
     png_write_image(png, rp);
+    if (exif && exif_after_idat)
+        png_set_eXIf_1(png, info, (png_uint_32)exif_len, (png_bytep)(uintptr_t)exif);
     png_write_end(png, info);
     png_destroy_write_struct(&png, &info);
     free(rp);
@@ -993,11 +997,22 @@ static void test_png_exif_and_truncation(void **state)
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++)
             test_pixel(x, y, W, H, pix + (y * W + x) * 3);
-    for (int o = 1; o <= 8; o++) {
+    for (int k = 1; k <= 16; k++) {
+        int o = (k - 1) % 8 + 1;
+        exif_after_idat = k > 8; /* eXIf may follow the image data */
         uint8_t tiff[32];
         size_t tn = make_orientation_tiff(tiff, o, o & 1);
         mem_png m;
         encode_png(W, H, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, pix, W * 3, tiff, tn, &m);
+        /* where the chunk went: before or after IDAT */
+        const uint8_t *ex = NULL, *id = NULL;
+        for (size_t i = 8; i + 4 <= m.len; i++) {
+            if (!ex && memcmp(m.data + i, "eXIf", 4) == 0)
+                ex = m.data + i;
+            if (!id && memcmp(m.data + i, "IDAT", 4) == 0)
+                id = m.data + i;
+        }
+        assert_true(ex && id && (exif_after_idat ? ex > id : ex < id));
         sd_image *img = NULL;
         assert_int_equal(sd_image_load_mem(ctx, m.data, m.len, "e.png", NULL, &img), SD_OK);
         assert_int_equal(img->orientation, o);
@@ -1010,7 +1025,7 @@ static void test_png_exif_and_truncation(void **state)
                     assert_int_equal(p[c], pix[(y * W + x) * 3 + c] * 257);
             }
         sd_image_free(img);
-        if (o == 6) {
+        if (k == 6) {
             for (size_t cut = 2; cut < m.len; cut++) {
                 uint8_t *part = malloc(cut);
                 memcpy(part, m.data, cut);
@@ -1025,6 +1040,7 @@ static void test_png_exif_and_truncation(void **state)
         }
         free(m.data);
     }
+    exif_after_idat = 0;
     sd_ctx_free(ctx);
 }
 

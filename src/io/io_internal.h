@@ -36,12 +36,19 @@ sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const 
 sd_status sd_io_decode_png(sd_ctx *ctx, const uint8_t *data, size_t len, const char *name,
                            const sd_io_opts *opts, sd_image **out);
 
+/* Rows per strip when placing decoded rows upright. */
+#define SD_IO_STRIP_ROWS 64
+
 /* Orientation: an image decoded in stored order (src_w x src_h) is written
- * row by row into `dst`, which is already allocated at the upright size
- * (src_h x src_w for orientations 5..8, else src_w x src_h). `rgb` holds one
- * stored row of src_w RGB pixels. */
-void sd_io_put_row(sd_image *dst, int orientation, int src_w, int src_h, int src_y,
-                   const uint16_t *rgb);
+ * into `dst`, already allocated at the upright size (src_h x src_w for
+ * orientations 5..8, else src_w x src_h), n stored rows at a time: stored
+ * rows y0 .. y0+n-1 are at `rows`, `row_stride` uint16_t apart, each src_w
+ * RGB pixels. */
+void sd_io_put_rows(sd_image *dst, int orientation, int src_w, int src_h, int y0, int n,
+                    const uint16_t *rows, size_t row_stride);
+/* The same from 8-bit RGB rows, widened to v * 257 on the way. */
+void sd_io_put_rows8(sd_image *dst, int orientation, int src_w, int src_h, int y0, int n,
+                     const uint8_t *rows, size_t row_stride);
 
 /* Upright size of a src_w x src_h stored image under EXIF orientation o. */
 static inline void sd_io_upright_size(int o, int src_w, int src_h, int *w, int *h)

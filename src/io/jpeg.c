@@ -15,6 +15,7 @@
  * (libjpeg-turbo's documented mitigation of the scan-count denial of
  * service).
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -170,24 +171,36 @@ static long memory_cap(uint64_t max_pixels)
     uint64_t cap = ((uint64_t)64 << 20) + 8 * px;
     if (cap > ((uint64_t)4 << 30))
         cap = (uint64_t)4 << 30;
-    return (long)cap;
+    return cap > (uint64_t)LONG_MAX ? LONG_MAX : (long)cap;
+}
+
+/* 8-bit samples to 16-bit (v * 257), four at a time in a 64-bit word:
+ * each byte is spread into its own 16-bit lane, then v | v << 8 within
+ * every lane (-O2 does not vectorize the plain loop). */
+static void widen8(const uint8_t *restrict in, size_t n, uint16_t *restrict out)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint64_t v = (uint64_t)in[i] | (uint64_t)in[i + 1] << 16 | (uint64_t)in[i + 2] << 32 |
+                     (uint64_t)in[i + 3] << 48;
+        v |= v << 8;
+        uint16_t lanes[4] = {(uint16_t)v, (uint16_t)(v >> 16), (uint16_t)(v >> 32),
+                             (uint16_t)(v >> 48)};
+        memcpy(out + i, lanes, sizeof lanes);
+    }
+    for (; i < n; i++)
+        out[i] = (uint16_t)(in[i] * 257);
 }
 
 enum { KIND_GRAY, KIND_RGB, KIND_CMYK, KIND_CMYK_INVERTED };
 
-/* One decoded row of libjpeg output to 16-bit RGB (8-bit v -> v * 257). */
-static void to_rgb16(const JSAMPLE *in, int w, int kind, uint16_t *out)
+/* One row of libjpeg's grey or CMYK output to 8-bit RGB. */
+static void to_rgb8(const JSAMPLE *restrict in, int w, int kind, uint8_t *restrict out)
 {
     switch (kind) {
     case KIND_GRAY:
-        for (int x = 0; x < w; x++) {
-            uint16_t v = (uint16_t)(in[x] * 257);
-            out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = v;
-        }
-        break;
-    case KIND_RGB:
-        for (int x = 0; x < 3 * w; x++)
-            out[x] = (uint16_t)(in[x] * 257);
+        for (int x = 0; x < w; x++)
+            out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = in[x];
         break;
     case KIND_CMYK_INVERTED:
         /* Adobe (Photoshop) CMYK is stored inverted: 255 means no ink, so
@@ -195,14 +208,14 @@ static void to_rgb16(const JSAMPLE *in, int w, int kind, uint16_t *out)
         for (int x = 0; x < w; x++) {
             unsigned k = in[4 * x + 3];
             for (int c = 0; c < 3; c++)
-                out[3 * x + c] = (uint16_t)((in[4 * x + c] * k + 127) / 255 * 257);
+                out[3 * x + c] = (uint8_t)((in[4 * x + c] * k + 127) / 255);
         }
         break;
     default: /* KIND_CMYK: plain CMYK, 255 = full ink */
         for (int x = 0; x < w; x++) {
             unsigned k = 255u - in[4 * x + 3];
             for (int c = 0; c < 3; c++)
-                out[3 * x + c] = (uint16_t)(((255u - in[4 * x + c]) * k + 127) / 255 * 257);
+                out[3 * x + c] = (uint8_t)(((255u - in[4 * x + c]) * k + 127) / 255);
         }
         break;
     }
@@ -217,8 +230,8 @@ sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const 
     jdec_prog prog;
     /* changed after setjmp, read after longjmp */
     sd_image *volatile img = NULL;
-    JSAMPLE *volatile row = NULL;
-    uint16_t *volatile line = NULL;
+    JSAMPLE *volatile row = NULL;  /* libjpeg's grey or CMYK output */
+    uint8_t *volatile rgb8 = NULL; /* 8-bit RGB: one row, or a strip to place upright */
 
     memset(&cinfo, 0, sizeof cinfo);
     memset(&err, 0, sizeof err);
@@ -233,7 +246,7 @@ sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const 
         jpeg_destroy_decompress(&cinfo);
         sd_image_free(img);
         free(row);
-        free(line);
+        free(rgb8);
         if (!err.msg[0]) /* the message is already in ctx */
             return err.status;
         return sd_fail(ctx, err.status, "%s: %s", name, err.msg);
@@ -300,22 +313,37 @@ sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const 
     jpeg_start_decompress(&cinfo);
     if ((int)cinfo.output_width != w || (int)cinfo.output_height != h)
         bail(&err, SD_ERR_CORRUPT, "JPEG output size changed while decoding");
-    row = sd_alloc_array((size_t)w, (size_t)cinfo.output_components);
-    line = sd_alloc_array((size_t)w * 3, sizeof(uint16_t));
-    if (!row || !line)
+    /* RGB output goes straight to rgb8; grey and CMYK through `row` */
+    if (kind != KIND_RGB && !(row = sd_alloc_array((size_t)w, (size_t)cinfo.output_components)))
         bail(&err, SD_ERR_NOMEM, "out of memory");
+    int strip = orientation == 1 ? 1 : SD_IO_STRIP_ROWS;
+    size_t row3 = (size_t)w * 3;
+    if (!(rgb8 = sd_alloc_array(row3, (size_t)strip)))
+        bail(&err, SD_ERR_NOMEM, "out of memory");
+    int strip_y = 0, strip_n = 0;
     while (cinfo.output_scanline < cinfo.output_height) {
         int y = (int)cinfo.output_scanline;
-        JSAMPROW rp = row;
+        if (strip_n == 0)
+            strip_y = y;
+        uint8_t *dst8 = rgb8 + (size_t)strip_n * row3;
+        JSAMPROW rp = kind == KIND_RGB ? dst8 : row;
         if (jpeg_read_scanlines(&cinfo, &rp, 1) != 1)
             bail(&err, SD_ERR_CORRUPT, "premature end of JPEG data");
-        to_rgb16(row, w, kind, line);
-        sd_io_put_row(im, orientation, w, h, y, line);
+        if (kind != KIND_RGB)
+            to_rgb8(row, w, kind, dst8);
+        if (orientation == 1) {
+            widen8(dst8, row3, im->px + (size_t)y * im->stride);
+            continue;
+        }
+        if (++strip_n == strip || y + 1 == h) {
+            sd_io_put_rows8(im, orientation, w, h, strip_y, strip_n, rgb8, row3);
+            strip_n = 0;
+        }
     }
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     free(row);
-    free(line);
+    free(rgb8);
     *out = im;
     return SD_OK;
 }
