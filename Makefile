@@ -67,7 +67,11 @@ $(BUILD)/tests/%: tests/%.c tests/sd_test.h $(LIB) $(CONFIG)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS) $(TEST_LIBS)
 
 # The whole suite: every unit-test binary, then the CLI cases.
-test: $(TESTS) $(BIN) $(SYNTH)
+$(BUILD)/tests/jsonq: tests/cli/jsonq.c $(CONFIG)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) -o $@ $< $(DEP_LIBS)
+
+test: $(TESTS) $(BIN) $(SYNTH) $(BUILD)/tests/jsonq
 	@SKINDELTA_SHARED=$(SHARED) BUILD=$(BUILD) sh tests/run.sh $(TESTS)
 
 # The sanitizer builds run the whole suite with every report fatal.
