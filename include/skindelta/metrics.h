@@ -59,10 +59,18 @@ typedef struct sd_roi_opts {
     int border;           /* pixels removed inside the overlap and the image edges */
 } sd_roi_opts;
 
+/* Values of the ROI masks: 0 outside; 1 (SD_ROI_IN) in the ROI;
+ * SD_ROI_EXCLUDED inside the geometric ROI but left out because the pixel is
+ * clipped in either image. sd_image_measure measures SD_ROI_IN pixels and
+ * counts SD_ROI_EXCLUDED ones only in the denominators of clipped_fraction
+ * and crushed_fraction, so those shares are relative to the geometric ROI. */
+#define SD_ROI_IN 1
+#define SD_ROI_EXCLUDED 2
+
 typedef struct sd_roi {
     sd_roi_source source;
     int bw, bh;
-    uint8_t *before;       /* bw x bh, 1 = in ROI (BEFORE frame) */
+    uint8_t *before;       /* bw x bh, SD_ROI_IN = in ROI (BEFORE frame), see above */
     int aw, ah;
     uint8_t *after;        /* aw x ah: AFTER pixels whose BEFORE position is in the ROI; NULL for one image */
     size_t pixels;         /* ROI pixels in BEFORE's frame */
@@ -104,8 +112,9 @@ typedef struct sd_metrics {
     double median_y;         /* median linear luminance after gains */
 } sd_metrics;
 
-/* Measure one image over mask (img-sized, nonzero = in; NULL = whole image
- * minus the border). `scale`: this image's pixels per reference-frame pixel
+/* Measure one image over mask (img-sized; SD_ROI_EXCLUDED = geometric ROI
+ * but not measured, any other nonzero value = in; NULL = whole image minus
+ * the border). Clipped pixels of img are never measured. `scale`: this image's pixels per reference-frame pixel
  * (1 for BEFORE, the alignment scale for AFTER); sigmas are multiplied and
  * areas divided accordingly. `gains`: linear RGB gains (NULL = 1). thr: if
  * !thr->set, thresholds are derived from this image and stored in thr. */

@@ -1,0 +1,63 @@
+/*
+ * Helpers shared by the metrics and normalize stages (library-internal):
+ * the clip test, the 2x3 transform (kept here so these stages do not depend
+ * on the align stage's object code), exact order statistics, and bilinear
+ * sampling of a float plane.
+ */
+#ifndef SKINDELTA_METRICS_INTERNAL_H
+#define SKINDELTA_METRICS_INTERNAL_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "skindelta/align.h"
+#include "skindelta/core.h"
+
+/* A sample at or above 250 on the 8-bit scale is clipped. */
+#define SD_CLIP_LEVEL (250u * 257u)
+/* All samples at or below 5 on the 8-bit scale: crushed shadow. */
+#define SD_CRUSH_LEVEL (5u * 257u)
+
+static inline int sd_px_clipped(const uint16_t *p)
+{
+    return p[0] >= SD_CLIP_LEVEL || p[1] >= SD_CLIP_LEVEL || p[2] >= SD_CLIP_LEVEL;
+}
+
+static inline const uint16_t *sd_image_px(const sd_image *img, int x, int y)
+{
+    return img->px + (size_t)y * img->stride + 3 * (size_t)x;
+}
+
+/* The identity when xf is NULL. */
+static inline void sd_mx_apply(const sd_xform *xf, double x, double y, double *ox, double *oy)
+{
+    if (!xf) {
+        *ox = x;
+        *oy = y;
+        return;
+    }
+    *ox = xf->m[0] * x + xf->m[1] * y + xf->m[2];
+    *oy = xf->m[3] * x + xf->m[4] * y + xf->m[5];
+}
+
+/* Inverse of xf (identity for NULL); 0 when singular or not finite. */
+int sd_mx_invert(const sd_xform *xf, sd_xform *inv);
+/* Linear scale of xf: sqrt(|det|) (1 for NULL). */
+double sd_mx_scale(const sd_xform *xf);
+
+/* Nearest pixel index of a coordinate (pixel centres at integers). */
+static inline long sd_nearest(double v)
+{
+    return (long)floor(v + 0.5);
+}
+
+/* Exact k-th smallest (0-based) of v[0..n-1]; permutes v. n > 0, k < n. */
+float sd_select_kth(float *v, size_t n, size_t k);
+/* Exact median (mean of the two middle values when n is even); permutes v. */
+double sd_select_median(float *v, size_t n);
+
+/* Bilinear sample of a plane at (x, y), clamped to the plane. */
+float sd_plane_bilinear(const sd_plane *pl, double x, double y);
+
+#endif

@@ -1,0 +1,99 @@
+#include <math.h>
+
+#include "core/internal.h"
+#include "metrics/metrics_internal.h"
+
+int sd_mx_invert(const sd_xform *xf, sd_xform *inv)
+{
+    if (!xf) {
+        *inv = (sd_xform){{1, 0, 0, 0, 1, 0}};
+        return 1;
+    }
+    const double *m = xf->m;
+    double det = m[0] * m[4] - m[1] * m[3];
+    if (!isfinite(det) || fabs(det) < 1e-12)
+        return 0;
+    double a = m[4] / det, b = -m[1] / det, c = -m[3] / det, d = m[0] / det;
+    inv->m[0] = a;
+    inv->m[1] = b;
+    inv->m[2] = -(a * m[2] + b * m[5]);
+    inv->m[3] = c;
+    inv->m[4] = d;
+    inv->m[5] = -(c * m[2] + d * m[5]);
+    return 1;
+}
+
+double sd_mx_scale(const sd_xform *xf)
+{
+    if (!xf)
+        return 1.0;
+    return sqrt(fabs(xf->m[0] * xf->m[4] - xf->m[1] * xf->m[3]));
+}
+
+static void swapf(float *a, float *b)
+{
+    float t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Hoare-style quickselect with median-of-three pivots: expected O(n). */
+float sd_select_kth(float *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1;
+    while (hi > lo) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] < v[lo])
+            swapf(&v[mid], &v[lo]);
+        if (v[hi] < v[lo])
+            swapf(&v[hi], &v[lo]);
+        if (v[hi] < v[mid])
+            swapf(&v[hi], &v[mid]);
+        float pivot = v[mid];
+        size_t i = lo, j = hi;
+        for (;;) {
+            while (v[i] < pivot)
+                i++;
+            while (pivot < v[j])
+                j--;
+            if (i >= j)
+                break;
+            swapf(&v[i], &v[j]);
+            i++;
+            j--;
+        }
+        /* v[lo..j] <= pivot <= v[j+1..hi] */
+        if (k <= j)
+            hi = j;
+        else
+            lo = j + 1;
+    }
+    return v[k];
+}
+
+double sd_select_median(float *v, size_t n)
+{
+    size_t k = n / 2;
+    double upper = sd_select_kth(v, n, k);
+    if (n % 2)
+        return upper;
+    /* the lower middle is the largest of v[0..k-1], all <= v[k] after selection */
+    float lower = v[0];
+    for (size_t i = 1; i < k; i++)
+        if (v[i] > lower)
+            lower = v[i];
+    return 0.5 * ((double)lower + upper);
+}
+
+float sd_plane_bilinear(const sd_plane *pl, double x, double y)
+{
+    x = SD_CLAMP(x, 0.0, (double)(pl->w - 1));
+    y = SD_CLAMP(y, 0.0, (double)(pl->h - 1));
+    int x0 = (int)x, y0 = (int)y;
+    int x1 = x0 + 1 < pl->w ? x0 + 1 : x0, y1 = y0 + 1 < pl->h ? y0 + 1 : y0;
+    float fx = (float)(x - x0), fy = (float)(y - y0);
+    const float *r0 = sd_plane_row(pl, y0), *r1 = sd_plane_row(pl, y1);
+    float top = r0[x0] + fx * (r0[x1] - r0[x0]);
+    float bot = r1[x0] + fx * (r1[x1] - r1[x0]);
+    return top + fy * (bot - top);
+}

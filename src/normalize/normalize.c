@@ -1,0 +1,246 @@
+/*
+ * sd_pair_normalize: gains that bring AFTER's linear RGB to BEFORE's
+ * (see docs/metrics.md "Normalization").
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "metrics/metrics_internal.h"
+#include "skindelta/kernels.h"
+#include "skindelta/normalize.h"
+
+/* Light blur of the luminance before the per-pixel ratios (BEFORE pixels;
+ * AFTER uses this times the scale), and the sampling step over the ROI. */
+#define NORM_SIGMA 1.5
+#define NORM_STEP 2
+/* Pixels darker than this (linear luminance) are left out of the ratios. */
+#define NORM_DARK (1.0 / 1024.0)
+
+const char *sd_norm_method_name(sd_norm_method m)
+{
+    switch (m) {
+    case SD_NORM_EXPOSURE: return "exposure";
+    case SD_NORM_REFERENCE: return "reference";
+    case SD_NORM_NONE: return "none";
+    }
+    return "unknown";
+}
+
+static void pixel_linear(const sd_image *img, int x, int y, double rgb[3])
+{
+    const float *lut = sd_srgb16_lut();
+    const uint16_t *p = sd_image_px(img, x, y);
+    for (int c = 0; c < 3; c++)
+        rgb[c] = lut[p[c]];
+}
+
+static double luminance(const double rgb[3])
+{
+    return SD_XYZ_YR * rgb[0] + SD_XYZ_YG * rgb[1] + SD_XYZ_YB * rgb[2];
+}
+
+/* Linear luminance of img, blurred with sigma, into pl (initialized here). */
+static sd_status blurred_luminance(sd_ctx *ctx, const sd_image *img, double sigma, sd_plane *pl)
+{
+    sd_plane tmp;
+    sd_status s = sd_plane_init(ctx, &tmp, img->width, img->height);
+    if (s != SD_OK)
+        return s;
+    for (int y = 0; y < img->height; y++) {
+        float *row = sd_plane_row(&tmp, y);
+        for (int x = 0; x < img->width; x++) {
+            double rgb[3];
+            pixel_linear(img, x, y, rgb);
+            row[x] = (float)luminance(rgb);
+        }
+    }
+    if ((s = sd_plane_init(ctx, pl, img->width, img->height)) == SD_OK &&
+        (s = sd_gauss_blur(ctx, &tmp, pl, sigma)) != SD_OK)
+        sd_plane_release(pl);
+    sd_plane_release(&tmp);
+    return s;
+}
+
+/* Exposure: g = exp(median over the ROI of ln(Yb(x) / Ya(xf(x)))), on the
+ * lightly blurred luminances, AFTER sampled bilinearly at the mapped
+ * position. The median ignores a local real change covering under half the
+ * ROI. */
+static sd_status exposure_gain(sd_ctx *ctx, const sd_image *before, const sd_image *after,
+                               const sd_xform *xf, const sd_roi *roi, double *gain)
+{
+    if (!roi || !roi->before || roi->bw != before->width || roi->bh != before->height)
+        return sd_fail(ctx, SD_ERR_ARG, "normalize: exposure needs the pair's ROI");
+    sd_plane yb, ya;
+    memset(&ya, 0, sizeof ya);
+    sd_status s = blurred_luminance(ctx, before, NORM_SIGMA, &yb);
+    if (s != SD_OK)
+        return s;
+    if ((s = blurred_luminance(ctx, after, NORM_SIGMA * sd_mx_scale(xf), &ya)) != SD_OK) {
+        sd_plane_release(&yb);
+        return s;
+    }
+    size_t cap = roi->pixels / ((size_t)NORM_STEP * NORM_STEP) + 16, n = 0;
+    float *lr = sd_alloc_array(cap, sizeof *lr);
+    if (!lr) {
+        s = sd_fail(ctx, SD_ERR_NOMEM, "normalize: out of memory");
+        goto done;
+    }
+    for (int y = roi->bbox.y; y < roi->bbox.y + roi->bbox.h; y += NORM_STEP) {
+        for (int x = roi->bbox.x; x < roi->bbox.x + roi->bbox.w; x += NORM_STEP) {
+            if (roi->before[(size_t)y * (size_t)roi->bw + (size_t)x] != SD_ROI_IN || n == cap)
+                continue;
+            double u, v;
+            sd_mx_apply(xf, x, y, &u, &v);
+            double b = sd_plane_row(&yb, y)[x], a = sd_plane_bilinear(&ya, u, v);
+            if (b < NORM_DARK || a < NORM_DARK)
+                continue;
+            lr[n++] = (float)log(b / a);
+        }
+    }
+    if (n < 16) {
+        s = sd_fail(ctx, SD_ERR_TOO_SMALL,
+                    "normalize: too few usable ROI pixels (%zu) to estimate the exposure", n);
+        goto done;
+    }
+    *gain = exp(sd_select_median(lr, n));
+    s = SD_OK;
+done:
+    free(lr);
+    sd_plane_release(&yb);
+    sd_plane_release(&ya);
+    return s;
+}
+
+/* Mean linear RGB of the unclipped pixels of img whose position, mapped to
+ * BEFORE through inv (NULL: img is BEFORE), lies in the rectangle's area
+ * [x - 1/2, x + w - 1/2) x [y - 1/2, y + h - 1/2). */
+static sd_status patch_mean(sd_ctx *ctx, const sd_image *img, const sd_xform *xf,
+                            const sd_xform *inv, const sd_rect *ref, const char *which,
+                            double mean[3])
+{
+    double x0 = ref->x - 0.5, y0 = ref->y - 0.5, x1 = x0 + ref->w, y1 = y0 + ref->h;
+    /* scan the bounding box of the patch's corners mapped through xf */
+    double bu0 = INFINITY, bv0 = INFINITY, bu1 = -INFINITY, bv1 = -INFINITY;
+    for (int i = 0; i < 4; i++) {
+        double u, v;
+        sd_mx_apply(xf, i & 1 ? x1 : x0, i & 2 ? y1 : y0, &u, &v);
+        bu0 = fmin(bu0, u);
+        bv0 = fmin(bv0, v);
+        bu1 = fmax(bu1, u);
+        bv1 = fmax(bv1, v);
+    }
+    int ux0 = (int)SD_MAX(0.0, floor(bu0)), uy0 = (int)SD_MAX(0.0, floor(bv0));
+    int ux1 = (int)SD_MIN((double)img->width - 1, ceil(bu1));
+    int uy1 = (int)SD_MIN((double)img->height - 1, ceil(bv1));
+    size_t n = 0, nclip = 0;
+    double acc[3] = {0, 0, 0};
+    for (int v = uy0; v <= uy1; v++) {
+        for (int u = ux0; u <= ux1; u++) {
+            double x, y;
+            sd_mx_apply(inv, u, v, &x, &y);
+            if (!(x >= x0 && x < x1 && y >= y0 && y < y1))
+                continue;
+            if (sd_px_clipped(sd_image_px(img, u, v))) {
+                nclip++;
+                continue;
+            }
+            double rgb[3];
+            pixel_linear(img, u, v, rgb);
+            for (int c = 0; c < 3; c++)
+                acc[c] += rgb[c];
+            n++;
+        }
+    }
+    if (n == 0 || nclip > n)
+        return sd_fail(ctx, SD_ERR_ARG, "normalize: reference patch is %s in %s",
+                       n ? "mostly clipped" : "empty", which);
+    for (int c = 0; c < 3; c++)
+        mean[c] = acc[c] / (double)n;
+    if (luminance(mean) < 0.01 || fmin(mean[0], fmin(mean[1], mean[2])) < 1e-4)
+        return sd_fail(ctx, SD_ERR_ARG,
+                       "normalize: reference patch is too dark in %s (mean luminance %.4f, "
+                       "need at least 0.01 linear)",
+                       which, luminance(mean));
+    return SD_OK;
+}
+
+static int rect_inside(double x0, double y0, double x1, double y1, int w, int h)
+{
+    return x0 >= -0.5 && y0 >= -0.5 && x1 <= w - 0.5 && y1 <= h - 0.5;
+}
+
+static sd_status reference_gains(sd_ctx *ctx, const sd_image *before, const sd_image *after,
+                                 const sd_xform *xf, const sd_rect *ref, sd_norm_result *out)
+{
+    if (!ref)
+        return sd_fail(ctx, SD_ERR_ARG, "normalize: the reference method needs a patch (--ref)");
+    if (ref->w <= 0 || ref->h <= 0 ||
+        !rect_inside(ref->x - 0.5, ref->y - 0.5, ref->x + ref->w - 0.5, ref->y + ref->h - 0.5,
+                     before->width, before->height))
+        return sd_fail(ctx, SD_ERR_ARG,
+                       "normalize: reference patch %d,%d,%d,%d is not inside BEFORE (%dx%d)",
+                       ref->x, ref->y, ref->w, ref->h, before->width, before->height);
+    double cx[4] = {ref->x - 0.5, ref->x + ref->w - 0.5, ref->x - 0.5, ref->x + ref->w - 0.5};
+    double cy[4] = {ref->y - 0.5, ref->y - 0.5, ref->y + ref->h - 0.5, ref->y + ref->h - 0.5};
+    for (int i = 0; i < 4; i++) {
+        double u, v;
+        sd_mx_apply(xf, cx[i], cy[i], &u, &v);
+        if (!rect_inside(u, v, u, v, after->width, after->height))
+            return sd_fail(ctx, SD_ERR_ARG,
+                           "normalize: reference patch %d,%d,%d,%d falls outside AFTER", ref->x,
+                           ref->y, ref->w, ref->h);
+    }
+    sd_xform inv;
+    if (!sd_mx_invert(xf, &inv))
+        return sd_fail(ctx, SD_ERR_ARG, "normalize: transform is singular");
+    double mb[3], ma[3];
+    sd_status s;
+    static const sd_xform id = {{1, 0, 0, 0, 1, 0}};
+    if ((s = patch_mean(ctx, before, &id, &id, ref, "BEFORE", mb)) != SD_OK ||
+        (s = patch_mean(ctx, after, xf, &inv, ref, "AFTER", ma)) != SD_OK)
+        return s;
+    double yb = luminance(mb);
+    for (int c = 0; c < 3; c++) {
+        out->before_gains[c] = yb / mb[c]; /* BEFORE's patch -> neutral grey at yb */
+        out->gains[c] = yb / ma[c];        /* AFTER's patch -> the same grey */
+    }
+    out->exposure_ev = -log2(yb / luminance(ma));
+    out->calibrated = 1;
+    return SD_OK;
+}
+
+sd_status sd_pair_normalize(sd_ctx *ctx, const sd_image *before, const sd_image *after,
+                            const sd_xform *xf, const sd_roi *roi, sd_norm_method method,
+                            const sd_rect *ref, sd_norm_result *out)
+{
+    if (!out)
+        return sd_fail(ctx, SD_ERR_ARG, "normalize: missing output");
+    memset(out, 0, sizeof *out);
+    out->method = method;
+    for (int c = 0; c < 3; c++)
+        out->gains[c] = out->before_gains[c] = 1.0;
+    if (!before || !before->px || !after || !after->px)
+        return sd_fail(ctx, SD_ERR_ARG, "normalize: missing image");
+    for (int i = 0; xf && i < 6; i++)
+        if (!isfinite(xf->m[i]))
+            return sd_fail(ctx, SD_ERR_ARG, "normalize: transform is not finite");
+    switch (method) {
+    case SD_NORM_NONE:
+        return SD_OK;
+    case SD_NORM_EXPOSURE: {
+        double g = 1.0;
+        sd_status s = exposure_gain(ctx, before, after, xf, roi, &g);
+        if (s != SD_OK)
+            return s;
+        for (int c = 0; c < 3; c++)
+            out->gains[c] = g;
+        out->exposure_ev = -log2(g);
+        return SD_OK;
+    }
+    case SD_NORM_REFERENCE:
+        return reference_gains(ctx, before, after, xf, ref, out);
+    }
+    return sd_fail(ctx, SD_ERR_ARG, "normalize: unknown method %d", (int)method);
+}

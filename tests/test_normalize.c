@@ -1,0 +1,246 @@
+/* Normalization against known exposure and colour changes: an AFTER one stop
+ * darker (and moved) gives gains 2 and -1 EV, after which every metric reads
+ * as BEFORE's; a real redness increase survives; a colour cast on a grey
+ * patch is removed by the per-channel reference gains. */
+#include "sd_test.h"
+
+#include <math.h>
+
+#include "skindelta/kernels.h"
+#include "skindelta/metrics.h"
+#include "skindelta/normalize.h"
+#include "test_metrics_scene.h"
+
+static sd_ctx *ctx;
+
+static int setup(void **state)
+{
+    (void)state;
+    ctx = sd_ctx_new();
+    return ctx ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sd_ctx_free(ctx);
+    return 0;
+}
+
+static sc_scene skin(sc_blob *b)
+{
+    sc_scene sc = {.base = SC_SKIN, .nsin = 2};
+    sc.sin_a[0] = 0.05;
+    sc.sin_p[0] = 9.3;
+    sc.sin_th[0] = 0.4;
+    sc.sin_a[1] = 0.04;
+    sc.sin_p[1] = 14.1;
+    sc.sin_th[1] = 1.9;
+    int k = 0;
+    for (int j = 0; j < 5; j++)
+        for (int i = 0; i < 5; i++)
+            b[k++] = (sc_blob){50 + 45 * i + 0.3 * j, 50 + 45 * j + 0.2 * i, 2.2, 0.8};
+    sc.nblob = k;
+    sc.blobs = b;
+    return sc;
+}
+
+/* AFTER: the scene seen moved by (3.4, -2.1) (AFTER pixel u shows scene u - t) */
+static const double T_X = 3.4, T_Y = -2.1;
+
+static sd_image *render_after(const sc_scene *sc, int w, int h)
+{
+    double m[6] = {1, 0, -T_X, 0, 1, -T_Y};
+    return sc_render(sc, w, h, m);
+}
+
+static void measure(const sd_image *img, const uint8_t *mask, const double *g,
+                    sd_thresholds *thr, sd_metrics *m)
+{
+    sd_metric_params p;
+    sd_metric_params_default(&p);
+    if (sd_image_measure(ctx, img, mask, 1.0, g, &p, thr, m) != SD_OK)
+        fail_msg("measure: %s", sd_ctx_message(ctx));
+}
+
+static void test_exposure_one_stop(void **state)
+{
+    (void)state;
+    sc_blob b[25];
+    sc_scene sc = skin(b);
+    sd_image *before = sc_render(&sc, 320, 320, NULL);
+    sc.expo = 0.5;
+    sd_image *after = render_after(&sc, 320, 320);
+    sd_xform xf = {{1, 0, T_X, 0, 1, T_Y}};
+    sd_metric_params p;
+    sd_metric_params_default(&p);
+    sd_roi_opts ro = {.border = sd_metric_border(&p)};
+    sd_roi roi;
+    assert_int_equal(sd_roi_build(ctx, before, after, &xf, &ro, &roi), SD_OK);
+    sd_norm_result nr;
+    assert_int_equal(sd_pair_normalize(ctx, before, after, &xf, &roi, SD_NORM_EXPOSURE, NULL, &nr),
+                     SD_OK);
+    print_message("-1 EV: gains %.4f, exposure_ev %.4f\n", nr.gains[0], nr.exposure_ev);
+    assert_true(fabs(nr.exposure_ev + 1) < 0.02);
+    assert_true(fabs(nr.gains[0] - 2) < 0.03);
+    assert_true(nr.gains[0] == nr.gains[1] && nr.gains[1] == nr.gains[2]);
+    assert_true(nr.before_gains[0] == 1 && nr.before_gains[1] == 1 && nr.before_gains[2] == 1);
+    assert_int_equal(nr.calibrated, 0);
+    assert_string_equal(sd_norm_method_name(nr.method), "exposure");
+
+    sd_thresholds thr = {0};
+    sd_metrics mb, ma, mraw;
+    measure(before, roi.before, NULL, &thr, &mb);
+    measure(after, roi.after, nr.gains, &thr, &ma);
+    assert_true(fabs(ma.mean_a - mb.mean_a) < 0.05);
+    assert_true(fabs(ma.erythema_index - mb.erythema_index) < 0.05);
+    assert_true(fabs(ma.ra - mb.ra) < 0.01 * mb.ra);
+    assert_true(ma.pore_count == mb.pore_count);
+    assert_true(fabs(ma.median_y - mb.median_y) < 0.02 * mb.median_y);
+    /* without the gain, a* of the darker photo is off (a* scales with lightness) */
+    measure(after, roi.after, NULL, &thr, &mraw);
+    assert_true(fabs(mraw.mean_a - mb.mean_a) > 0.5);
+    sd_roi_release(&roi);
+    sd_image_free(before);
+    sd_image_free(after);
+}
+
+static void test_real_redness_survives(void **state)
+{
+    (void)state;
+    sc_blob b[25];
+    sc_scene sc = skin(b);
+    sd_image *before = sc_render(&sc, 320, 320, NULL);
+    /* AFTER: redder patches over ~20 % of the ROI, and one stop darker */
+    sc_patch pt[3] = {{40, 40, 240, 30, {0.5, 0.21, 0.17}},
+                      {40, 150, 240, 30, {0.5, 0.21, 0.17}},
+                      {40, 250, 240, 20, {0.5, 0.21, 0.17}}};
+    sc.npatch = 3;
+    sc.patches = pt;
+    sd_image *truth = render_after(&sc, 320, 320); /* same exposure as BEFORE */
+    sc.expo = 0.5;
+    sd_image *after = render_after(&sc, 320, 320);
+    sd_xform xf = {{1, 0, T_X, 0, 1, T_Y}};
+    sd_roi_opts ro = {.border = 18};
+    sd_roi roi;
+    assert_int_equal(sd_roi_build(ctx, before, after, &xf, &ro, &roi), SD_OK);
+    sd_norm_result nr;
+    assert_int_equal(sd_pair_normalize(ctx, before, after, &xf, &roi, SD_NORM_EXPOSURE, NULL, &nr),
+                     SD_OK);
+    assert_true(fabs(nr.exposure_ev + 1) < 0.02);
+    sd_thresholds thr = {0};
+    sd_metrics mb, ma, mt;
+    measure(before, roi.before, NULL, &thr, &mb);
+    measure(after, roi.after, nr.gains, &thr, &ma);
+    measure(truth, roi.after, NULL, &thr, &mt);
+    print_message("mean a*: before %.3f, after normalized %.3f, truth %.3f\n", mb.mean_a, ma.mean_a,
+                  mt.mean_a);
+    assert_true(mt.mean_a - mb.mean_a > 1.0); /* the change is real and large */
+    assert_true(fabs(ma.mean_a - mt.mean_a) < 0.05);
+    assert_true(fabs(ma.red_area_fraction - mt.red_area_fraction) < 0.005);
+    assert_true(ma.red_area_fraction > 0.15);
+    sd_roi_release(&roi);
+    sd_image_free(before);
+    sd_image_free(after);
+    sd_image_free(truth);
+}
+
+static void test_reference_cast(void **state)
+{
+    (void)state;
+    sc_blob b[25];
+    sc_scene sc = skin(b);
+    sc_patch grey = {250, 20, 40, 30, {0.18, 0.18, 0.18}};
+    sc.npatch = 1;
+    sc.patches = &grey;
+    sc.nblob = 0;
+    sc.nsin = 0;
+    sd_image *before = sc_render(&sc, 320, 320, NULL);
+    const double cast[3] = {1.2, 1.0, 0.7};
+    for (int c = 0; c < 3; c++)
+        sc.cast[c] = cast[c];
+    sc.expo = 0.8;
+    sd_image *after = render_after(&sc, 320, 320);
+    sd_xform xf = {{1, 0, T_X, 0, 1, T_Y}};
+    sd_rect ref = {255, 25, 30, 20}; /* inside the grey patch */
+    sd_norm_result nr;
+    assert_int_equal(sd_pair_normalize(ctx, before, after, &xf, NULL, SD_NORM_REFERENCE, &ref, &nr),
+                     SD_OK);
+    print_message("cast gains %.4f %.4f %.4f ev %.4f\n", nr.gains[0], nr.gains[1], nr.gains[2],
+                  nr.exposure_ev);
+    for (int c = 0; c < 3; c++) {
+        assert_true(fabs(nr.gains[c] * cast[c] * 0.8 - 1) < 2e-3);
+        assert_true(fabs(nr.before_gains[c] - 1) < 2e-3);
+    }
+    assert_int_equal(nr.calibrated, 1);
+    /* luminance gain of the patch: 0.18 / Y(0.18 * cast * 0.8) */
+    double ya = 0.18 * 0.8 * (SD_XYZ_YR * cast[0] + SD_XYZ_YG * cast[1] + SD_XYZ_YB * cast[2]);
+    assert_true(fabs(nr.exposure_ev + log2(0.18 / ya)) < 0.01);
+    /* the cast is gone from the skin too */
+    sd_roi_opts ro = {.border = 18};
+    sd_roi roi;
+    assert_int_equal(sd_roi_build(ctx, before, after, &xf, &ro, &roi), SD_OK);
+    sd_thresholds thr = {0};
+    sd_metrics mb, ma;
+    measure(before, roi.before, NULL, &thr, &mb);
+    measure(after, roi.after, nr.gains, &thr, &ma);
+    assert_true(fabs(ma.mean_a - mb.mean_a) < 0.05);
+    assert_true(fabs(ma.erythema_index - mb.erythema_index) < 0.05);
+    sd_roi_release(&roi);
+
+    /* a tinted patch in BEFORE: before_gains make it neutral grey */
+    sc_patch tint = {250, 20, 40, 30, {0.22, 0.18, 0.15}};
+    sc_scene s2 = {.base = SC_SKIN, .npatch = 1, .patches = &tint};
+    sd_image *b2 = sc_render(&s2, 320, 320, NULL);
+    assert_int_equal(sd_pair_normalize(ctx, b2, after, &xf, NULL, SD_NORM_REFERENCE, &ref, &nr),
+                     SD_OK);
+    double yt = SD_XYZ_YR * 0.22 + SD_XYZ_YG * 0.18 + SD_XYZ_YB * 0.15;
+    for (int c = 0; c < 3; c++) {
+        assert_true(fabs(nr.before_gains[c] * tint.rgb[c] - yt) < 2e-3 * yt);
+        assert_true(fabs(nr.gains[c] * 0.18 * cast[c] * 0.8 - yt) < 2e-3 * yt);
+    }
+    sd_image_free(b2);
+    sd_image_free(before);
+    sd_image_free(after);
+}
+
+static void test_errors_and_none(void **state)
+{
+    (void)state;
+    sc_scene sc = {.base = {0.004, 0.004, 0.004}};
+    sd_image *dark = sc_render(&sc, 100, 100, NULL);
+    sc_scene sk = {.base = SC_SKIN};
+    sd_image *img = sc_render(&sk, 100, 100, NULL);
+    sd_norm_result nr;
+    sd_rect ref = {10, 10, 20, 20};
+    assert_int_equal(sd_pair_normalize(ctx, img, img, NULL, NULL, SD_NORM_NONE, NULL, &nr), SD_OK);
+    assert_true(nr.gains[0] == 1 && nr.gains[1] == 1 && nr.gains[2] == 1 && nr.exposure_ev == 0);
+    assert_int_equal(sd_pair_normalize(ctx, dark, dark, NULL, NULL, SD_NORM_REFERENCE, &ref, &nr),
+                     SD_ERR_ARG);
+    assert_non_null(strstr(sd_ctx_message(ctx), "too dark"));
+    sd_rect outside = {90, 90, 20, 20};
+    assert_int_equal(sd_pair_normalize(ctx, img, img, NULL, NULL, SD_NORM_REFERENCE, &outside, &nr),
+                     SD_ERR_ARG);
+    sd_xform far = {{1, 0, 85, 0, 1, 0}};
+    assert_int_equal(sd_pair_normalize(ctx, img, img, &far, NULL, SD_NORM_REFERENCE, &ref, &nr),
+                     SD_ERR_ARG);
+    assert_non_null(strstr(sd_ctx_message(ctx), "outside AFTER"));
+    assert_int_equal(sd_pair_normalize(ctx, img, img, NULL, NULL, SD_NORM_REFERENCE, NULL, &nr),
+                     SD_ERR_ARG);
+    assert_int_equal(sd_pair_normalize(ctx, img, img, NULL, NULL, SD_NORM_EXPOSURE, NULL, &nr),
+                     SD_ERR_ARG);
+    assert_true(nr.gains[0] == 1); /* failure leaves neutral gains */
+    sd_image_free(dark);
+    sd_image_free(img);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exposure_one_stop),
+        cmocka_unit_test(test_real_redness_survives),
+        cmocka_unit_test(test_reference_cast),
+        cmocka_unit_test(test_errors_and_none),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

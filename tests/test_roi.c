@@ -1,0 +1,258 @@
+/* The common ROI against geometry: a known shift gives an exactly countable
+ * rectangle; a 45 degree rotation of a square about its centre leaves the
+ * regular octagon of area (2 sqrt2 - 2) L^2; rect, mask, border and clipped
+ * exclusion count exactly; errors are values. */
+#include "sd_test.h"
+
+#include <math.h>
+
+#include "skindelta/metrics.h"
+#include "test_metrics_scene.h"
+
+static sd_ctx *ctx;
+
+static int setup(void **state)
+{
+    (void)state;
+    ctx = sd_ctx_new();
+    return ctx ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sd_ctx_free(ctx);
+    return 0;
+}
+
+static sd_image *flat(int w, int h)
+{
+    sc_scene sc = {.base = SC_SKIN};
+    return sc_render(&sc, w, h, NULL);
+}
+
+static size_t count(const uint8_t *m, size_t n)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += m[i] == SD_ROI_IN;
+    return c;
+}
+
+static void build_ok(const sd_image *b, const sd_image *a, const sd_xform *xf,
+                     const sd_roi_opts *o, sd_roi *roi)
+{
+    if (sd_roi_build(ctx, b, a, xf, o, roi) != SD_OK)
+        fail_msg("roi: %s", sd_ctx_message(ctx));
+}
+
+static void test_shift(void **state)
+{
+    (void)state;
+    const int W = 200, H = 150, b = 18;
+    const double tx = 10.3, ty = -5.2;
+    sd_image *bi = flat(W, H), *ai = flat(W, H);
+    sd_xform xf = {{1, 0, tx, 0, 1, ty}};
+    sd_roi_opts o = {.border = b};
+    sd_roi roi;
+    build_ok(bi, ai, &xf, &o, &roi);
+    /* b <= x <= W-1-b and b <= x + tx <= W-1-b */
+    int x0 = (int)fmax(b, ceil(b - tx)), x1 = (int)fmin(W - 1 - b, floor(W - 1 - b - tx));
+    int y0 = (int)fmax(b, ceil(b - ty)), y1 = (int)fmin(H - 1 - b, floor(H - 1 - b - ty));
+    assert_int_equal(roi.pixels, (size_t)(x1 - x0 + 1) * (size_t)(y1 - y0 + 1));
+    assert_int_equal(roi.geometric_pixels, roi.pixels);
+    assert_int_equal(count(roi.before, (size_t)W * H), roi.pixels);
+    assert_int_equal(roi.bbox.x, x0);
+    assert_int_equal(roi.bbox.y, y0);
+    assert_int_equal(roi.bbox.w, x1 - x0 + 1);
+    assert_int_equal(roi.bbox.h, y1 - y0 + 1);
+    assert_int_equal(roi.source, SD_ROI_OVERLAP);
+    /* AFTER's mask: the same rectangle shifted, as many pixels */
+    assert_int_equal(count(roi.after, (size_t)W * H), roi.pixels);
+    for (int v = 0; v < H; v++)
+        for (int u = 0; u < W; u++) {
+            long x = lround(floor(u - tx + 0.5)), y = lround(floor(v - ty + 0.5));
+            int in = x >= x0 && x <= x1 && y >= y0 && y <= y1;
+            if ((roi.after[(size_t)v * W + u] == SD_ROI_IN) != in)
+                fail_msg("AFTER mask wrong at %d,%d", u, v);
+        }
+    sd_roi_release(&roi);
+    sd_roi_release(&roi); /* released twice: harmless */
+    sd_image_free(bi);
+    sd_image_free(ai);
+}
+
+static void test_rotation_octagon(void **state)
+{
+    (void)state;
+    const int N = 401;
+    const double L = N - 1, c = L / 2, th = M_PI / 4;
+    sd_image *bi = flat(N, N), *ai = flat(N, N);
+    sd_xform xf = {{cos(th), -sin(th), 0, sin(th), cos(th), 0}};
+    xf.m[2] = c - (xf.m[0] * c + xf.m[1] * c);
+    xf.m[5] = c - (xf.m[3] * c + xf.m[4] * c);
+    sd_roi_opts o = {.border = 0};
+    sd_roi roi;
+    build_ok(bi, ai, &xf, &o, &roi);
+    double octagon = (2 * sqrt(2) - 2) * L * L;
+    print_message("45 deg: %zu pixels, octagon area %.0f\n", roi.pixels, octagon);
+    assert_true(fabs(roi.pixels - octagon) < 0.01 * octagon);
+    size_t na = count(roi.after, (size_t)N * N);
+    assert_true(fabs((double)na - octagon) < 0.01 * octagon);
+    sd_roi_release(&roi);
+    /* with a border of 20 the octagon is that of side L - 40 */
+    o.border = 20;
+    build_ok(bi, ai, &xf, &o, &roi);
+    double oct2 = (2 * sqrt(2) - 2) * (L - 40) * (L - 40);
+    assert_true(fabs(roi.pixels - oct2) < 0.01 * oct2);
+    sd_roi_release(&roi);
+    sd_image_free(bi);
+    sd_image_free(ai);
+}
+
+static void test_scale_after_mask(void **state)
+{
+    (void)state;
+    sd_image *bi = flat(200, 200), *ai = flat(230, 230);
+    sd_xform xf = {{1.1, 0, 2.0, 0, 1.1, 1.0}};
+    sd_roi_opts o = {.border = 10};
+    sd_roi roi;
+    build_ok(bi, ai, &xf, &o, &roi);
+    /* BEFORE: 10 <= x <= 189, and 11 <= 1.1x + 2 <= 218 -> x <= 196.4: 180 x 180 */
+    assert_int_equal(roi.pixels, 180 * 180);
+    double na = (double)count(roi.after, (size_t)230 * 230);
+    assert_true(fabs(na - 1.21 * roi.pixels) < 0.01 * 1.21 * roi.pixels);
+    sd_roi_release(&roi);
+    sd_image_free(bi);
+    sd_image_free(ai);
+}
+
+static void test_rect_mask_border(void **state)
+{
+    (void)state;
+    sd_image *bi = flat(120, 100);
+    sd_rect r = {5, 30, 50, 20};
+    sd_roi_opts o = {.rect = &r, .border = 10};
+    sd_roi roi;
+    build_ok(bi, NULL, NULL, &o, &roi); /* one image */
+    assert_null(roi.after);
+    assert_int_equal(roi.source, SD_ROI_RECT);
+    assert_int_equal(roi.pixels, (size_t)(55 - 10) * 20); /* x from the border at 10 */
+    assert_int_equal(roi.bbox.x, 10);
+    assert_int_equal(roi.bbox.w, 45);
+    sd_roi_release(&roi);
+
+    uint8_t *mask = calloc(120 * 100, 1);
+    size_t disc = 0;
+    for (int y = 0; y < 100; y++)
+        for (int x = 0; x < 120; x++)
+            if ((x - 60) * (x - 60) + (y - 50) * (y - 50) <= 25 * 25) {
+                mask[y * 120 + x] = 255;
+                disc++;
+            }
+    sd_roi_opts om = {.mask = mask, .mask_w = 120, .mask_h = 100, .border = 18};
+    build_ok(bi, NULL, NULL, &om, &roi);
+    assert_int_equal(roi.source, SD_ROI_MASK);
+    assert_int_equal(roi.pixels, disc);
+    sd_roi_release(&roi);
+    /* mask and rect together: the intersection (a quarter-disc plus) */
+    sd_rect right = {60, 0, 60, 100};
+    om.rect = &right;
+    build_ok(bi, NULL, NULL, &om, &roi);
+    size_t half = 0;
+    for (int y = 0; y < 100; y++)
+        for (int x = 60; x < 120; x++)
+            half += mask[y * 120 + x] != 0;
+    assert_int_equal(roi.pixels, half);
+    sd_roi_release(&roi);
+    free(mask);
+    sd_image_free(bi);
+}
+
+static void test_clipped(void **state)
+{
+    (void)state;
+    sc_patch wb = {40, 40, 10, 10, {1, 1, 1}}, wa = {100, 60, 8, 8, {1, 1, 1}};
+    sc_scene sb = {.base = SC_SKIN, .nwhite = 1, .white = &wb};
+    sc_scene sa = {.base = SC_SKIN, .nwhite = 1, .white = &wa};
+    sd_image *bi = sc_render(&sb, 160, 120, NULL), *ai = sc_render(&sa, 160, 120, NULL);
+    sd_xform xf = {{1, 0, 3, 0, 1, -2}};
+    sd_roi_opts o = {.border = 5};
+    sd_roi roi;
+    build_ok(bi, ai, &xf, &o, &roi);
+    assert_int_equal(roi.clipped_before, 100);
+    assert_int_equal(roi.clipped_after, 64);
+    assert_int_equal(roi.pixels, roi.geometric_pixels - 164);
+    /* the BEFORE pixels under AFTER's white square are out: x + 3 in [100,108) */
+    assert_int_equal(roi.before[(size_t)63 * 160 + 97], SD_ROI_EXCLUDED);
+    assert_int_equal(roi.before[(size_t)63 * 160 + 96], SD_ROI_IN);
+    assert_int_equal(roi.before[(size_t)45 * 160 + 45], SD_ROI_EXCLUDED);
+    assert_int_equal(roi.after[(size_t)45 * 160 + 48], SD_ROI_EXCLUDED);
+    /* measured through the ROI masks, each image's clipped share is relative to
+     * the geometric ROI, and only SD_ROI_IN pixels are measured */
+    sd_metric_params p;
+    sd_metric_params_default(&p);
+    sd_thresholds thr = {0};
+    sd_metrics mb, ma;
+    assert_int_equal(sd_image_measure(ctx, bi, roi.before, 1.0, NULL, &p, &thr, &mb), SD_OK);
+    assert_int_equal(sd_image_measure(ctx, ai, roi.after, 1.0, NULL, &p, &thr, &ma), SD_OK);
+    assert_true(fabs(mb.clipped_fraction - 100.0 / roi.geometric_pixels) < 1e-12);
+    assert_true(fabs(ma.clipped_fraction - 64.0 / roi.geometric_pixels) < 1e-12);
+    assert_int_equal(mb.pixels, roi.pixels);
+    assert_int_equal(ma.pixels, roi.pixels);
+    sd_roi_release(&roi);
+    sd_image_free(bi);
+    sd_image_free(ai);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    sd_image *bi = flat(100, 80), *ai = flat(100, 80);
+    sd_roi roi;
+    sd_roi_opts o = {.border = 40}; /* 80 high: nothing left */
+    assert_int_equal(sd_roi_build(ctx, bi, NULL, NULL, &o, &roi), SD_ERR_TOO_SMALL);
+    assert_null(roi.before);
+    o.border = 10;
+    sd_xform far = {{1, 0, 95, 0, 1, 0}};
+    assert_int_equal(sd_roi_build(ctx, bi, ai, &far, &o, &roi), SD_ERR_TOO_SMALL);
+    assert_non_null(strstr(sd_ctx_message(ctx), "empty"));
+    sd_rect out = {90, 10, 20, 20};
+    o.rect = &out;
+    assert_int_equal(sd_roi_build(ctx, bi, ai, NULL, &o, &roi), SD_ERR_ARG);
+    assert_non_null(strstr(sd_ctx_message(ctx), "not inside"));
+    sd_rect neg = {10, 10, 0, 5};
+    o.rect = &neg;
+    assert_int_equal(sd_roi_build(ctx, bi, ai, NULL, &o, &roi), SD_ERR_ARG);
+    sd_rect corner = {0, 0, 10, 10}; /* inside the image but all in the border */
+    o.rect = &corner;
+    assert_int_equal(sd_roi_build(ctx, bi, ai, NULL, &o, &roi), SD_ERR_TOO_SMALL);
+    uint8_t m[4] = {1, 1, 1, 1};
+    sd_roi_opts om = {.mask = m, .mask_w = 2, .mask_h = 2};
+    assert_int_equal(sd_roi_build(ctx, bi, ai, NULL, &om, &roi), SD_ERR_ARG);
+    sd_xform sing = {{0, 0, 0, 0, 0, 0}};
+    o.rect = NULL;
+    assert_int_equal(sd_roi_build(ctx, bi, ai, &sing, &o, &roi), SD_ERR_ARG);
+    /* all clipped */
+    sc_patch all = {-1, -1, 1000, 1000, {1, 1, 1}};
+    sc_scene w = {.base = SC_SKIN, .nwhite = 1, .white = &all};
+    sd_image *white = sc_render(&w, 100, 80, NULL);
+    assert_int_equal(sd_roi_build(ctx, white, NULL, NULL, &o, &roi), SD_ERR_TOO_SMALL);
+    assert_non_null(strstr(sd_ctx_message(ctx), "clipped"));
+    sd_image_free(white);
+    sd_image_free(bi);
+    sd_image_free(ai);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shift),
+        cmocka_unit_test(test_rotation_octagon),
+        cmocka_unit_test(test_scale_after_mask),
+        cmocka_unit_test(test_rect_mask_border),
+        cmocka_unit_test(test_clipped),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
