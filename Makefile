@@ -17,6 +17,7 @@ LDFLAGS  += $(SAN) -pthread
 
 # Dependency flags, found once by pkg-config after scripts/deps.sh has run.
 # GNU make builds this included file first and restarts with it.
+.DEFAULT_GOAL := all
 CONFIG := $(BUILD)/config.mk
 ifeq ($(filter clean,$(MAKECMDGOALS)),)
 -include $(CONFIG)
