@@ -1,0 +1,800 @@
+/*
+ * Alignment of AFTER onto BEFORE: log-luminance pyramids, an exhaustive
+ * global search over rotation, scale and shift at the coarsest level, then
+ * ECC (enhanced correlation coefficient, Evangelidis & Psarakis 2008)
+ * refinement level by level down to the base level. docs/align.md gives the
+ * parameters and the measurements behind the thresholds.
+ *
+ * Coordinates: level l of a pyramid holds pixel x at full-resolution
+ * position X = s_l * x + o, with s_l = f0 * 2^l and o = (f0 - 1) / 2 (the
+ * base is an f0 x f0 box average, each further level keeps the even pixels
+ * of the blurred level below). Both pyramids share s_l and o, so a
+ * full-resolution map X' = A X + t reads x' = A x + (A o + t - o) / s_l at
+ * level l: the linear part is the same at every level.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "align/align_internal.h"
+#include "core/internal.h"
+#include "skindelta/align.h"
+#include "skindelta/kernels.h"
+
+/* ------------------------------------------------------------------ */
+/* pyramids                                                             */
+
+typedef struct al_level {
+    sd_plane lam; /* Lambda at this level (box/Gaussian decimated) */
+    sd_plane bp;  /* band-pass: G_1(lam) - expand(lam three levels up) */
+    sd_plane gx, gy; /* central-difference gradient of bp (AFTER only) */
+    double s;     /* full-resolution pixels per level pixel */
+} al_level;
+
+typedef struct al_pyr {
+    int n;      /* levels built (search level + AL_SUPPORT_LEVELS + 1) */
+    int f0;     /* base box factor */
+    double o;   /* full-resolution offset of level pixel 0 */
+    al_level lv[AL_MAX_LEVELS];
+} al_pyr;
+
+static void pyr_release(al_pyr *p)
+{
+    for (int i = 0; i < AL_MAX_LEVELS; i++) {
+        sd_plane_release(&p->lv[i].lam);
+        sd_plane_release(&p->lv[i].bp);
+        sd_plane_release(&p->lv[i].gx);
+        sd_plane_release(&p->lv[i].gy);
+    }
+    memset(p, 0, sizeof *p);
+}
+
+/* Base level: Lambda averaged over f0 x f0 boxes (the remainder columns
+ * and rows are dropped). One pass over the full-resolution image. */
+static sd_status base_level(sd_ctx *ctx, const sd_image *img, int f0, sd_plane *out)
+{
+    int bw = img->width / f0, bh = img->height / f0;
+    sd_status st = sd_plane_init(ctx, out, bw, bh);
+    if (st != SD_OK)
+        return st;
+    float *row = sd_alloc_array((size_t)img->width, sizeof(float));
+    if (!row)
+        return sd_fail(ctx, SD_ERR_NOMEM, "align: out of memory");
+    const float inv = 1.0f / (float)(f0 * f0);
+    for (int by = 0; by < bh; by++) {
+        float *o = sd_plane_row(out, by);
+        for (int k = 0; k < f0; k++) {
+            sd_row_lambda(img->px + (size_t)(by * f0 + k) * img->stride, bw * f0, row);
+            for (int bx = 0; bx < bw; bx++) {
+                float acc = 0;
+                for (int j = 0; j < f0; j++)
+                    acc += row[bx * f0 + j];
+                o[bx] += acc;
+            }
+        }
+        for (int bx = 0; bx < bw; bx++)
+            o[bx] *= inv;
+    }
+    free(row);
+    return SD_OK;
+}
+
+/* Bilinear sample of a plane, coordinates clamped into it. */
+static float sample_clamped(const sd_plane *p, double x, double y)
+{
+    x = SD_CLAMP(x, 0.0, (double)(p->w - 1));
+    y = SD_CLAMP(y, 0.0, (double)(p->h - 1));
+    int x0 = (int)x, y0 = (int)y;
+    int x1 = x0 + 1 < p->w ? x0 + 1 : x0, y1 = y0 + 1 < p->h ? y0 + 1 : y0;
+    float ax = (float)(x - x0), ay = (float)(y - y0);
+    const float *r0 = sd_plane_row(p, y0), *r1 = sd_plane_row(p, y1);
+    float top = r0[x0] + ax * (r0[x1] - r0[x0]);
+    float bot = r1[x0] + ax * (r1[x1] - r1[x0]);
+    return top + ay * (bot - top);
+}
+
+/* Build `nlev` levels from img; gradients on levels 0..grad_top when
+ * grad_top >= 0. */
+static sd_status pyr_build(sd_ctx *ctx, const sd_image *img, int f0, int nlev, int grad_top,
+                           al_pyr *p)
+{
+    memset(p, 0, sizeof *p);
+    p->f0 = f0;
+    p->o = (f0 - 1) / 2.0;
+    sd_status st = base_level(ctx, img, f0, &p->lv[0].lam);
+    if (st != SD_OK)
+        goto fail;
+    for (int l = 0; l < nlev; l++) {
+        al_level *L = &p->lv[l];
+        L->s = (double)f0 * (double)(1u << l);
+        int w = L->lam.w, h = L->lam.h;
+        if ((st = sd_plane_init(ctx, &L->bp, w, h)) != SD_OK)
+            goto fail;
+        /* bp holds G_1(lam) for now; the next level keeps its even pixels */
+        if ((st = sd_gauss_blur(ctx, &L->lam, &L->bp, AL_SMOOTH_SIGMA)) != SD_OK)
+            goto fail;
+        if (l + 1 < nlev) {
+            int nw = SD_MAX(1, w / 2), nh = SD_MAX(1, h / 2);
+            if ((st = sd_plane_init(ctx, &p->lv[l + 1].lam, nw, nh)) != SD_OK)
+                goto fail;
+            for (int y = 0; y < nh; y++) {
+                const float *src = sd_plane_row(&L->bp, 2 * y < h ? 2 * y : h - 1);
+                float *dst = sd_plane_row(&p->lv[l + 1].lam, y);
+                for (int x = 0; x < nw; x++)
+                    dst[x] = src[2 * x < w ? 2 * x : w - 1];
+            }
+        }
+    }
+    p->n = nlev;
+    /* band-pass: subtract the coarse shading AL_SUPPORT_LEVELS levels up */
+    for (int l = 0; l < nlev; l++) {
+        al_level *L = &p->lv[l];
+        int up = SD_MIN(l + AL_SUPPORT_LEVELS, nlev - 1);
+        double k = 1.0 / (double)(1u << (up - l));
+        const sd_plane *C = &p->lv[up].lam;
+        for (int y = 0; y < L->bp.h; y++) {
+            float *b = sd_plane_row(&L->bp, y);
+            for (int x = 0; x < L->bp.w; x++)
+                b[x] -= sample_clamped(C, x * k, y * k);
+        }
+    }
+    for (int l = 0; l <= grad_top && l < nlev; l++) {
+        al_level *L = &p->lv[l];
+        int w = L->bp.w, h = L->bp.h;
+        if ((st = sd_plane_init(ctx, &L->gx, w, h)) != SD_OK ||
+            (st = sd_plane_init(ctx, &L->gy, w, h)) != SD_OK)
+            goto fail;
+        for (int y = 0; y < h; y++) {
+            const float *b = sd_plane_row(&L->bp, y);
+            const float *bu = sd_plane_row(&L->bp, y > 0 ? y - 1 : y);
+            const float *bd = sd_plane_row(&L->bp, y + 1 < h ? y + 1 : y);
+            float *gx = sd_plane_row(&L->gx, y), *gy = sd_plane_row(&L->gy, y);
+            float ky = (y > 0 && y + 1 < h) ? 0.5f : 1.0f;
+            for (int x = 0; x < w; x++) {
+                int xl = x > 0 ? x - 1 : x, xr = x + 1 < w ? x + 1 : x;
+                gx[x] = (b[xr] - b[xl]) / (float)SD_MAX(1, xr - xl);
+                gy[x] = (bd[x] - bu[x]) * (h > 1 ? ky : 0.0f);
+            }
+        }
+    }
+    return SD_OK;
+fail:
+    pyr_release(p);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* level <-> full-resolution transforms                                 */
+
+static sd_xform xf_to_level(const sd_xform *full, double s, double o)
+{
+    sd_xform r = *full;
+    double tx, ty;
+    /* t_l = (A o + t - o) / s, with o the same on both axes */
+    tx = (full->m[0] * o + full->m[1] * o + full->m[2] - o) / s;
+    ty = (full->m[3] * o + full->m[4] * o + full->m[5] - o) / s;
+    r.m[2] = tx;
+    r.m[5] = ty;
+    return r;
+}
+
+static sd_xform xf_to_full(const sd_xform *lev, double s, double o)
+{
+    sd_xform r = *lev;
+    r.m[2] = s * lev->m[2] + o - (lev->m[0] * o + lev->m[1] * o);
+    r.m[5] = s * lev->m[5] + o - (lev->m[3] * o + lev->m[4] * o);
+    return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* the one accumulation pass: NCC of T against I warped by xf, and the    */
+/* sums ECC needs                                                       */
+
+typedef struct al_sums {
+    double n, st, si, stt, sii, sti;
+    double sg[AL_MAX_P], sgg[AL_MAX_P][AL_MAX_P], sgt[AL_MAX_P], sgi[AL_MAX_P];
+} al_sums;
+
+/* Warp parameters in centred, normalized coordinates u = (x - cx) / R,
+ * v = (y - cy) / R of the template level:
+ *   similarity p = (a, b, c, d):  x' = a u - b v + c,  y' = b u + a v + d
+ *   affine p = (a, b, e, f, c, d): x' = a u + b v + c, y' = e u + f v + d
+ * so every parameter is in level pixels. */
+typedef struct al_frame {
+    double cx, cy, R;
+} al_frame;
+
+static void params_from_xf(const sd_xform *xf, const al_frame *fr, int P, double *p)
+{
+    const double *m = xf->m;
+    double c = m[0] * fr->cx + m[1] * fr->cy + m[2];
+    double d = m[3] * fr->cx + m[4] * fr->cy + m[5];
+    if (P == 4) {
+        p[0] = 0.5 * (m[0] + m[4]) * fr->R;
+        p[1] = 0.5 * (m[3] - m[1]) * fr->R;
+        p[2] = c;
+        p[3] = d;
+    } else {
+        p[0] = m[0] * fr->R;
+        p[1] = m[1] * fr->R;
+        p[2] = m[3] * fr->R;
+        p[3] = m[4] * fr->R;
+        p[4] = c;
+        p[5] = d;
+    }
+}
+
+static sd_xform xf_from_params(const double *p, const al_frame *fr, int P)
+{
+    sd_xform x;
+    double a, b, e, f, c, d;
+    if (P == 4) {
+        a = p[0] / fr->R;
+        b = -p[1] / fr->R;
+        e = p[1] / fr->R;
+        f = p[0] / fr->R;
+        c = p[2];
+        d = p[3];
+    } else {
+        a = p[0] / fr->R;
+        b = p[1] / fr->R;
+        e = p[2] / fr->R;
+        f = p[3] / fr->R;
+        c = p[4];
+        d = p[5];
+    }
+    x.m[0] = a;
+    x.m[1] = b;
+    x.m[2] = c - a * fr->cx - b * fr->cy;
+    x.m[3] = e;
+    x.m[4] = f;
+    x.m[5] = d - e * fr->cx - f * fr->cy;
+    return x;
+}
+
+static al_frame frame_of(const sd_plane *T)
+{
+    al_frame fr;
+    fr.cx = (T->w - 1) / 2.0;
+    fr.cy = (T->h - 1) / 2.0;
+    fr.R = SD_MAX(1.0, sqrt(fr.cx * fr.cx + fr.cy * fr.cy));
+    return fr;
+}
+
+/* P = 0: NCC sums only; 4 or 6: also the ECC Jacobian sums. Samples every
+ * `step`-th pixel of T in both directions, over the overlap only. */
+static void accumulate(const al_level *T, const al_level *I, const sd_xform *xf, int P,
+                       const al_frame *fr, int step, al_sums *S)
+{
+    memset(S, 0, sizeof *S);
+    const sd_plane *tb = &T->bp, *ib = &I->bp;
+    const double xmax = ib->w - 1, ymax = ib->h - 1;
+    const double *m = xf->m;
+    const double invR = 1.0 / fr->R;
+    for (int y = 0; y < tb->h; y += step) {
+        const float *trow = sd_plane_row(tb, y);
+        double rx = m[1] * y + m[2], ry = m[4] * y + m[5];
+        double v = (y - fr->cy) * invR;
+        for (int x = 0; x < tb->w; x += step) {
+            double fx = m[0] * x + rx, fy = m[3] * x + ry;
+            if (!(fx >= 0 && fx <= xmax && fy >= 0 && fy <= ymax))
+                continue;
+            int x0 = (int)fx, y0 = (int)fy;
+            if (x0 == ib->w - 1 && x0 > 0)
+                x0--;
+            if (y0 == ib->h - 1 && y0 > 0)
+                y0--;
+            int x1 = x0 + 1 < ib->w ? x0 + 1 : x0, y1 = y0 + 1 < ib->h ? y0 + 1 : y0;
+            double ax = fx - x0, ay = fy - y0;
+            double w00 = (1 - ax) * (1 - ay), w01 = ax * (1 - ay), w10 = (1 - ax) * ay,
+                   w11 = ax * ay;
+            size_t i00 = (size_t)y0 * ib->stride + (size_t)x0,
+                   i01 = (size_t)y0 * ib->stride + (size_t)x1,
+                   i10 = (size_t)y1 * ib->stride + (size_t)x0,
+                   i11 = (size_t)y1 * ib->stride + (size_t)x1;
+            const float *ip = ib->p;
+            double i = w00 * ip[i00] + w01 * ip[i01] + w10 * ip[i10] + w11 * ip[i11];
+            double t = trow[x];
+            S->n += 1;
+            S->st += t;
+            S->si += i;
+            S->stt += t * t;
+            S->sii += i * i;
+            S->sti += t * i;
+            if (P == 0)
+                continue;
+            const float *gxp = I->gx.p, *gyp = I->gy.p;
+            double gx = w00 * gxp[i00] + w01 * gxp[i01] + w10 * gxp[i10] + w11 * gxp[i11];
+            double gy = w00 * gyp[i00] + w01 * gyp[i01] + w10 * gyp[i10] + w11 * gyp[i11];
+            double u = (x - fr->cx) * invR;
+            double G[AL_MAX_P];
+            if (P == 4) {
+                G[0] = gx * u + gy * v;
+                G[1] = -gx * v + gy * u;
+                G[2] = gx;
+                G[3] = gy;
+            } else {
+                G[0] = gx * u;
+                G[1] = gx * v;
+                G[2] = gy * u;
+                G[3] = gy * v;
+                G[4] = gx;
+                G[5] = gy;
+            }
+            for (int k = 0; k < P; k++) {
+                S->sg[k] += G[k];
+                S->sgt[k] += G[k] * t;
+                S->sgi[k] += G[k] * i;
+                for (int j = k; j < P; j++)
+                    S->sgg[k][j] += G[k] * G[j];
+            }
+        }
+    }
+}
+
+/* NCC from the sums; 0 when either side is flat or the overlap is empty. */
+static double sums_ncc(const al_sums *S)
+{
+    if (S->n < 16)
+        return 0;
+    double tt = S->stt - S->st * S->st / S->n;
+    double ii = S->sii - S->si * S->si / S->n;
+    double ti = S->sti - S->st * S->si / S->n;
+    if (!(tt > 1e-12 * S->n) || !(ii > 1e-12 * S->n))
+        return 0;
+    return ti / sqrt(tt * ii);
+}
+
+/* Solve A x = b for symmetric positive definite A (P x P) by Cholesky;
+ * returns 0 when A is not positive definite. */
+static int chol_solve(double A[AL_MAX_P][AL_MAX_P], int P, const double *b, double *x)
+{
+    double L[AL_MAX_P][AL_MAX_P] = {{0}};
+    for (int i = 0; i < P; i++) {
+        for (int j = 0; j <= i; j++) {
+            double s = A[j][i]; /* upper triangle holds the data */
+            for (int k = 0; k < j; k++)
+                s -= L[i][k] * L[j][k];
+            if (i == j) {
+                if (!(s > 1e-12 * (fabs(A[i][i]) + 1e-300)))
+                    return 0;
+                L[i][i] = sqrt(s);
+            } else {
+                L[i][j] = s / L[j][j];
+            }
+        }
+    }
+    double y[AL_MAX_P];
+    for (int i = 0; i < P; i++) {
+        double s = b[i];
+        for (int k = 0; k < i; k++)
+            s -= L[i][k] * y[k];
+        y[i] = s / L[i][i];
+    }
+    for (int i = P - 1; i >= 0; i--) {
+        double s = y[i];
+        for (int k = i + 1; k < P; k++)
+            s -= L[k][i] * x[k];
+        x[i] = s / L[i][i];
+    }
+    return 1;
+}
+
+static int sample_step(const sd_plane *T)
+{
+    double n = (double)T->w * (double)T->h;
+    int step = (int)ceil(sqrt(n / AL_ECC_SAMPLES));
+    return SD_MAX(1, step);
+}
+
+/* ECC refinement at one level (level coordinates). Returns 1 when it ran
+ * to a usable transform (ncc set to the correlation at the last
+ * iterate), 0 when it broke down (no overlap, flat, negative correlation,
+ * degenerate warp). */
+static int ecc_refine(const al_level *T, const al_level *I, int P, int max_iter, sd_xform *xf,
+                      double *ncc)
+{
+    al_frame fr = frame_of(&T->bp);
+    int step = sample_step(&T->bp);
+    double p[AL_MAX_P];
+    params_from_xf(xf, &fr, P, p);
+    sd_xform cur = xf_from_params(p, &fr, P);
+    al_sums S;
+    *ncc = 0;
+    for (int it = 0; it < max_iter; it++) {
+        accumulate(T, I, &cur, P, &fr, step, &S);
+        /* the overlap must keep at least a fifth of the sampled template */
+        double total = ceil(T->bp.w / (double)step) * ceil(T->bp.h / (double)step);
+        if (S.n < 0.2 * total || S.n < 8 * P)
+            return 0;
+        double n = S.n;
+        double H[AL_MAX_P][AL_MAX_P], Gt[AL_MAX_P], Gi[AL_MAX_P], hi[AL_MAX_P], d[AL_MAX_P];
+        for (int k = 0; k < P; k++) {
+            Gt[k] = S.sgt[k] - S.sg[k] * S.st / n;
+            Gi[k] = S.sgi[k] - S.sg[k] * S.si / n;
+            for (int j = k; j < P; j++)
+                H[k][j] = S.sgg[k][j] - S.sg[k] * S.sg[j] / n;
+        }
+        double ii = S.sii - S.si * S.si / n;
+        double ti = S.sti - S.st * S.si / n;
+        *ncc = sums_ncc(&S);
+        if (!chol_solve(H, P, Gi, hi))
+            return 0;
+        double lam_n = ii, lam_d = ti;
+        for (int k = 0; k < P; k++) {
+            lam_n -= Gi[k] * hi[k];
+            lam_d -= Gt[k] * hi[k];
+        }
+        if (!(lam_d > 0) || !(lam_n > 0))
+            return 0; /* correlation would be driven down: not this basin */
+        double lam = lam_n / lam_d, e[AL_MAX_P];
+        for (int k = 0; k < P; k++)
+            e[k] = lam * Gt[k] - Gi[k];
+        if (!chol_solve(H, P, e, d))
+            return 0;
+        double moved = 0;
+        for (int k = 0; k < P; k++) {
+            p[k] += d[k];
+            moved += fabs(d[k]);
+        }
+        cur = xf_from_params(p, &fr, P);
+        double det = cur.m[0] * cur.m[4] - cur.m[1] * cur.m[3];
+        if (!isfinite(det) || det < 0.25 || det > 4.0)
+            return 0;
+        if (moved < AL_ECC_EPS)
+            break;
+    }
+    *xf = cur;
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* global search at the coarsest level                                  */
+
+typedef struct al_cand {
+    sd_xform xf; /* level coordinates */
+    double ncc;
+} al_cand;
+
+static void cand_insert(al_cand *c, int *nc, int cap, const sd_xform *xf, double ncc)
+{
+    if (*nc == cap && ncc <= c[cap - 1].ncc)
+        return;
+    int i = *nc < cap ? (*nc)++ : cap - 1;
+    while (i > 0 && c[i - 1].ncc < ncc) {
+        c[i] = c[i - 1];
+        i--;
+    }
+    c[i].xf = *xf;
+    c[i].ncc = ncc;
+}
+
+/* For every rotation and scale of the grid, AFTER is resampled into the
+ * BEFORE frame on a margin-extended grid (NaN outside AFTER), and the NCC
+ * is evaluated for every integer shift. The best shift of each rotation and
+ * scale is kept, and the AL_CANDIDATES best of those are returned. */
+static sd_status coarse_search(sd_ctx *ctx, const al_level *T, const al_level *I, al_cand *out,
+                               int *nout)
+{
+    const sd_plane *tb = &T->bp, *ib = &I->bp;
+    const int tw = tb->w, th = tb->h;
+    const int M = (int)ceil(AL_SEARCH_SHIFT * SD_MAX(tw, th));
+    const int ew = tw + 2 * M, eh = th + 2 * M;
+    /* W: resampled AFTER, 0 outside; V: 1 inside, 0 outside (branch-free
+     * sums that the compiler vectorizes) */
+    float *W = sd_alloc_array((size_t)ew * (size_t)eh, sizeof(float));
+    float *V = sd_alloc_array((size_t)ew * (size_t)eh, sizeof(float));
+    float *T2 = sd_alloc_array((size_t)tw * (size_t)th, sizeof(float));
+    if (!W || !V || !T2) {
+        free(W);
+        free(V);
+        free(T2);
+        return sd_fail(ctx, SD_ERR_NOMEM, "align: out of memory");
+    }
+    for (int y = 0; y < th; y++)
+        for (int x = 0; x < tw; x++)
+            T2[(size_t)y * tw + x] = sd_plane_row(tb, y)[x] * sd_plane_row(tb, y)[x];
+    const double cbx = (tw - 1) / 2.0, cby = (th - 1) / 2.0;
+    const double cax = (ib->w - 1) / 2.0, cay = (ib->h - 1) / 2.0;
+    const int min_n = (int)(AL_SEARCH_MIN_OVERLAP * tw * th);
+    *nout = 0;
+    for (int ri = 0; ri < AL_SEARCH_NROT; ri++) {
+        double th_deg = -AL_SEARCH_ROT + ri * (2.0 * AL_SEARCH_ROT / (AL_SEARCH_NROT - 1));
+        double cs = cos(th_deg * M_PI / 180.0), sn = sin(th_deg * M_PI / 180.0);
+        for (int si = 0; si < AL_SEARCH_NSCALE; si++) {
+            double sc = AL_SEARCH_SMIN + si * ((AL_SEARCH_SMAX - AL_SEARCH_SMIN) /
+                                               (AL_SEARCH_NSCALE - 1));
+            double a = sc * cs, b = -sc * sn, c = sc * sn, d = sc * cs;
+            for (int ey = 0; ey < eh; ey++) {
+                double py = ey - M - cby;
+                for (int ex = 0; ex < ew; ex++) {
+                    double px = ex - M - cbx;
+                    double fx = a * px + b * py + cax, fy = c * px + d * py + cay;
+                    int in = fx >= 0 && fx <= ib->w - 1 && fy >= 0 && fy <= ib->h - 1;
+                    W[(size_t)ey * ew + ex] = in ? sample_clamped(ib, fx, fy) : 0.0f;
+                    V[(size_t)ey * ew + ex] = in ? 1.0f : 0.0f;
+                }
+            }
+            double best = -2;
+            int bdx = 0, bdy = 0;
+            for (int dy = -M; dy <= M; dy++) {
+                for (int dx = -M; dx <= M; dx++) {
+                    double n = 0, st = 0, sw = 0, stt = 0, sww = 0, stw = 0;
+                    for (int y = 0; y < th; y++) {
+                        const float *t = sd_plane_row(tb, y);
+                        const float *t2 = T2 + (size_t)y * tw;
+                        const float *wr = W + (size_t)(y + dy + M) * ew + (dx + M);
+                        const float *vr = V + (size_t)(y + dy + M) * ew + (dx + M);
+                        /* AL_LANES independent partial sums per row */
+                        float acc[6][AL_LANES] = {{0}};
+                        int x = 0;
+                        for (; x + AL_LANES <= tw; x += AL_LANES)
+                            for (int j = 0; j < AL_LANES; j++) {
+                                acc[0][j] += vr[x + j];
+                                acc[1][j] += t[x + j] * vr[x + j];
+                                acc[2][j] += wr[x + j];
+                                acc[3][j] += t2[x + j] * vr[x + j];
+                                acc[4][j] += wr[x + j] * wr[x + j];
+                                acc[5][j] += t[x + j] * wr[x + j];
+                            }
+                        for (int j = 0; x < tw; x++, j++) {
+                            acc[0][j] += vr[x];
+                            acc[1][j] += t[x] * vr[x];
+                            acc[2][j] += wr[x];
+                            acc[3][j] += t2[x] * vr[x];
+                            acc[4][j] += wr[x] * wr[x];
+                            acc[5][j] += t[x] * wr[x];
+                        }
+                        float fn = 0, fst = 0, fsw = 0, fstt = 0, fsww = 0, fstw = 0;
+                        for (int j = 0; j < AL_LANES; j++) {
+                            fn += acc[0][j];
+                            fst += acc[1][j];
+                            fsw += acc[2][j];
+                            fstt += acc[3][j];
+                            fsww += acc[4][j];
+                            fstw += acc[5][j];
+                        }
+                        n += fn;
+                        st += fst;
+                        sw += fsw;
+                        stt += fstt;
+                        sww += fsww;
+                        stw += fstw;
+                    }
+                    if (n < min_n || n < 16)
+                        continue;
+                    double vt = stt - st * st / n, vw = sww - sw * sw / n;
+                    if (!(vt > 1e-12 * n) || !(vw > 1e-12 * n))
+                        continue;
+                    double r = (stw - st * sw / n) / sqrt(vt * vw);
+                    if (r > best) {
+                        best = r;
+                        bdx = dx;
+                        bdy = dy;
+                    }
+                }
+            }
+            if (best <= -2)
+                continue;
+            /* x' = A (x + e - cb) + ca */
+            sd_xform xf;
+            xf.m[0] = a;
+            xf.m[1] = b;
+            xf.m[3] = c;
+            xf.m[4] = d;
+            xf.m[2] = cax + a * (bdx - cbx) + b * (bdy - cby);
+            xf.m[5] = cay + c * (bdx - cbx) + d * (bdy - cby);
+            cand_insert(out, nout, AL_CANDIDATES, &xf, best);
+        }
+    }
+    free(W);
+    free(V);
+    free(T2);
+    return SD_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* verdict                                                              */
+
+/* Share of BEFORE pixels (bw x bh) whose centre maps inside AFTER
+ * (aw x ah, pixel edges at -0.5 and w - 0.5): per row an interval. */
+static double overlap_fraction(const sd_xform *xf, int bw, int bh, int aw, int ah)
+{
+    const double *m = xf->m;
+    double count = 0;
+    for (int y = 0; y < bh; y++) {
+        double lo = 0, hi = bw - 1;
+        /* -0.5 <= m0 x + (m1 y + m2) <= aw - 0.5, likewise for y' */
+        const double k[2] = {m[0], m[3]};
+        const double c[2] = {m[1] * y + m[2], m[4] * y + m[5]};
+        const double lim[2] = {aw - 0.5, ah - 0.5};
+        for (int j = 0; j < 2; j++) {
+            if (fabs(k[j]) < 1e-15) {
+                if (c[j] < -0.5 || c[j] > lim[j])
+                    hi = -1;
+                continue;
+            }
+            double x1 = (-0.5 - c[j]) / k[j], x2 = (lim[j] - c[j]) / k[j];
+            if (x1 > x2) {
+                double t = x1;
+                x1 = x2;
+                x2 = t;
+            }
+            lo = fmax(lo, x1);
+            hi = fmin(hi, x2);
+        }
+        if (hi >= lo) {
+            double n = floor(hi) - ceil(lo) + 1;
+            if (n > 0)
+                count += n;
+        }
+    }
+    return count / ((double)bw * (double)bh);
+}
+
+static int in_range(const sd_xform *full, sd_align_model model, int bw, int bh, int aw, int ah)
+{
+    const double *m = full->m;
+    for (int i = 0; i < 6; i++)
+        if (!isfinite(m[i]))
+            return 0;
+    double rot, scale;
+    sd_xform_decompose(full, &rot, &scale);
+    double det = m[0] * m[4] - m[1] * m[3];
+    if (!(det > 0) || fabs(rot) > AL_RANGE_ROT || scale < AL_RANGE_SMIN || scale > AL_RANGE_SMAX)
+        return 0;
+    if (model == SD_ALIGN_AFFINE) {
+        /* singular values of the linear part: anisotropy and shear bounded */
+        double e = 0.5 * (m[0] + m[4]), f = 0.5 * (m[0] - m[4]);
+        double g = 0.5 * (m[3] + m[1]), h = 0.5 * (m[3] - m[1]);
+        double q = sqrt(e * e + h * h), r = sqrt(f * f + g * g);
+        if (!(q - r > 0) || (q + r) / (q - r) > AL_RANGE_ANISO)
+            return 0;
+    }
+    /* the centre of BEFORE must land near the centre of AFTER */
+    double cx, cy;
+    sd_xform_apply(full, (bw - 1) / 2.0, (bh - 1) / 2.0, &cx, &cy);
+    double dx = cx - (aw - 1) / 2.0, dy = cy - (ah - 1) / 2.0;
+    double lim = AL_RANGE_SHIFT * SD_MAX(bw, bh);
+    return fabs(dx) <= lim && fabs(dy) <= lim;
+}
+
+/* ------------------------------------------------------------------ */
+/* driver                                                               */
+
+static int base_factor(int w, int h)
+{
+    int f0 = 1;
+    while (SD_MAX(w, h) / f0 > AL_BASE_MAX_SIDE)
+        f0 *= 2;
+    return f0;
+}
+
+sd_status sd_pair_align(sd_ctx *ctx, const sd_image *before, const sd_image *after,
+                        const sd_align_opts *opts, sd_align_result *out)
+{
+    memset(out, 0, sizeof *out);
+    sd_align_model model = opts ? opts->model : SD_ALIGN_SIMILARITY;
+    out->model = model;
+    out->status = SD_ALIGN_FAILED;
+    out->xf = (sd_xform){{1, 0, 0, 0, 1, 0}};
+    out->scale = 1;
+    if (model != SD_ALIGN_SIMILARITY && model != SD_ALIGN_AFFINE && model != SD_ALIGN_NONE)
+        return sd_fail(ctx, SD_ERR_ARG, "align: unknown model %d", (int)model);
+    if (!before || !after || !before->px || !after->px)
+        return sd_fail(ctx, SD_ERR_ARG, "align: missing image");
+    const sd_image *imgs[2] = {before, after};
+    const char *names[2] = {"before", "after"};
+    for (int i = 0; i < 2; i++)
+        if (imgs[i]->width < AL_MIN_SIDE || imgs[i]->height < AL_MIN_SIDE)
+            return sd_fail(ctx, SD_ERR_TOO_SMALL,
+                           "align: %s image is %dx%d, alignment needs at least %dx%d pixels",
+                           names[i], imgs[i]->width, imgs[i]->height, AL_MIN_SIDE,
+                           AL_MIN_SIDE);
+    const int f0 = base_factor(before->width, before->height);
+    const int bw0 = before->width / f0, bh0 = before->height / f0;
+    /* search level: the first whose short side is below AL_SEARCH_SIDE */
+    int search = 0;
+    while (SD_MIN(bw0, bh0) >> search >= AL_SEARCH_SIDE && search + 1 < AL_MAX_LEVELS - AL_SUPPORT_LEVELS)
+        search++;
+    if (search > 0 && (SD_MIN(bw0, bh0) >> search) < AL_MIN_SIDE / 2)
+        search--;
+    const int nlev = search + AL_SUPPORT_LEVELS + 1;
+    if (SD_MIN(after->width / f0, after->height / f0) >> search < 8)
+        return sd_fail(ctx, SD_ERR_TOO_SMALL,
+                       "align: after image is %dx%d, too small next to the %dx%d before image",
+                       after->width, after->height, before->width, before->height);
+
+    al_pyr pb, pa;
+    sd_status st = pyr_build(ctx, before, f0, nlev, -1, &pb);
+    if (st != SD_OK)
+        return st;
+    st = pyr_build(ctx, after, f0, nlev, model == SD_ALIGN_NONE ? -1 : search, &pa);
+    if (st != SD_OK) {
+        pyr_release(&pb);
+        return st;
+    }
+
+    sd_xform full = {{1, 0, 0, 0, 1, 0}};
+    int found = 1;
+    if (model != SD_ALIGN_NONE) {
+        al_cand cand[AL_CANDIDATES];
+        int nc = 0;
+        st = coarse_search(ctx, &pb.lv[search], &pa.lv[search], cand, &nc);
+        if (st != SD_OK)
+            goto done;
+        /* refine every candidate at the search level and the one below,
+         * then keep the best (by NCC at the lower of the two) */
+        int best = -1;
+        double best_ncc = -2;
+        int second = search > 0 ? search - 1 : search;
+        for (int i = 0; i < nc; i++) {
+            double ncc;
+            if (!ecc_refine(&pb.lv[search], &pa.lv[search], 4, AL_ECC_ITER_TOP, &cand[i].xf,
+                            &ncc))
+                continue;
+            if (second != search) {
+                sd_xform f = xf_to_full(&cand[i].xf, pb.lv[search].s, pb.o);
+                cand[i].xf = xf_to_level(&f, pb.lv[second].s, pb.o);
+                if (!ecc_refine(&pb.lv[second], &pa.lv[second], 4, AL_ECC_ITER, &cand[i].xf,
+                                &ncc))
+                    continue;
+            }
+            cand[i].ncc = ncc;
+            if (ncc > best_ncc) {
+                best_ncc = ncc;
+                best = i;
+            }
+        }
+        if (best < 0) {
+            found = 0;
+        } else {
+            sd_xform lev = cand[best].xf;
+            int P = model == SD_ALIGN_AFFINE ? 6 : 4;
+            for (int l = second - 1; l >= 0 && found; l--) {
+                sd_xform f = xf_to_full(&lev, pb.lv[l + 1].s, pb.o);
+                lev = xf_to_level(&f, pb.lv[l].s, pb.o);
+                double ncc;
+                found = ecc_refine(&pb.lv[l], &pa.lv[l], P, AL_ECC_ITER, &lev, &ncc);
+            }
+            /* affine on a pyramid this short: one more pass at the base */
+            if (found && P == 6 && second == 0) {
+                double ncc;
+                found = ecc_refine(&pb.lv[0], &pa.lv[0], P, AL_ECC_ITER, &lev, &ncc);
+            }
+            if (found)
+                full = xf_to_full(&lev, pb.lv[0].s, pb.o);
+        }
+    }
+
+    out->xf = full;
+    sd_xform_decompose(&full, &out->rotation_deg, &out->scale);
+    out->tx = full.m[2];
+    out->ty = full.m[5];
+    out->overlap_fraction =
+        overlap_fraction(&full, before->width, before->height, after->width, after->height);
+    {
+        sd_xform lev = xf_to_level(&full, pb.lv[0].s, pb.o);
+        al_frame fr = frame_of(&pb.lv[0].bp);
+        al_sums S;
+        double n = (double)pb.lv[0].bp.w * pb.lv[0].bp.h;
+        int step = SD_MAX(1, (int)ceil(sqrt(n / AL_VERDICT_SAMPLES)));
+        accumulate(&pb.lv[0], &pa.lv[0], &lev, 0, &fr, step, &S);
+        out->ncc = sums_ncc(&S);
+    }
+    if (!found || (model != SD_ALIGN_NONE && !in_range(&full, model, before->width,
+                                                       before->height, after->width,
+                                                       after->height)))
+        out->status = SD_ALIGN_FAILED;
+    else if (out->overlap_fraction < AL_OVERLAP_FAIL || out->ncc < AL_NCC_FAIL)
+        out->status = SD_ALIGN_FAILED;
+    else if (out->overlap_fraction < AL_OVERLAP_OK || out->ncc < AL_NCC_OK)
+        out->status = SD_ALIGN_POOR;
+    else
+        out->status = SD_ALIGN_OK;
+    st = SD_OK;
+done:
+    pyr_release(&pb);
+    pyr_release(&pa);
+    return st;
+}

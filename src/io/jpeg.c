@@ -1,0 +1,321 @@
+/*
+ * JPEG decoding through the libjpeg API of libjpeg-turbo.
+ *
+ * Everything that can longjmp stays inside sd_io_decode_jpeg, whose locals
+ * that change after setjmp are volatile (libwebp imageio/jpegdec.c). The
+ * error manager turns libjpeg's fatal errors into statuses, and its
+ * warnings about corrupt data (premature end, bad Huffman code, extraneous
+ * bytes, ...) into SD_ERR_CORRUPT at once: libjpeg would otherwise pad the
+ * rest of the picture with grey and report success.
+ *
+ * Limits: the pixel cap is checked right after the header, before any
+ * pixel buffer exists; libjpeg's own memory (the whole-image coefficient
+ * buffer of a progressive file) is capped through max_memory_to_use; a
+ * progress monitor refuses files with more than SD_IO_JPEG_MAX_SCANS scans
+ * (libjpeg-turbo's documented mitigation of the scan-count denial of
+ * service).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+#include <jerror.h>
+
+#include "core/internal.h"
+#include "io/io_internal.h"
+
+typedef struct jdec_err {
+    struct jpeg_error_mgr pub; /* first: libjpeg sees a jpeg_error_mgr */
+    jmp_buf jb;
+    sd_status status;
+    char msg[JMSG_LENGTH_MAX + 128]; /* "" when ctx already holds the message */
+} jdec_err;
+
+typedef struct jdec_prog {
+    struct jpeg_progress_mgr pub; /* first */
+    int max_scans;
+} jdec_prog;
+
+/* libjpeg warnings that say nothing about the pixel data. */
+static int warning_is_benign(int code)
+{
+    switch (code) {
+    case JWRN_JFIF_MAJOR:     /* unknown JFIF version: header only */
+    case JWRN_ADOBE_XFORM:    /* unknown Adobe transform: colour space from the component count */
+    case JWRN_NOT_SEQUENTIAL: /* odd Ss/Se/Ah/Al in a sequential file: data still complete */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static sd_status status_of_error(int code)
+{
+    switch (code) {
+    case JERR_BAD_PRECISION:
+    case JERR_SOF_UNSUPPORTED:
+    case JERR_CONVERSION_NOTIMPL:
+    case JERR_NOT_COMPILED:
+    case JERR_ARITH_NOTIMPL:
+    case JERR_EMPTY_IMAGE:
+        return SD_ERR_UNSUPPORTED;
+    case JERR_IMAGE_TOO_BIG:
+    case JERR_WIDTH_OVERFLOW:
+    case JERR_NO_BACKING_STORE:
+        return SD_ERR_TOO_LARGE;
+    case JERR_OUT_OF_MEMORY:
+        return SD_ERR_NOMEM;
+    default:
+        return SD_ERR_CORRUPT;
+    }
+}
+
+/* Record libjpeg's current message with status s and leave through the
+ * setjmp in sd_io_decode_jpeg. */
+static void leave(j_common_ptr cinfo, sd_status s) __attribute__((noreturn));
+static void leave(j_common_ptr cinfo, sd_status s)
+{
+    jdec_err *err = (jdec_err *)cinfo->err;
+    int code = err->pub.msg_code;
+    err->status = s;
+    if (code == JWRN_JPEG_EOF) {
+        snprintf(err->msg, sizeof err->msg, "premature end of JPEG data");
+    } else if (code == JERR_BAD_PRECISION) {
+        int p = err->pub.msg_parm.i[0];
+        snprintf(err->msg, sizeof err->msg,
+                 "%d-bit JPEG (sample precision %d) is not supported, only 8-bit", p, p);
+    } else if (code == JERR_NO_BACKING_STORE) {
+        snprintf(err->msg, sizeof err->msg,
+                 "decoding needs more memory than the limit of %ld MiB",
+                 cinfo->mem->max_memory_to_use >> 20);
+    } else {
+        char buf[JMSG_LENGTH_MAX];
+        buf[0] = '\0';
+        err->pub.format_message(cinfo, buf);
+        sd_io_lower_first(buf);
+        snprintf(err->msg, sizeof err->msg, "%s", buf[0] ? buf : "corrupt JPEG data");
+    }
+    longjmp(err->jb, 1);
+}
+
+static void on_error_exit(j_common_ptr cinfo)
+{
+    leave(cinfo, status_of_error(cinfo->err->msg_code));
+}
+
+static void on_emit_message(j_common_ptr cinfo, int level)
+{
+    if (level >= 0) /* trace messages */
+        return;
+    cinfo->err->num_warnings++;
+    if (!warning_is_benign(cinfo->err->msg_code))
+        leave(cinfo, SD_ERR_CORRUPT);
+}
+
+static void on_output_message(j_common_ptr cinfo)
+{
+    (void)cinfo; /* a library never prints */
+}
+
+static void on_progress(j_common_ptr cinfo)
+{
+    if (!cinfo->is_decompressor)
+        return;
+    jdec_prog *prog = (jdec_prog *)cinfo->progress;
+    j_decompress_ptr d = (j_decompress_ptr)cinfo;
+    if (d->input_scan_number > prog->max_scans) {
+        jdec_err *err = (jdec_err *)cinfo->err;
+        err->status = SD_ERR_UNSUPPORTED;
+        snprintf(err->msg, sizeof err->msg,
+                 "JPEG has more than %d scans (refused: a known denial-of-service pattern)",
+                 prog->max_scans);
+        longjmp(err->jb, 1);
+    }
+}
+
+/* Leave with a message of our own. */
+static void bail(jdec_err *err, sd_status s, const char *fmt, ...)
+    SD_PRINTF(3, 4) __attribute__((noreturn));
+static void bail(jdec_err *err, sd_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    err->status = s;
+    longjmp(err->jb, 1);
+}
+
+/* EXIF orientation from the saved APP1 markers (the first "Exif\0\0"). */
+static int exif_orientation(j_decompress_ptr cinfo)
+{
+    for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next) {
+        if (m->marker != JPEG_APP0 + 1 || m->data_length < 6)
+            continue;
+        if (memcmp(m->data, "Exif\0\0", 6) != 0)
+            continue;
+        return sd_exif_orientation(m->data + 6, m->data_length - 6);
+    }
+    return 1;
+}
+
+/* libjpeg's own memory (mostly the coefficient buffer of progressive and
+ * multi-scan files: up to 4 components x 2 bytes per pixel at 4:4:4). */
+static long memory_cap(uint64_t max_pixels)
+{
+    uint64_t px = max_pixels < (uint64_t)1 << 32 ? max_pixels : (uint64_t)1 << 32;
+    uint64_t cap = ((uint64_t)64 << 20) + 8 * px;
+    if (cap > ((uint64_t)4 << 30))
+        cap = (uint64_t)4 << 30;
+    return (long)cap;
+}
+
+enum { KIND_GRAY, KIND_RGB, KIND_CMYK, KIND_CMYK_INVERTED };
+
+/* One decoded row of libjpeg output to 16-bit RGB (8-bit v -> v * 257). */
+static void to_rgb16(const JSAMPLE *in, int w, int kind, uint16_t *out)
+{
+    switch (kind) {
+    case KIND_GRAY:
+        for (int x = 0; x < w; x++) {
+            uint16_t v = (uint16_t)(in[x] * 257);
+            out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = v;
+        }
+        break;
+    case KIND_RGB:
+        for (int x = 0; x < 3 * w; x++)
+            out[x] = (uint16_t)(in[x] * 257);
+        break;
+    case KIND_CMYK_INVERTED:
+        /* Adobe (Photoshop) CMYK is stored inverted: 255 means no ink, so
+         * R = (1 - C)(1 - K) is simply stored C times stored K */
+        for (int x = 0; x < w; x++) {
+            unsigned k = in[4 * x + 3];
+            for (int c = 0; c < 3; c++)
+                out[3 * x + c] = (uint16_t)((in[4 * x + c] * k + 127) / 255 * 257);
+        }
+        break;
+    default: /* KIND_CMYK: plain CMYK, 255 = full ink */
+        for (int x = 0; x < w; x++) {
+            unsigned k = 255u - in[4 * x + 3];
+            for (int c = 0; c < 3; c++)
+                out[3 * x + c] = (uint16_t)(((255u - in[4 * x + c]) * k + 127) / 255 * 257);
+        }
+        break;
+    }
+}
+
+sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const char *name,
+                            const sd_io_opts *opts, sd_image **out)
+{
+    *out = NULL;
+    struct jpeg_decompress_struct cinfo;
+    jdec_err err;
+    jdec_prog prog;
+    /* changed after setjmp, read after longjmp */
+    sd_image *volatile img = NULL;
+    JSAMPLE *volatile row = NULL;
+    uint16_t *volatile line = NULL;
+
+    memset(&cinfo, 0, sizeof cinfo);
+    memset(&err, 0, sizeof err);
+    memset(&prog, 0, sizeof prog);
+    cinfo.err = jpeg_std_error(&err.pub);
+    err.pub.error_exit = on_error_exit;
+    err.pub.emit_message = on_emit_message;
+    err.pub.output_message = on_output_message;
+    err.status = SD_OK;
+
+    if (setjmp(err.jb)) {
+        jpeg_destroy_decompress(&cinfo);
+        sd_image_free(img);
+        free(row);
+        free(line);
+        if (!err.msg[0]) /* the message is already in ctx */
+            return err.status;
+        return sd_fail(ctx, err.status, "%s: %s", name, err.msg);
+    }
+
+    jpeg_create_decompress(&cinfo);
+    cinfo.mem->max_memory_to_use = memory_cap(opts->max_pixels);
+    prog.pub.progress_monitor = on_progress;
+    prog.max_scans = SD_IO_JPEG_MAX_SCANS;
+    cinfo.progress = &prog.pub;
+    jpeg_mem_src(&cinfo, data, (unsigned long)len);
+    jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
+    jpeg_read_header(&cinfo, TRUE);
+
+    /* the limits, from the header, before any pixel buffer */
+    sd_status s = sd_image_check_size(ctx, name, cinfo.image_width, cinfo.image_height,
+                                      opts->max_pixels);
+    if (s != SD_OK) {
+        err.status = s;
+        err.msg[0] = '\0';
+        longjmp(err.jb, 1);
+    }
+
+    int kind;
+    switch (cinfo.jpeg_color_space) {
+    case JCS_GRAYSCALE:
+        cinfo.out_color_space = JCS_GRAYSCALE;
+        kind = KIND_GRAY;
+        break;
+    case JCS_YCbCr:
+    case JCS_RGB:
+        cinfo.out_color_space = JCS_RGB;
+        kind = KIND_RGB;
+        break;
+    case JCS_CMYK:
+    case JCS_YCCK:
+        cinfo.out_color_space = JCS_CMYK;
+        kind = cinfo.saw_Adobe_marker ? KIND_CMYK_INVERTED : KIND_CMYK;
+        break;
+    default:
+        bail(&err, SD_ERR_UNSUPPORTED, "JPEG with %d colour components is not supported",
+             cinfo.num_components);
+    }
+    cinfo.scale_num = 1;
+    cinfo.scale_denom = (unsigned)opts->scale_denom;
+    cinfo.dct_method = JDCT_ISLOW;
+    jpeg_calc_output_dimensions(&cinfo);
+    int w = (int)cinfo.output_width, h = (int)cinfo.output_height;
+    int orientation = exif_orientation(&cinfo);
+    int uw, uh;
+    sd_io_upright_size(orientation, w, h, &uw, &uh);
+    sd_image *im = NULL;
+    s = sd_image_new(ctx, uw, uh, opts->max_pixels, &im);
+    if (s != SD_OK) {
+        err.status = s;
+        err.msg[0] = '\0';
+        longjmp(err.jb, 1);
+    }
+    img = im;
+    im->bits = 8;
+    im->orientation = orientation;
+    im->had_alpha = 0;
+
+    jpeg_start_decompress(&cinfo);
+    if ((int)cinfo.output_width != w || (int)cinfo.output_height != h)
+        bail(&err, SD_ERR_CORRUPT, "JPEG output size changed while decoding");
+    row = sd_alloc_array((size_t)w, (size_t)cinfo.output_components);
+    line = sd_alloc_array((size_t)w * 3, sizeof(uint16_t));
+    if (!row || !line)
+        bail(&err, SD_ERR_NOMEM, "out of memory");
+    while (cinfo.output_scanline < cinfo.output_height) {
+        int y = (int)cinfo.output_scanline;
+        JSAMPROW rp = row;
+        if (jpeg_read_scanlines(&cinfo, &rp, 1) != 1)
+            bail(&err, SD_ERR_CORRUPT, "premature end of JPEG data");
+        to_rgb16(row, w, kind, line);
+        sd_io_put_row(im, orientation, w, h, y, line);
+    }
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    free(row);
+    free(line);
+    *out = im;
+    return SD_OK;
+}
