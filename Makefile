@@ -46,7 +46,7 @@ $(BUILD)/obj/%_sse2.o:   ISA := -msse2
 $(BUILD)/obj/%_avx2.o:   ISA := -mavx2 -mfma
 $(BUILD)/obj/%_avx512.o: ISA := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma
 
-.PHONY: all test demo bench asan ubsan clean samples check-shared
+.PHONY: all test demo bench bench-quick asan ubsan clean
 all: $(BIN) $(SYNTH) $(LIB)
 
 $(BUILD)/obj/%.o: %.c $(CONFIG)
@@ -68,7 +68,11 @@ $(BUILD)/tests/%: tests/%.c tests/sd_test.h $(LIB) $(CONFIG)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS) $(TEST_LIBS)
 
 # The whole suite: every unit-test binary, then the CLI cases.
-test: $(TESTS) $(BIN) $(SYNTH)
+$(BUILD)/tests/jsonq: tests/cli/jsonq.c $(CONFIG)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) -o $@ $< $(DEP_LIBS)
+
+test: $(TESTS) $(BIN) $(SYNTH) $(BUILD)/tests/jsonq
 	@SKINDELTA_SHARED=$(SHARED) BUILD=$(BUILD) sh tests/run.sh $(TESTS)
 
 # The sanitizer builds run the whole suite with every report fatal.
@@ -76,6 +80,18 @@ asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test
 ubsan:
 	$(MAKE) BUILD=build-ubsan OPT=-O1 SAN="-fsanitize=undefined -fno-sanitize-recover=all" test
+
+# Benchmarks: JSON on stdout. `make bench` is the full run (2 MP and 12 MP
+# pairs); `make bench-quick` is CI's check that every path runs.
+$(BUILD)/bench/%: bench/%.c $(LIB) $(CONFIG)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)
+
+bench: $(BUILD)/bench/bench $(BIN)
+	@$(BUILD)/bench/bench --skindelta $(BIN) --dir $(BUILD)/bench
+
+bench-quick: $(BUILD)/bench/bench $(BIN)
+	@$(BUILD)/bench/bench --quick --skindelta $(BIN) --dir $(BUILD)/bench
 
 demo: $(BIN)
 	@sh samples/demo.sh $(BIN)

@@ -1,0 +1,46 @@
+/*
+ * JSON reports: "skindelta/compare/1" for a pair, "skindelta/analyze/1" for
+ * one image (schemas in ../shared/DESIGN.md and the README), plus the table
+ * of metrics that both share: names, direction and noise floors.
+ */
+#ifndef SKINDELTA_REPORT_H
+#define SKINDELTA_REPORT_H
+
+#include <stddef.h>
+
+#include "skindelta/compare.h"
+#include "skindelta/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One metric of the report. */
+typedef struct sd_metric_desc {
+    const char *group;       /* "texture", "redness", "pores" */
+    const char *name;        /* "ra", ... */
+    size_t offset;           /* of its double in sd_metrics */
+    double noise_floor_pct;  /* |change_pct| at or below this reads "unchanged" */
+    int primary;             /* the metric that gives its group's summary verdict */
+    int need_mm;             /* only reported with --px-per-mm */
+} sd_metric_desc;
+
+/* The table, in report order; *n receives its length. */
+const sd_metric_desc *sd_metric_table(size_t *n);
+double sd_metric_value(const sd_metrics *m, const sd_metric_desc *d);
+
+/* "improved" | "worsened" | "unchanged" for a change of one metric
+ * (lower is better for every version-1 metric). */
+const char *sd_metric_verdict(const sd_metric_desc *d, double before, double after);
+
+/* Build the report; *json is a malloc'd NUL-terminated string owned by the
+ * caller. `simd` names the kernel level used (recorded in params). */
+SD_NODISCARD sd_status sd_report_compare(sd_ctx *ctx, const sd_compare_params *p,
+                                         const sd_compare_result *r, char **json);
+SD_NODISCARD sd_status sd_report_analyze(sd_ctx *ctx, const sd_compare_params *p,
+                                         const sd_analyze_result *r, char **json);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,195 @@
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/internal.h"
+#include "skindelta/compare.h"
+#include "skindelta/io.h"
+
+void sd_compare_params_default(sd_compare_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->max_pixels = SD_DEFAULT_MAX_PIXELS;
+    p->align = SD_ALIGN_SIMILARITY;
+    p->normalize = SD_NORM_EXPOSURE;
+    sd_metric_params_default(&p->metric);
+    p->threads = 1;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void info_from(sd_image_info *info, const char *path, const sd_image *img)
+{
+    info->path = path;
+    info->width = img->width;
+    info->height = img->height;
+    info->orientation = img->orientation;
+    info->bits = img->bits;
+    memcpy(info->format, img->format, sizeof info->format);
+    memcpy(info->sha256, img->sha256, sizeof info->sha256);
+}
+
+static sd_status load(sd_ctx *ctx, const char *path, const sd_compare_params *p, sd_image **out)
+{
+    sd_load_opts lo = {.max_pixels = p->max_pixels, .scale_denom = 1};
+    return sd_image_load(ctx, path, &lo, out);
+}
+
+/* The user's mask: an image of BEFORE's size, white (>= 50 % grey) = measured. */
+static sd_status load_mask(sd_ctx *ctx, const sd_compare_params *p, const sd_image *before,
+                           uint8_t **out)
+{
+    *out = NULL;
+    if (!p->mask_path)
+        return SD_OK;
+    sd_image *m = NULL;
+    sd_status s = load(ctx, p->mask_path, p, &m);
+    if (s != SD_OK)
+        return s;
+    if (m->width != before->width || m->height != before->height) {
+        s = sd_fail(ctx, SD_ERR_ARG, "%s: mask is %dx%d but the image is %dx%d", p->mask_path,
+                    m->width, m->height, before->width, before->height);
+        sd_image_free(m);
+        return s;
+    }
+    uint8_t *mask = sd_alloc_array((size_t)m->width, (size_t)m->height);
+    if (!mask) {
+        sd_image_free(m);
+        return sd_fail(ctx, SD_ERR_NOMEM, "%s: out of memory", p->mask_path);
+    }
+    for (int y = 0; y < m->height; y++) {
+        const uint16_t *row = m->px + (size_t)y * m->stride;
+        for (int x = 0; x < m->width; x++)
+            mask[(size_t)y * m->width + x] = row[3 * x + 1] >= 32768;
+    }
+    sd_image_free(m);
+    *out = mask;
+    return SD_OK;
+}
+
+static sd_status build_roi(sd_ctx *ctx, const sd_compare_params *p, const sd_image *before,
+                           const sd_image *after, const sd_xform *xf, sd_roi *roi)
+{
+    uint8_t *mask = NULL;
+    sd_status s = load_mask(ctx, p, before, &mask);
+    if (s != SD_OK)
+        return s;
+    sd_roi_opts ro = {
+        .rect = p->has_roi ? &p->roi : NULL,
+        .mask = mask,
+        .mask_w = before->width,
+        .mask_h = before->height,
+        .border = sd_metric_border(&p->metric),
+    };
+    s = sd_roi_build(ctx, before, after, xf, &ro, roi);
+    free(mask);
+    return s;
+}
+
+sd_status sd_pair_compare(sd_ctx *ctx, const char *before_path, const char *after_path,
+                          const sd_compare_params *p, sd_compare_result *out)
+{
+    memset(out, 0, sizeof *out);
+    double t0 = now_ms();
+    sd_image *before = NULL, *after = NULL;
+    sd_roi roi = {0};
+    sd_status s = load(ctx, before_path, p, &before);
+    if (s == SD_OK)
+        s = load(ctx, after_path, p, &after);
+    if (s != SD_OK)
+        goto done;
+    info_from(&out->before, before_path, before);
+    info_from(&out->after, after_path, after);
+    double t1 = now_ms();
+    out->timing.decode_ms = t1 - t0;
+
+    sd_align_opts ao = {.model = p->align};
+    s = sd_pair_align(ctx, before, after, &ao, &out->alignment);
+    if (s != SD_OK)
+        goto done;
+    if (out->alignment.status == SD_ALIGN_FAILED && !p->allow_unaligned) {
+        s = sd_fail(ctx, SD_ERR_ALIGN,
+                    "%s: cannot be aligned to %s (ncc %.2f, overlap %.0f %%): not comparable",
+                    after_path, before_path, out->alignment.ncc,
+                    100 * out->alignment.overlap_fraction);
+        goto done;
+    }
+    double t2 = now_ms();
+    out->timing.align_ms = t2 - t1;
+
+    const sd_xform *xf = &out->alignment.xf;
+    s = build_roi(ctx, p, before, after, xf, &roi);
+    if (s != SD_OK)
+        goto done;
+    out->roi_source = roi.source;
+    out->roi_pixels = roi.pixels;
+    out->roi_bbox = roi.bbox;
+    s = sd_pair_normalize(ctx, before, after, xf, &roi, p->normalize, p->has_ref ? &p->ref : NULL,
+                          &out->normalization);
+    if (s != SD_OK)
+        goto done;
+    double t3 = now_ms();
+    out->timing.normalize_ms = t3 - t2;
+
+    /* Each image on its own grid; thresholds come from BEFORE. */
+    out->thresholds.set = 0;
+    s = sd_image_measure(ctx, before, roi.before, 1.0, out->normalization.before_gains, &p->metric,
+                         &out->thresholds, &out->m_before);
+    if (s == SD_OK)
+        s = sd_image_measure(ctx, after, roi.after, out->alignment.scale,
+                             out->normalization.gains, &p->metric, &out->thresholds,
+                             &out->m_after);
+    if (s != SD_OK)
+        goto done;
+    double t4 = now_ms();
+    out->timing.metrics_ms = t4 - t3;
+
+    sd_quality_pair(&out->alignment, &out->normalization, out->roi_pixels, &out->m_before,
+                    &out->m_after, &out->quality);
+    out->timing.total_ms = now_ms() - t0;
+done:
+    sd_roi_release(&roi);
+    sd_image_free(before);
+    sd_image_free(after);
+    return s;
+}
+
+sd_status sd_image_analyze(sd_ctx *ctx, const char *path, const sd_compare_params *p,
+                           sd_analyze_result *out)
+{
+    memset(out, 0, sizeof *out);
+    double t0 = now_ms();
+    sd_image *img = NULL;
+    sd_roi roi = {0};
+    sd_status s = load(ctx, path, p, &img);
+    if (s != SD_OK)
+        goto done;
+    info_from(&out->image, path, img);
+    double t1 = now_ms();
+    out->timing.decode_ms = t1 - t0;
+    s = build_roi(ctx, p, img, NULL, NULL, &roi);
+    if (s != SD_OK)
+        goto done;
+    out->roi_source = roi.source;
+    out->roi_pixels = roi.pixels;
+    out->roi_bbox = roi.bbox;
+    out->thresholds.set = 0;
+    s = sd_image_measure(ctx, img, roi.before, 1.0, NULL, &p->metric, &out->thresholds,
+                         &out->metrics);
+    if (s != SD_OK)
+        goto done;
+    double t2 = now_ms();
+    out->timing.metrics_ms = t2 - t1;
+    sd_quality_image(out->roi_pixels, &out->metrics, &out->quality);
+    out->timing.total_ms = now_ms() - t0;
+done:
+    sd_roi_release(&roi);
+    sd_image_free(img);
+    return s;
+}

@@ -1,0 +1,313 @@
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "core/internal.h"
+#include "skindelta/report.h"
+
+#define M(group, name, field, floor, primary, mm) \
+    {group, name, offsetof(sd_metrics, field), floor, primary, mm}
+
+/* Noise floors in percent: provisional values until the repeatability
+ * study measures them (README, "Noise floors"). */
+static const sd_metric_desc table[] = {
+    M("texture", "ra", ra, 3.0, 1, 0),
+    M("texture", "rq", rq, 3.0, 0, 0),
+    M("redness", "mean_a", mean_a, 3.0, 0, 0),
+    M("redness", "erythema_index", erythema_index, 3.0, 1, 0),
+    M("redness", "red_area_fraction", red_area_fraction, 10.0, 0, 0),
+    M("pores", "count", pore_count, 10.0, 0, 0),
+    M("pores", "area_fraction", pore_area_fraction, 10.0, 1, 0),
+    M("pores", "mean_area_px", pore_mean_area_px, 10.0, 0, 0),
+    M("pores", "density_per_cm2", pore_density_per_cm2, 10.0, 0, 1),
+    M("pores", "mean_area_mm2", pore_mean_area_mm2, 10.0, 0, 1),
+};
+static const char *const groups[] = {"texture", "redness", "pores"};
+#define N_GROUPS (sizeof groups / sizeof groups[0])
+
+const sd_metric_desc *sd_metric_table(size_t *n)
+{
+    *n = sizeof table / sizeof table[0];
+    return table;
+}
+
+double sd_metric_value(const sd_metrics *m, const sd_metric_desc *d)
+{
+    double v;
+    memcpy(&v, (const char *)m + d->offset, sizeof v);
+    return v;
+}
+
+static double change_pct(double before, double after)
+{
+    return before != 0 && isfinite(before) && isfinite(after) ? 100.0 * (after - before) / before
+                                                              : NAN;
+}
+
+const char *sd_metric_verdict(const sd_metric_desc *d, double before, double after)
+{
+    double c = change_pct(before, after);
+    if (!isfinite(c)) {
+        /* from zero: any appearance is a change, none is none */
+        if (before == 0 && after > 0)
+            return "worsened";
+        return "unchanged";
+    }
+    if (fabs(c) <= d->noise_floor_pct)
+        return "unchanged";
+    return c < 0 ? "improved" : "worsened"; /* lower is better for every v1 metric */
+}
+
+/* ---- JSON helpers: non-finite numbers become null; 8 significant digits ---- */
+
+static cJSON *num(double x)
+{
+    if (!isfinite(x))
+        return cJSON_CreateNull();
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.8g", x);
+    return cJSON_CreateNumber(strtod(buf, NULL));
+}
+
+static void add_num(cJSON *o, const char *k, double x) { cJSON_AddItemToObject(o, k, num(x)); }
+
+static cJSON *num_array(const double *v, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(a, num(v[i]));
+    return a;
+}
+
+static cJSON *rect_array(const sd_rect *r)
+{
+    double v[4] = {r->x, r->y, r->w, r->h};
+    return num_array(v, 4);
+}
+
+static cJSON *tool_json(void)
+{
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddStringToObject(t, "name", "skindelta");
+    cJSON_AddStringToObject(t, "version", SD_VERSION);
+    return t;
+}
+
+static cJSON *image_json(const sd_image_info *im)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "path", im->path ? im->path : "");
+    add_num(o, "width", im->width);
+    add_num(o, "height", im->height);
+    add_num(o, "orientation", im->orientation);
+    cJSON_AddStringToObject(o, "sha256", im->sha256);
+    cJSON_AddStringToObject(o, "format", im->format);
+    add_num(o, "bits", im->bits);
+    return o;
+}
+
+static const char *roi_source_name(sd_roi_source s)
+{
+    return s == SD_ROI_RECT ? "rect" : s == SD_ROI_MASK ? "mask" : "overlap";
+}
+
+static cJSON *params_json(const sd_compare_params *p, int pair)
+{
+    const sd_metric_params *m = &p->metric;
+    cJSON *o = cJSON_CreateObject();
+    add_num(o, "max_pixels", (double)p->max_pixels);
+    if (pair) {
+        cJSON_AddStringToObject(o, "align", sd_align_model_name(p->align));
+        cJSON_AddBoolToObject(o, "allow_unaligned", p->allow_unaligned);
+        cJSON_AddStringToObject(o, "normalize", sd_norm_method_name(p->normalize));
+        cJSON_AddItemToObject(o, "ref", p->has_ref ? rect_array(&p->ref) : cJSON_CreateNull());
+    }
+    cJSON_AddItemToObject(o, "roi", p->has_roi ? rect_array(&p->roi) : cJSON_CreateNull());
+    if (p->mask_path)
+        cJSON_AddStringToObject(o, "mask", p->mask_path);
+    else
+        cJSON_AddNullToObject(o, "mask");
+    cJSON_AddItemToObject(o, "px_per_mm", m->px_per_mm > 0 ? num(m->px_per_mm) : cJSON_CreateNull());
+    add_num(o, "sigma_texture_px", m->sigma_t);
+    add_num(o, "sigma_pore_px", m->sigma_p);
+    add_num(o, "sigma_pore_small_px", m->sigma_s);
+    add_num(o, "pore_area_min_px", m->pore_area_min);
+    add_num(o, "pore_area_max_px", m->pore_area_max);
+    add_num(o, "pore_max_elongation", m->pore_max_elongation);
+    add_num(o, "pore_k", m->pore_k);
+    add_num(o, "pore_floor", m->pore_floor);
+    cJSON_AddItemToObject(o, "pore_contrast",
+                          m->pore_contrast > 0 ? num(m->pore_contrast) : cJSON_CreateNull());
+    add_num(o, "red_delta", m->red_delta);
+    add_num(o, "border_px", sd_metric_border(m));
+    add_num(o, "threads", p->threads);
+    cJSON_AddStringToObject(o, "simd", "scalar");
+    return o;
+}
+
+/* metrics: {"texture": {"ra": <leaf(d, before, after)>, ...}, ...} */
+typedef cJSON *(*leaf_fn)(const sd_metric_desc *d, const sd_metrics *a, const sd_metrics *b);
+
+static cJSON *metrics_json(const sd_compare_params *p, const sd_thresholds *thr, leaf_fn leaf,
+                           const sd_metrics *a, const sd_metrics *b)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (size_t g = 0; g < N_GROUPS; g++) {
+        cJSON *grp = cJSON_AddObjectToObject(o, groups[g]);
+        for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+            const sd_metric_desc *d = &table[i];
+            if (strcmp(d->group, groups[g]) != 0 || (d->need_mm && !(p->metric.px_per_mm > 0)))
+                continue;
+            cJSON_AddItemToObject(grp, d->name, leaf(d, a, b));
+        }
+        if (strcmp(groups[g], "redness") == 0)
+            add_num(grp, "threshold", thr->t_red);
+        if (strcmp(groups[g], "pores") == 0)
+            add_num(grp, "threshold", thr->t_pore);
+    }
+    return o;
+}
+
+static cJSON *leaf_change(const sd_metric_desc *d, const sd_metrics *a, const sd_metrics *b)
+{
+    double x = sd_metric_value(a, d), y = sd_metric_value(b, d);
+    cJSON *o = cJSON_CreateObject();
+    add_num(o, "before", x);
+    add_num(o, "after", y);
+    add_num(o, "delta", y - x);
+    add_num(o, "change_pct", change_pct(x, y));
+    add_num(o, "noise_floor_pct", d->noise_floor_pct);
+    return o;
+}
+
+static cJSON *leaf_plain(const sd_metric_desc *d, const sd_metrics *a, const sd_metrics *b)
+{
+    (void)b;
+    return num(sd_metric_value(a, d));
+}
+
+static cJSON *roi_json(sd_roi_source src, size_t pixels, const sd_rect *bbox)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "source", roi_source_name(src));
+    add_num(o, "pixels", (double)pixels);
+    cJSON_AddItemToObject(o, "bbox", rect_array(bbox));
+    return o;
+}
+
+static cJSON *pair_of(double before, double after)
+{
+    cJSON *o = cJSON_CreateObject();
+    add_num(o, "before", before);
+    add_num(o, "after", after);
+    return o;
+}
+
+static cJSON *warnings_json(const sd_quality *q)
+{
+    cJSON *w = cJSON_CreateArray();
+    for (int i = 0; i < q->n_warnings; i++)
+        cJSON_AddItemToArray(w, cJSON_CreateString(q->warnings[i]));
+    return w;
+}
+
+static cJSON *timing_json(const sd_timing *t, int pair)
+{
+    cJSON *o = cJSON_CreateObject();
+    add_num(o, "decode", t->decode_ms);
+    if (pair) {
+        add_num(o, "align", t->align_ms);
+        add_num(o, "normalize", t->normalize_ms);
+    }
+    add_num(o, "metrics", t->metrics_ms);
+    add_num(o, "total", t->total_ms);
+    return o;
+}
+
+static sd_status finish(sd_ctx *ctx, cJSON *root, char **json)
+{
+    *json = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (!*json)
+        return sd_fail(ctx, SD_ERR_NOMEM, "report: out of memory");
+    return SD_OK;
+}
+
+sd_status sd_report_compare(sd_ctx *ctx, const sd_compare_params *p, const sd_compare_result *r,
+                            char **json)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "schema", "skindelta/compare/1");
+    cJSON_AddItemToObject(root, "tool", tool_json());
+    cJSON_AddItemToObject(root, "before", image_json(&r->before));
+    cJSON_AddItemToObject(root, "after", image_json(&r->after));
+    cJSON_AddItemToObject(root, "params", params_json(p, 1));
+
+    const sd_align_result *al = &r->alignment;
+    cJSON *a = cJSON_AddObjectToObject(root, "alignment");
+    cJSON_AddStringToObject(a, "model", sd_align_model_name(al->model));
+    cJSON_AddItemToObject(a, "matrix", num_array(al->xf.m, 6));
+    add_num(a, "rotation_deg", al->rotation_deg);
+    add_num(a, "scale", al->scale);
+    double t[2] = {al->tx, al->ty};
+    cJSON_AddItemToObject(a, "translation_px", num_array(t, 2));
+    add_num(a, "overlap_fraction", al->overlap_fraction);
+    add_num(a, "ncc", al->ncc);
+    cJSON_AddStringToObject(a, "status", sd_align_status_name(al->status));
+
+    const sd_norm_result *nr = &r->normalization;
+    cJSON *n = cJSON_AddObjectToObject(root, "normalization");
+    cJSON_AddStringToObject(n, "method", sd_norm_method_name(nr->method));
+    cJSON_AddItemToObject(n, "gains", num_array(nr->gains, 3));
+    cJSON_AddItemToObject(n, "before_gains", num_array(nr->before_gains, 3));
+    add_num(n, "exposure_ev", nr->exposure_ev);
+    cJSON_AddBoolToObject(n, "calibrated", nr->calibrated);
+
+    cJSON_AddItemToObject(root, "roi", roi_json(r->roi_source, r->roi_pixels, &r->roi_bbox));
+    cJSON_AddItemToObject(root, "metrics",
+                          metrics_json(p, &r->thresholds, leaf_change, &r->m_before, &r->m_after));
+
+    cJSON *s = cJSON_AddObjectToObject(root, "summary");
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (table[i].primary)
+            cJSON_AddStringToObject(s, table[i].group,
+                                    sd_metric_verdict(&table[i], sd_metric_value(&r->m_before, &table[i]),
+                                                      sd_metric_value(&r->m_after, &table[i])));
+
+    const sd_quality *q = &r->quality;
+    cJSON *qo = cJSON_AddObjectToObject(root, "quality");
+    cJSON_AddItemToObject(qo, "sharpness", pair_of(q->sharpness_before, q->sharpness_after));
+    add_num(qo, "focus_ratio", q->focus_ratio);
+    cJSON_AddItemToObject(qo, "clipped_fraction", pair_of(q->clipped_before, q->clipped_after));
+    cJSON_AddItemToObject(qo, "crushed_fraction", pair_of(q->crushed_before, q->crushed_after));
+    cJSON_AddItemToObject(qo, "lighting_asymmetry",
+                          pair_of(q->asymmetry_before, q->asymmetry_after));
+    cJSON_AddItemToObject(qo, "warnings", warnings_json(q));
+    cJSON_AddItemToObject(root, "timing_ms", timing_json(&r->timing, 1));
+    return finish(ctx, root, json);
+}
+
+sd_status sd_report_analyze(sd_ctx *ctx, const sd_compare_params *p, const sd_analyze_result *r,
+                            char **json)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "schema", "skindelta/analyze/1");
+    cJSON_AddItemToObject(root, "tool", tool_json());
+    cJSON_AddItemToObject(root, "image", image_json(&r->image));
+    cJSON_AddItemToObject(root, "params", params_json(p, 0));
+    cJSON_AddItemToObject(root, "roi", roi_json(r->roi_source, r->roi_pixels, &r->roi_bbox));
+    const sd_quality *q = &r->quality;
+    cJSON *qo = cJSON_AddObjectToObject(root, "quality");
+    add_num(qo, "sharpness", q->sharpness_before);
+    add_num(qo, "clipped_fraction", q->clipped_before);
+    add_num(qo, "crushed_fraction", q->crushed_before);
+    add_num(qo, "lighting_asymmetry", q->asymmetry_before);
+    cJSON_AddItemToObject(qo, "warnings", warnings_json(q));
+    cJSON_AddItemToObject(root, "metrics",
+                          metrics_json(p, &r->thresholds, leaf_plain, &r->metrics, NULL));
+    cJSON_AddItemToObject(root, "timing_ms", timing_json(&r->timing, 0));
+    return finish(ctx, root, json);
+}
