@@ -21,7 +21,6 @@ typedef struct sd_metric_desc {
     const char *name;        /* "ra", ... */
     size_t offset;           /* of its double in sd_metrics */
     double noise_floor_pct;  /* |change_pct| at or below this reads "unchanged" */
-    int primary;             /* the metric that gives its group's summary verdict */
     int need_mm;             /* only reported with --px-per-mm */
 } sd_metric_desc;
 
@@ -32,6 +31,13 @@ double sd_metric_value(const sd_metrics *m, const sd_metric_desc *d);
 /* "improved" | "worsened" | "unchanged" for a change of one metric
  * (lower is better for every version-1 metric). */
 const char *sd_metric_verdict(const sd_metric_desc *d, double before, double after);
+
+/* Verdict of a group ("texture", "redness", "pores"): "improved" when at
+ * least one of its metrics improved beyond its noise floor and none
+ * worsened beyond its floor, "worsened" the other way round, otherwise
+ * "unchanged" (no change beyond the floors, or changes both ways). */
+const char *sd_group_verdict(const char *group, int with_mm, const sd_metrics *before,
+                             const sd_metrics *after);
 
 /* Build the report; *json is a malloc'd NUL-terminated string owned by the
  * caller. `simd` names the kernel level used (recorded in params). */

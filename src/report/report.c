@@ -8,22 +8,21 @@
 #include "core/internal.h"
 #include "skindelta/report.h"
 
-#define M(group, name, field, floor, primary, mm) \
-    {group, name, offsetof(sd_metrics, field), floor, primary, mm}
+#define M(group, name, field, floor, mm) {group, name, offsetof(sd_metrics, field), floor, mm}
 
 /* Noise floors in percent: provisional values until the repeatability
  * study measures them (README, "Noise floors"). */
 static const sd_metric_desc table[] = {
-    M("texture", "ra", ra, 3.0, 1, 0),
-    M("texture", "rq", rq, 3.0, 0, 0),
-    M("redness", "mean_a", mean_a, 3.0, 0, 0),
-    M("redness", "erythema_index", erythema_index, 3.0, 1, 0),
-    M("redness", "red_area_fraction", red_area_fraction, 10.0, 0, 0),
-    M("pores", "count", pore_count, 10.0, 0, 0),
-    M("pores", "area_fraction", pore_area_fraction, 10.0, 1, 0),
-    M("pores", "mean_area_px", pore_mean_area_px, 10.0, 0, 0),
-    M("pores", "density_per_cm2", pore_density_per_cm2, 10.0, 0, 1),
-    M("pores", "mean_area_mm2", pore_mean_area_mm2, 10.0, 0, 1),
+    M("texture", "ra", ra, 3.0, 0),
+    M("texture", "rq", rq, 3.0, 0),
+    M("redness", "mean_a", mean_a, 3.0, 0),
+    M("redness", "erythema_index", erythema_index, 3.0, 0),
+    M("redness", "red_area_fraction", red_area_fraction, 10.0, 0),
+    M("pores", "count", pore_count, 10.0, 0),
+    M("pores", "area_fraction", pore_area_fraction, 10.0, 0),
+    M("pores", "mean_area_px", pore_mean_area_px, 10.0, 0),
+    M("pores", "density_per_cm2", pore_density_per_cm2, 10.0, 1),
+    M("pores", "mean_area_mm2", pore_mean_area_mm2, 10.0, 1),
 };
 static const char *const groups[] = {"texture", "redness", "pores"};
 #define N_GROUPS (sizeof groups / sizeof groups[0])
@@ -59,6 +58,25 @@ const char *sd_metric_verdict(const sd_metric_desc *d, double before, double aft
     if (fabs(c) <= d->noise_floor_pct)
         return "unchanged";
     return c < 0 ? "improved" : "worsened"; /* lower is better for every v1 metric */
+}
+
+const char *sd_group_verdict(const char *group, int with_mm, const sd_metrics *before,
+                             const sd_metrics *after)
+{
+    int better = 0, worse = 0;
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        const sd_metric_desc *d = &table[i];
+        if (strcmp(d->group, group) != 0 || (d->need_mm && !with_mm))
+            continue;
+        const char *v = sd_metric_verdict(d, sd_metric_value(before, d), sd_metric_value(after, d));
+        better += strcmp(v, "improved") == 0;
+        worse += strcmp(v, "worsened") == 0;
+    }
+    if (better && !worse)
+        return "improved";
+    if (worse && !better)
+        return "worsened";
+    return "unchanged";
 }
 
 /* ---- JSON helpers: non-finite numbers become null; 8 significant digits ---- */
@@ -271,11 +289,10 @@ sd_status sd_report_compare(sd_ctx *ctx, const sd_compare_params *p, const sd_co
                           metrics_json(p, &r->thresholds, leaf_change, &r->m_before, &r->m_after));
 
     cJSON *s = cJSON_AddObjectToObject(root, "summary");
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        if (table[i].primary)
-            cJSON_AddStringToObject(s, table[i].group,
-                                    sd_metric_verdict(&table[i], sd_metric_value(&r->m_before, &table[i]),
-                                                      sd_metric_value(&r->m_after, &table[i])));
+    for (size_t g = 0; g < N_GROUPS; g++)
+        cJSON_AddStringToObject(s, groups[g],
+                                sd_group_verdict(groups[g], p->metric.px_per_mm > 0, &r->m_before,
+                                                 &r->m_after));
 
     const sd_quality *q = &r->quality;
     cJSON *qo = cJSON_AddObjectToObject(root, "quality");
