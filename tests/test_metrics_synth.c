@@ -293,11 +293,244 @@ static void test_pores_in_rect(void **state)
     }
 }
 
+/* Pore-free skin reads no pores: the default skin without pores, a texture-only
+ * skin of three times the default amplitude, and an AFTER whose pores are all
+ * gone measured with BEFORE's threshold. */
+static void test_no_pores(void **state)
+{
+    (void)state;
+    const int W = 560, H = 420;
+    sd_synth_skin skin;
+    sd_synth_capture cb, ca;
+    moved_captures(&cb, &ca, W, H, 3.0, 1.04, -0.5);
+    run r;
+
+    sd_synth_skin_defaults(&skin, 31, W, H);
+    skin.components &= ~(unsigned)SD_SYNTH_PORES;
+    run_pair(&skin, NULL, &cb, &ca, NULL, SD_NORM_EXPOSURE, &r);
+    print_message("no pores (default skin): pores %g/%g, t_pore %.4f, ra %.3f\n",
+                  r.mb.pore_count, r.ma.pore_count, r.thr.t_pore, r.mb.ra);
+    assert_int_equal(r.p.truth->n_pores, 0);
+    assert_true(r.mb.pore_count == 0 && r.ma.pore_count == 0);
+    assert_true(r.mb.pore_area_fraction == 0 && r.ma.pore_mean_area_px == 0);
+    run_release(&r);
+
+    sd_synth_skin_defaults(&skin, 32, W, H);
+    skin.components = SD_SYNTH_TEXTURE;
+    skin.texture = 0.15;
+    run_pair(&skin, NULL, &cb, &ca, NULL, SD_NORM_EXPOSURE, &r);
+    print_message("no pores (texture 0.15 only): pores %g/%g, t_pore %.4f, ra %.3f\n",
+                  r.mb.pore_count, r.ma.pore_count, r.thr.t_pore, r.mb.ra);
+    assert_true(r.thr.t_pore > 0.05); /* set by the texture, not the floor */
+    assert_true(r.mb.ra > 5.0);
+    assert_true(r.mb.pore_count == 0 && r.ma.pore_count == 0);
+    run_release(&r);
+
+    pore_skin(&skin, 33, W, H);
+    sd_synth_session ses;
+    sd_synth_session_defaults(&ses);
+    ses.pores_gone = 1.0;
+    run_pair(&skin, &ses, &cb, &ca, NULL, SD_NORM_EXPOSURE, &r);
+    print_message("all pores gone: pores B %g (true %zu) A %g (true %zu)\n", r.mb.pore_count,
+                  r.truth_b, r.ma.pore_count, r.truth_a);
+    ASSERT_REL(r.mb.pore_count, (double)r.truth_b, 0.10);
+    assert_int_equal(r.truth_a, 0);
+    assert_true(r.ma.pore_count == 0);
+    run_release(&r);
+}
+
+/* ---- redness ---- */
+
+/* Expected change of mean a* over the BEFORE ROI from the truth's patch list:
+ * the generator adds amount * exp(-r^2 / 2 sigma^2) to a* at constant L*, so
+ * AFTER - BEFORE = (after_amount - amount) * that, averaged over the measured
+ * pixels. (The luminance terms multiply X and Y alike, which scales the
+ * measured a* by their cube root: the shading's std of 0.1 in ln Y moves a
+ * patch's a* by ~3 % locally and cancels to well under that on average.) */
+static double truth_delta_a(const run *r)
+{
+    const sd_synth_truth *t = r->p.truth;
+    double sum = 0;
+    size_t n = 0;
+    for (int y = 0; y < r->roi.bh; y++)
+        for (int x = 0; x < r->roi.bw; x++) {
+            if (r->roi.before[(size_t)y * (size_t)r->roi.bw + (size_t)x] != SD_ROI_IN)
+                continue;
+            for (size_t k = 0; k < t->n_patches; k++) {
+                const sd_synth_patch *q = &t->patches[k];
+                double dx = x - q->x, dy = y - q->y, s2 = q->sigma * q->sigma;
+                if (dx * dx + dy * dy < 16 * s2)
+                    sum += (q->after_amount - q->amount) * exp(-(dx * dx + dy * dy) / (2 * s2));
+            }
+            n++;
+        }
+    return sum / (double)n;
+}
+
+static void test_redness_change(void **state)
+{
+    (void)state;
+    const int W = 640, H = 480;
+    sd_synth_skin skin;
+    sd_synth_capture cb, ca;
+    moved_captures(&cb, &ca, W, H, 3.0, 1.04, -0.3);
+    sd_synth_session ses;
+    sd_synth_session_defaults(&ses);
+    ses.redness_scale = 0.5;
+    const uint64_t seeds[] = {41, 42};
+    for (int i = 0; i < 2; i++) {
+        sd_synth_skin_defaults(&skin, seeds[i], W, H);
+        run r;
+        run_pair(&skin, &ses, &cb, &ca, NULL, SD_NORM_EXPOSURE, &r);
+        double want = truth_delta_a(&r);
+        print_run("redness x0.5", &r);
+        print_message("  mean a* change %+.4f, truth %+.4f\n", r.ma.mean_a - r.mb.mean_a, want);
+        assert_true(want < -0.2);
+        assert_true(r.ma.mean_a < r.mb.mean_a);
+        assert_true(r.ma.erythema_index < r.mb.erythema_index);
+        assert_true(r.ma.red_area_fraction < r.mb.red_area_fraction);
+        ASSERT_REL(r.ma.mean_a - r.mb.mean_a, want, 0.05);
+        run_release(&r);
+    }
+}
+
+/* No redness change, AFTER one stop darker and moved: every redness measure
+ * within 2 %. The red area is a per-pixel threshold on a*, so it also counts
+ * sensor noise: the generator's noise grows as sqrt(signal), so the darker
+ * AFTER, brought back by the gain of 2, is relatively noisier, its a*
+ * spread wider and more pixels cross T_red. Noise-free and at noise 0.001
+ * the red area holds within 0.3 %; at the default 0.004 it reads +7 to
+ * +9 % (measured; mean a* and the erythema index stay within 0.02 %), and
+ * the bound 12 % below keeps that known effect from growing unnoticed. */
+static void test_redness_unchanged(void **state)
+{
+    (void)state;
+    const int W = 640, H = 480;
+    const double noises[] = {0.001, 0.004};
+    for (int i = 0; i < 2; i++) {
+        sd_synth_skin skin;
+        sd_synth_skin_defaults(&skin, 41, W, H);
+        sd_synth_capture cb, ca;
+        moved_captures(&cb, &ca, W, H, -5.0, 0.96, -1.0);
+        cb.noise = ca.noise = noises[i];
+        run r;
+        run_pair(&skin, NULL, &cb, &ca, NULL, SD_NORM_EXPOSURE, &r);
+        char what[64];
+        snprintf(what, sizeof what, "redness unchanged, -1 EV, noise %.3f", noises[i]);
+        print_run(what, &r);
+        print_message("  changes: mean_a %+.3f %% EI %+.3f %% red area %+.2f %%\n",
+                      100 * (r.ma.mean_a / r.mb.mean_a - 1),
+                      100 * (r.ma.erythema_index / r.mb.erythema_index - 1),
+                      100 * (r.ma.red_area_fraction / r.mb.red_area_fraction - 1));
+        ASSERT_ABS(r.norm.exposure_ev, -1.0, 0.02);
+        ASSERT_REL(r.ma.mean_a, r.mb.mean_a, 0.02);
+        ASSERT_ABS(r.ma.mean_a, r.mb.mean_a, 0.05);
+        ASSERT_REL(r.ma.erythema_index, r.mb.erythema_index, 0.02);
+        ASSERT_REL(r.ma.red_area_fraction, r.mb.red_area_fraction, i == 0 ? 0.02 : 0.12);
+        run_release(&r);
+    }
+}
+
+/* ---- texture ---- */
+
+static void test_texture_ratio(void **state)
+{
+    (void)state;
+    const int W = 640, H = 480;
+    sd_synth_skin skin;
+    sd_synth_skin_defaults(&skin, 51, W, H);
+    skin.components &= ~(unsigned)(SD_SYNTH_PORES | SD_SYNTH_REDNESS);
+    sd_synth_session ses;
+    sd_synth_session_defaults(&ses);
+    ses.texture_scale = 0.7;
+    sd_synth_capture cb, ca;
+    moved_captures(&cb, &ca, W, H, 0, 1, 0);
+    ca.xf = cb.xf;
+    cb.noise = ca.noise = 0.001;
+    run r;
+    run_pair(&skin, &ses, &cb, &ca, NULL, SD_NORM_NONE, &r);
+    print_run("texture x0.7", &r);
+    /* the floor: the same skin with no texture (noise, shading and blotch residue) */
+    sd_synth_session flat = ses;
+    flat.texture_scale = 0;
+    sd_synth_capture c0 = cb;
+    c0.noise_seed = 3;
+    sd_image *img0 = NULL;
+    if (sd_synth_render(ctx, &skin, &flat, &c0, &img0) != SD_OK)
+        fail_msg("render: %s", sd_ctx_message(ctx));
+    sd_metric_params prm;
+    sd_metric_params_default(&prm);
+    sd_thresholds t0 = r.thr;
+    sd_metrics m0;
+    if (sd_image_measure(ctx, img0, r.roi.before, 1.0, NULL, &prm, &t0, &m0) != SD_OK)
+        fail_msg("measure: %s", sd_ctx_message(ctx));
+    double rq_want = sqrt(0.49 * (r.mb.rq * r.mb.rq - m0.rq * m0.rq) + m0.rq * m0.rq);
+    print_message("  floor ra %.4f rq %.4f; rq expected %.4f (ratio %.4f)\n", m0.ra, m0.rq,
+                  rq_want, rq_want / r.mb.rq);
+    ASSERT_REL(r.ma.ra / r.mb.ra, 0.7, 0.03);
+    ASSERT_REL(r.ma.rq / r.mb.rq, 0.7, 0.03);
+    ASSERT_REL(r.ma.rq, rq_want, 0.01);
+    sd_image_free(img0);
+    run_release(&r);
+
+    /* x1 through a transform, default noise: own-grid scaling keeps it */
+    ses.texture_scale = 1.0;
+    const double rots[] = {4.0, -6.0}, scales[] = {1.05, 0.93};
+    for (int i = 0; i < 2; i++) {
+        moved_captures(&cb, &ca, W, H, rots[i], scales[i], -0.5);
+        run_pair(&skin, &ses, &cb, &ca, NULL, SD_NORM_EXPOSURE, &r);
+        print_run("texture x1 moved", &r);
+        ASSERT_REL(r.ma.ra, r.mb.ra, 0.03);
+        ASSERT_REL(r.ma.rq, r.mb.rq, 0.03);
+        run_release(&r);
+    }
+}
+
+/* ---- the null pair ---- */
+
+static void test_null_pair(void **state)
+{
+    (void)state;
+    const int W = 640, H = 480;
+    sd_synth_skin skin;
+    sd_synth_skin_defaults(&skin, 61, W, H);
+    sd_synth_capture cb, ca;
+    moved_captures(&cb, &ca, W, H, 4.0, 1.05, -0.5);
+    run r;
+    run_pair(&skin, NULL, &cb, &ca, NULL, SD_NORM_EXPOSURE, &r);
+    print_run("null pair (rot 4, scale 1.05, shift 9.5,-6.25, -0.5 EV)", &r);
+    const sd_metrics *b = &r.mb, *a = &r.ma;
+    print_message("  changes: ra %+.2f %% rq %+.2f %% mean_a %+.2f %% EI %+.2f %% red area %+.2f %% "
+                  "pores %+.2f %% area frac %+.2f %% mean area %+.2f %%\n",
+                  100 * (a->ra / b->ra - 1), 100 * (a->rq / b->rq - 1),
+                  100 * (a->mean_a / b->mean_a - 1),
+                  100 * (a->erythema_index / b->erythema_index - 1),
+                  100 * (a->red_area_fraction / b->red_area_fraction - 1),
+                  100 * (a->pore_count / b->pore_count - 1),
+                  100 * (a->pore_area_fraction / b->pore_area_fraction - 1),
+                  100 * (a->pore_mean_area_px / b->pore_mean_area_px - 1));
+    ASSERT_ABS(r.norm.exposure_ev, -0.5, 0.02);
+    ASSERT_REL(a->ra, b->ra, 0.03);
+    ASSERT_REL(a->rq, b->rq, 0.03);
+    ASSERT_REL(a->mean_a, b->mean_a, 0.02);
+    ASSERT_REL(a->erythema_index, b->erythema_index, 0.02);
+    ASSERT_REL(a->red_area_fraction, b->red_area_fraction, 0.05);
+    ASSERT_REL(a->pore_count, b->pore_count, 0.05);
+    ASSERT_REL(a->pore_area_fraction, b->pore_area_fraction, 0.05);
+    ASSERT_REL(a->pore_mean_area_px, b->pore_mean_area_px, 0.05);
+    run_release(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pores_recovered),
         cmocka_unit_test(test_pores_in_rect),
+        cmocka_unit_test(test_no_pores),
+        cmocka_unit_test(test_redness_change),
+        cmocka_unit_test(test_redness_unchanged),
+        cmocka_unit_test(test_texture_ratio),
+        cmocka_unit_test(test_null_pair),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
