@@ -237,13 +237,16 @@ static void test_pores_recovered(void **state)
         run r;
         run_pair(&skin, &ses, &cb, &ca, NULL, SD_NORM_EXPOSURE, &r);
         char what[96];
-        snprintf(what, sizeof what, "pores seed %llu, %.0f %% gone, size x%.2f, rot %g scale %g ev %g",
+        snprintf(what, sizeof what,
+                 "pores seed %llu, %.0f %% gone, size x%.2f, rot %g scale %g ev %g",
                  (unsigned long long)cases[c].seed, 100 * cases[c].gone, cases[c].size,
                  cases[c].rot, cases[c].scale, cases[c].ev);
         print_run(what, &r);
         double tb = (double)r.truth_b, ta = (double)r.truth_a;
-        double area_b = truth_mean_area(&r, 0, r.thr.t_pore), area_a = truth_mean_area(&r, 1, r.thr.t_pore);
-        print_message("  count ratio %.4f (true %.4f); mean area vs analytic: B %.2f/%.2f A %.2f/%.2f\n",
+        double area_b = truth_mean_area(&r, 0, r.thr.t_pore);
+        double area_a = truth_mean_area(&r, 1, r.thr.t_pore);
+        print_message("  count ratio %.4f (true %.4f); mean area vs analytic: "
+                      "B %.2f/%.2f A %.2f/%.2f\n",
                       r.ma.pore_count / r.mb.pore_count, ta / tb, r.mb.pore_mean_area_px, area_b,
                       r.ma.pore_mean_area_px, area_a);
         ASSERT_ABS(r.norm.exposure_ev, cases[c].ev, 0.02);
@@ -336,6 +339,56 @@ static void test_no_pores(void **state)
     ASSERT_REL(r.mb.pore_count, (double)r.truth_b, 0.10);
     assert_int_equal(r.truth_a, 0);
     assert_true(r.ma.pore_count == 0);
+    run_release(&r);
+}
+
+/* Below sufficient contrast the count falls short, as the analytic DoG says:
+ * the default skin (depth 0.35 +-20 %, spacing 22, jitter 0.6) with the
+ * surviving pores 0.8 times narrower in AFTER. A pore is kept only when its
+ * area {D > T_pore} reaches pore_area_min (4 px); for the narrow shallow ones
+ * the analytic area, pi r^2 with D(r) = T, falls under that, and the texture
+ * (which sets T_pore and perturbs D) pushes more under. The AFTER count lies
+ * between the number of true pores whose analytic area at T reaches 4 px
+ * and that number at 1.1 T (a 10 % texture margin); BEFORE's wider pores
+ * are still found within 10 %. */
+static size_t truth_detectable(const run *r, double t)
+{
+    sd_metric_params prm;
+    sd_metric_params_default(&prm);
+    size_t n = 0;
+    for (size_t k = 0; k < r->p.truth->n_pores; k++) {
+        const sd_synth_pore *q = &r->p.truth->pores[k];
+        if (q->survives && in_mask(r->roi.after, r->roi.aw, r->roi.ah, q->after_x, q->after_y) &&
+            dip_area(q->after_sigma / r->scale, q->after_depth, t, &prm) >= prm.pore_area_min)
+            n++;
+    }
+    return n;
+}
+
+static void test_pores_low_contrast(void **state)
+{
+    (void)state;
+    const int W = 640, H = 480;
+    sd_synth_skin skin;
+    sd_synth_skin_defaults(&skin, 11, W, H);
+    sd_synth_session ses;
+    sd_synth_session_defaults(&ses);
+    ses.pores_gone = 0.4;
+    ses.pore_radius_scale = 0.8;
+    sd_synth_capture cb, ca;
+    moved_captures(&cb, &ca, W, H, 4.0, 1.05, -0.5);
+    run r;
+    run_pair(&skin, &ses, &cb, &ca, NULL, SD_NORM_EXPOSURE, &r);
+    print_run("default skin (depth 0.35), 40 % gone, x0.8", &r);
+    size_t hi = truth_detectable(&r, r.thr.t_pore);
+    size_t lo = truth_detectable(&r, 1.1 * r.thr.t_pore);
+    print_message("  AFTER: %g found of %zu true (%.1f %%); analytic area >= 4 px: %zu at T, %zu at "
+                  "1.1 T; count ratio %.3f vs true %.3f\n",
+                  r.ma.pore_count, r.truth_a, 100 * (r.ma.pore_count / (double)r.truth_a - 1), hi,
+                  lo, r.ma.pore_count / r.mb.pore_count, (double)r.truth_a / (double)r.truth_b);
+    ASSERT_REL(r.mb.pore_count, (double)r.truth_b, 0.10);
+    assert_true(r.ma.pore_count <= (double)hi && r.ma.pore_count >= (double)lo);
+    assert_true(hi < r.truth_a); /* the shortfall is real, not the metric's invention */
     run_release(&r);
 }
 
@@ -500,8 +553,8 @@ static void test_null_pair(void **state)
     run_pair(&skin, NULL, &cb, &ca, NULL, SD_NORM_EXPOSURE, &r);
     print_run("null pair (rot 4, scale 1.05, shift 9.5,-6.25, -0.5 EV)", &r);
     const sd_metrics *b = &r.mb, *a = &r.ma;
-    print_message("  changes: ra %+.2f %% rq %+.2f %% mean_a %+.2f %% EI %+.2f %% red area %+.2f %% "
-                  "pores %+.2f %% area frac %+.2f %% mean area %+.2f %%\n",
+    print_message("  changes: ra %+.2f %% rq %+.2f %% mean_a %+.2f %% EI %+.2f %% "
+                  "red area %+.2f %% pores %+.2f %% area frac %+.2f %% mean area %+.2f %%\n",
                   100 * (a->ra / b->ra - 1), 100 * (a->rq / b->rq - 1),
                   100 * (a->mean_a / b->mean_a - 1),
                   100 * (a->erythema_index / b->erythema_index - 1),
@@ -526,6 +579,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pores_recovered),
         cmocka_unit_test(test_pores_in_rect),
+        cmocka_unit_test(test_pores_low_contrast),
         cmocka_unit_test(test_no_pores),
         cmocka_unit_test(test_redness_change),
         cmocka_unit_test(test_redness_unchanged),
