@@ -382,8 +382,8 @@ static void test_pores_low_contrast(void **state)
     print_run("default skin (depth 0.35), 40 % gone, x0.8", &r);
     size_t hi = truth_detectable(&r, r.thr.t_pore);
     size_t lo = truth_detectable(&r, 1.1 * r.thr.t_pore);
-    print_message("  AFTER: %g found of %zu true (%.1f %%); analytic area >= 4 px: %zu at T, %zu at "
-                  "1.1 T; count ratio %.3f vs true %.3f\n",
+    print_message("  AFTER: %g found of %zu true (%.1f %%); analytic area >= 4 px: %zu at T, "
+                  "%zu at 1.1 T; count ratio %.3f vs true %.3f\n",
                   r.ma.pore_count, r.truth_a, 100 * (r.ma.pore_count / (double)r.truth_a - 1), hi,
                   lo, r.ma.pore_count / r.mb.pore_count, (double)r.truth_a / (double)r.truth_b);
     ASSERT_REL(r.mb.pore_count, (double)r.truth_b, 0.10);
