@@ -1,7 +1,7 @@
 #include <math.h>
 #include <pthread.h>
 
-#include "skindelta/kernels.h"
+#include "kernels/kernels_internal.h"
 
 #define LAB_EPS (216.0 / 24389.0)
 #define LAB_KAPPA (24389.0 / 27.0)
@@ -59,7 +59,7 @@ float sd_lab_f(float t)
     return cbrtf(t);
 }
 
-void sd_row_lambda(const uint16_t *rgb, int n, float *out)
+void sd_row_lambda_scalar(const uint16_t *rgb, int n, float *out)
 {
     const float *lut = sd_srgb16_lut();
     for (int i = 0; i < n; i++) {
@@ -68,4 +68,15 @@ void sd_row_lambda(const uint16_t *rgb, int n, float *out)
                   (float)SD_XYZ_YB * lut[p[2]];
         out[i] = logf(y + (float)SD_LAMBDA_EPS);
     }
+}
+
+void sd_row_log_scalar(const float *in, int n, float *out)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = logf(in[i]);
+}
+
+void sd_row_lambda(const uint16_t *rgb, int n, float *out)
+{
+    sd_dsp_active()->row_lambda(rgb, n, out);
 }
