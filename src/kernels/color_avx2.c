@@ -1,5 +1,6 @@
-/* AVX2 Lambda: LUT gathers, the luminance in the scalar reference's order
- * (mul, add; bit-identical Y), then the vector ln of kernels_internal.h. */
+/* AVX2 natural logarithm (8 lanes, FMA) and the Lambda built on it. The
+ * ln is the Cephes-style one of kernels_internal.h: |error| < 1e-6 against
+ * log() on [2^-12, 1 + 2^-12] (tested). */
 #include <string.h>
 
 #include "kernels/kernels_internal.h"
@@ -52,40 +53,11 @@ void sd_row_log_avx2(const float *in, int n, float *out)
     }
 }
 
-/* Lambda of the 8 pixels at p; reads one 16-bit word past the 8th pixel. */
-static inline __m256 lambda8(const uint16_t *p, const float *lut)
-{
-    const __m256i m16 = _mm256_set1_epi32(0xffff);
-    const __m256i ir = _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21);
-    const __m256i one = _mm256_set1_epi32(1);
-    const int *b = (const int *)(const void *)p;
-    __m256i vr = _mm256_and_si256(_mm256_i32gather_epi32(b, ir, 2), m16);
-    __m256i vg = _mm256_and_si256(_mm256_i32gather_epi32(b, _mm256_add_epi32(ir, one), 2), m16);
-    __m256i vb = _mm256_and_si256(
-        _mm256_i32gather_epi32(b, _mm256_add_epi32(ir, _mm256_add_epi32(one, one)), 2), m16);
-    __m256 y = _mm256_mul_ps(_mm256_set1_ps((float)SD_XYZ_YR), _mm256_i32gather_ps(lut, vr, 4));
-    y = _mm256_add_ps(y, _mm256_mul_ps(_mm256_set1_ps((float)SD_XYZ_YG),
-                                       _mm256_i32gather_ps(lut, vg, 4)));
-    y = _mm256_add_ps(y, _mm256_mul_ps(_mm256_set1_ps((float)SD_XYZ_YB),
-                                       _mm256_i32gather_ps(lut, vb, 4)));
-    return log8(_mm256_add_ps(y, _mm256_set1_ps((float)SD_LAMBDA_EPS)));
-}
-
+/* Lambda: the luminance in the scalar reference's arithmetic (scalar LUT
+ * reads: on this generation of CPUs, gathers from the 256 KiB LUT measured
+ * slower, see docs/kernels.md), then the vector ln. */
 void sd_row_lambda_avx2(const uint16_t *rgb, int n, float *out)
 {
-    const float *lut = sd_srgb16_lut();
-    int x = 0;
-    /* the gathers read one word past the 8th pixel: keep a 9th in the row */
-    for (; x + 9 <= n; x += 8)
-        _mm256_storeu_ps(out + x, lambda8(rgb + 3 * (size_t)x, lut));
-    while (x < n) {
-        uint16_t bi[8 * 3 + 2] = {0};
-        float bo[8];
-        int m = n - x < 8 ? n - x : 8;
-        memcpy(bi, rgb + 3 * (size_t)x, (size_t)m * 3 * sizeof(uint16_t));
-        _mm256_storeu_ps(bo, lambda8(bi, lut));
-        memcpy(out + x, bo, (size_t)m * sizeof(float));
-        x += m;
-    }
+    sd_row_lambda_with_log(rgb, n, out, sd_row_log_avx2);
 }
 #endif

@@ -1,7 +1,5 @@
-/* AVX-512 Lambda: as color_avx2.c on 16 lanes (the same arithmetic, so the
- * two agree bit for bit). */
-#include <string.h>
-
+/* AVX-512 natural logarithm and Lambda: as color_avx2.c on 16 lanes (the
+ * same operations in the same order, so the two agree bit for bit). */
 #include "kernels/kernels_internal.h"
 
 #if SD_HAVE_X86
@@ -47,41 +45,11 @@ void sd_row_log_avx512(const float *in, int n, float *out)
     }
 }
 
-/* Lambda of the 16 pixels at p; reads one 16-bit word past the 16th pixel. */
-static inline __m512 lambda16(const uint16_t *p, const float *lut)
-{
-    const __m512i m16 = _mm512_set1_epi32(0xffff);
-    const __m512i ir =
-        _mm512_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39, 42, 45);
-    const __m512i one = _mm512_set1_epi32(1);
-    const void *b = p;
-    __m512i vr = _mm512_and_si512(_mm512_i32gather_epi32(ir, b, 2), m16);
-    __m512i vg = _mm512_and_si512(_mm512_i32gather_epi32(_mm512_add_epi32(ir, one), b, 2), m16);
-    __m512i vb = _mm512_and_si512(
-        _mm512_i32gather_epi32(_mm512_add_epi32(ir, _mm512_add_epi32(one, one)), b, 2), m16);
-    __m512 y = _mm512_mul_ps(_mm512_set1_ps((float)SD_XYZ_YR), _mm512_i32gather_ps(vr, lut, 4));
-    y = _mm512_add_ps(y, _mm512_mul_ps(_mm512_set1_ps((float)SD_XYZ_YG),
-                                       _mm512_i32gather_ps(vg, lut, 4)));
-    y = _mm512_add_ps(y, _mm512_mul_ps(_mm512_set1_ps((float)SD_XYZ_YB),
-                                       _mm512_i32gather_ps(vb, lut, 4)));
-    return log16(_mm512_add_ps(y, _mm512_set1_ps((float)SD_LAMBDA_EPS)));
-}
-
+/* Lambda: the luminance in the scalar reference's arithmetic (scalar LUT
+ * reads: on this generation of CPUs, gathers from the 256 KiB LUT measured
+ * slower, see docs/kernels.md), then the vector ln. */
 void sd_row_lambda_avx512(const uint16_t *rgb, int n, float *out)
 {
-    const float *lut = sd_srgb16_lut();
-    int x = 0;
-    /* the gathers read one word past the 16th pixel: keep a 17th in the row */
-    for (; x + 17 <= n; x += 16)
-        _mm512_storeu_ps(out + x, lambda16(rgb + 3 * (size_t)x, lut));
-    while (x < n) {
-        uint16_t bi[16 * 3 + 2] = {0};
-        float bo[16];
-        int m = n - x < 16 ? n - x : 16;
-        memcpy(bi, rgb + 3 * (size_t)x, (size_t)m * 3 * sizeof(uint16_t));
-        _mm512_storeu_ps(bo, lambda16(bi, lut));
-        memcpy(out + x, bo, (size_t)m * sizeof(float));
-        x += m;
-    }
+    sd_row_lambda_with_log(rgb, n, out, sd_row_log_avx512);
 }
 #endif

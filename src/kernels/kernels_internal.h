@@ -38,6 +38,10 @@ const sd_dsp *sd_dsp_active(void);
 /* The table of a level, clamped to what the machine has. */
 const sd_dsp *sd_dsp_level(sd_simd_level level);
 
+/* Lambda with the luminance in scalar code (LUT reads, mul then add: the
+ * same Y as the scalar reference) and the logarithm by row_log. */
+void sd_row_lambda_with_log(const uint16_t *rgb, int n, float *out, sd_row_log_fn row_log);
+
 /* Versions per ISA (the ISA files define only what their level improves). */
 void sd_blur_taps_scalar(const float *const *in, const float *k, int r, float *out, int n);
 void sd_row_lambda_scalar(const uint16_t *rgb, int n, float *out);
