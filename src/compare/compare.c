@@ -1,4 +1,5 @@
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,6 +40,53 @@ static sd_status load(sd_ctx *ctx, const char *path, const sd_compare_params *p,
 {
     sd_load_opts lo = {.max_pixels = p->max_pixels, .scale_denom = 1};
     return sd_image_load(ctx, path, &lo, out);
+}
+
+typedef struct load_job {
+    sd_ctx *ctx;
+    const char *path;
+    const sd_compare_params *p;
+    sd_image *img;
+    sd_status status;
+} load_job;
+
+static void *load_job_run(void *arg)
+{
+    load_job *j = arg;
+    j->status = load(j->ctx, j->path, j->p, &j->img);
+    return NULL;
+}
+
+/* Decode both images, on two threads when the context allows. BEFORE's
+ * error wins when both fail, whatever the thread count. */
+static sd_status load_pair(sd_ctx *ctx, const char *bp, const char *ap,
+                           const sd_compare_params *p, sd_image **b, sd_image **a)
+{
+    load_job jb = {ctx, bp, p, NULL, SD_OK}, ja = {NULL, ap, p, NULL, SD_OK};
+    pthread_t th;
+    int threaded = sd_ctx_threads(ctx) > 1 && (ja.ctx = sd_ctx_new()) != NULL &&
+                   pthread_create(&th, NULL, load_job_run, &ja) == 0;
+    load_job_run(&jb);
+    if (threaded) {
+        pthread_join(th, NULL);
+    } else if (jb.status == SD_OK) {
+        sd_ctx *own = ja.ctx;
+        ja.ctx = ctx;
+        load_job_run(&ja);
+        ja.ctx = own;
+    }
+    sd_status s = jb.status != SD_OK ? jb.status : ja.status;
+    if (jb.status == SD_OK && ja.status != SD_OK && ja.ctx)
+        sd_fail(ctx, ja.status, "%s", sd_ctx_message(ja.ctx));
+    sd_ctx_free(ja.ctx);
+    if (s != SD_OK) {
+        sd_image_free(jb.img);
+        sd_image_free(ja.img);
+        return s;
+    }
+    *b = jb.img;
+    *a = ja.img;
+    return SD_OK;
 }
 
 /* The user's mask: an image of BEFORE's size, white (>= 50 % grey) = measured. */
@@ -99,9 +147,7 @@ sd_status sd_pair_compare(sd_ctx *ctx, const char *before_path, const char *afte
     double t0 = now_ms();
     sd_image *before = NULL, *after = NULL;
     sd_roi roi = {0};
-    sd_status s = load(ctx, before_path, p, &before);
-    if (s == SD_OK)
-        s = load(ctx, after_path, p, &after);
+    sd_status s = load_pair(ctx, before_path, after_path, p, &before, &after);
     if (s != SD_OK)
         goto done;
     info_from(&out->before, before_path, before);

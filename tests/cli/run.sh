@@ -101,5 +101,17 @@ else
     skip=$((skip + 2)); echo "skip unrelated pair: $F not found"
 fi
 
+# ---- every corrupt PngSuite file is refused with exit 2 ----
+if [ -d "$SHARED/data/pngsuite" ]; then
+    for f in "$SHARED"/data/pngsuite/x*.png; do
+        base=$(basename "$f")
+        case_ "pngsuite $base refused" 2 "^skindelta: $f: " -- $SD analyze "$f"
+    done
+elif [ "${CI:-}" = true ]; then
+    bad "pngsuite x*.png" "test data missing in CI: $SHARED/data/pngsuite"
+else
+    skip=$((skip + 1)); echo "skip pngsuite x*.png: $SHARED/data/pngsuite not found"
+fi
+
 echo "cli: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
