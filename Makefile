@@ -41,6 +41,13 @@ LIB       := $(BUILD)/libskindelta.a
 BIN       := $(BUILD)/skindelta
 SYNTH     := $(BUILD)/skindelta-synth
 
+# Quiet by default; `make V=1` shows the commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 # ISA flags only on the files that need them (libwebp's makefile).
 $(BUILD)/obj/%_sse2.o:   ISA := -msse2
 $(BUILD)/obj/%_avx2.o:   ISA := -mavx2 -mfma
@@ -51,26 +58,31 @@ all: $(BIN) $(SYNTH) $(LIB)
 
 $(BUILD)/obj/%.o: %.c $(CONFIG)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA) $(DEP_CFLAGS) -MMD -MP -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA) $(DEP_CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(BIN): $(CLI_OBJS) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(LIB) $(DEP_LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(LIB) $(DEP_LIBS)
 
 $(SYNTH): $(BUILD)/obj/src/cli/synth_main.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/sd_test.h $(LIB) $(CONFIG)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS) $(TEST_LIBS)
+	@$(if $(Q),echo "  CC LD   $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS) $(TEST_LIBS)
 
 # The whole suite: every unit-test binary, then the CLI cases.
 $(BUILD)/tests/jsonq: tests/cli/jsonq.c $(CONFIG)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) -o $@ $< $(DEP_LIBS)
+	@$(if $(Q),echo "  CC LD   $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) -o $@ $< $(DEP_LIBS)
 
 test: $(TESTS) $(BIN) $(SYNTH) $(BUILD)/tests/jsonq
 	@SKINDELTA_SHARED=$(SHARED) BUILD=$(BUILD) sh tests/run.sh $(TESTS)
@@ -85,13 +97,15 @@ ubsan:
 # pairs); `make bench-quick` is CI's check that every path runs.
 $(BUILD)/bench/%: bench/%.c $(LIB) $(CONFIG)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)
+	@$(if $(Q),echo "  CC LD   $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)
 
-bench: $(BUILD)/bench/bench $(BIN)
-	@$(BUILD)/bench/bench --skindelta $(BIN) --dir $(BUILD)/bench
+BENCH_PROGS := $(BUILD)/bench/bench $(BUILD)/bench/kernels $(BIN)
+bench: $(BENCH_PROGS)
+	@$(BUILD)/bench/bench --skindelta $(BIN) --kernels $(BUILD)/bench/kernels --dir $(BUILD)/bench
 
-bench-quick: $(BUILD)/bench/bench $(BIN)
-	@$(BUILD)/bench/bench --quick --skindelta $(BIN) --dir $(BUILD)/bench
+bench-quick: $(BENCH_PROGS)
+	@$(BUILD)/bench/bench --quick --skindelta $(BIN) --kernels $(BUILD)/bench/kernels --dir $(BUILD)/bench
 
 demo: $(BIN)
 	@sh samples/demo.sh $(BIN)

@@ -14,6 +14,7 @@
 #include "cli/parse.h"
 #include "skindelta/compare.h"
 #include "skindelta/io.h"
+#include "skindelta/kernels.h"
 #include "skindelta/report.h"
 
 enum { EXIT_USAGE = 1, EXIT_INPUT = 2, EXIT_ALIGN = 3, EXIT_OUTPUT = 4 };
@@ -37,6 +38,8 @@ static const char usage_text[] =
     "      --red-delta D        red area threshold above the BEFORE median a* (default 5)\n"
     "      --pore-contrast T    fixed pore threshold instead of 4 robust SDs of BEFORE\n"
     "  -j, --jobs N             worker threads (default: number of cores)\n"
+    "      --simd LEVEL         scalar | sse2 | avx2 | avx512: force a kernel level (default:\n"
+    "                           the best the CPU has; also SKINDELTA_SIMD)\n"
     "  -q, --quiet              no summary on stderr\n"
     "\n"
     "exit codes: 0 ok, 1 usage error, 2 input error, 3 not comparable (alignment failed),\n"
@@ -82,7 +85,7 @@ typedef struct cli {
 
 enum {
     OPT_ROI = 256, OPT_MASK, OPT_PXMM, OPT_ALIGN, OPT_ALLOW, OPT_NORM, OPT_REF, OPT_MAXPX,
-    OPT_REDDELTA, OPT_PORECONTRAST
+    OPT_REDDELTA, OPT_PORECONTRAST, OPT_SIMD
 };
 
 static const struct option long_opts[] = {
@@ -97,6 +100,7 @@ static const struct option long_opts[] = {
     {"max-pixels", required_argument, NULL, OPT_MAXPX},
     {"red-delta", required_argument, NULL, OPT_REDDELTA},
     {"pore-contrast", required_argument, NULL, OPT_PORECONTRAST},
+    {"simd", required_argument, NULL, OPT_SIMD},
     {"jobs", required_argument, NULL, 'j'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -172,6 +176,13 @@ static int parse_options(int argc, char **argv, cli *c)
             if (sd_parse_double(optarg, 1e-6, 10, &c->p.metric.pore_contrast, err, sizeof err))
                 return usage_error("--pore-contrast: %s", err);
             break;
+        case OPT_SIMD: {
+            sd_simd_level lv;
+            if (sd_simd_parse(optarg, &lv) != 0)
+                return usage_error("--simd: '%s' is not one of scalar, sse2, avx2, avx512", optarg);
+            sd_simd_set(lv); /* a level the CPU lacks falls back to the best it has */
+            break;
+        }
         case ':': return usage_error("%s needs a value", name);
         default: return usage_error("unknown option '%s'", name);
         }

@@ -6,6 +6,7 @@
 #include <cJSON.h>
 
 #include "core/internal.h"
+#include "skindelta/kernels.h"
 #include "skindelta/report.h"
 
 #define M(group, name, field, floor, mm) {group, name, offsetof(sd_metrics, field), floor, mm}
@@ -162,7 +163,7 @@ static cJSON *params_json(const sd_compare_params *p, int pair)
     add_num(o, "red_delta", m->red_delta);
     add_num(o, "border_px", sd_metric_border(m));
     add_num(o, "threads", p->threads);
-    cJSON_AddStringToObject(o, "simd", "scalar");
+    cJSON_AddStringToObject(o, "simd", sd_simd_name(sd_simd_active()));
     return o;
 }
 

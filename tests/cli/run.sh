@@ -50,6 +50,8 @@ case_ "analyze" 0 '' -- $SD analyze $B
 [ "$($JQ "$T/out" schema)" = "skindelta/analyze/1" ] && $JQ "$T/out" metrics.pores.count >/dev/null && ok "analyze report" || bad "analyze report" "schema or metrics missing"
 case_ "px-per-mm adds mm figures" 0 '' -- $SD compare --px-per-mm 20 $B $A
 $JQ "$T/out" metrics.pores.density_per_cm2.before >/dev/null && ok "density_per_cm2 present" || bad "density_per_cm2 present" "absent"
+case_ "forced scalar kernels" 0 '' -- $SD compare --simd scalar $B $A
+[ "$($JQ "$T/out" params.simd)" = scalar ] && ok "params.simd records the level" || bad "params.simd records the level" "$($JQ "$T/out" params.simd)"
 case_ "help" 0 '' -- $SD --help
 grep -q "exit codes" "$T/out" && ok "help text" || bad "help text" "no exit codes in --help"
 case_ "version" 0 '' -- $SD --version
@@ -87,6 +89,7 @@ case_ "bad normalize" 1 "^skindelta: --normalize: 'auto' is not one of" -- $SD c
 case_ "reference without ref" 1 '^skindelta: --normalize reference needs --ref' -- $SD compare --normalize reference $B $A
 case_ "bad max-pixels" 1 "^skindelta: --max-pixels: '-5' is not a positive count" -- $SD compare --max-pixels -5 $B $A
 case_ "bad jobs" 1 '^skindelta: -j: ' -- $SD compare -j 0 $B $A
+case_ "bad simd" 1 "^skindelta: --simd: 'neon' is not one of" -- $SD compare --simd neon $B $A
 case_ "missing value" 1 '^skindelta: --roi needs a value' -- $SD compare $B $A --roi
 
 # ---- not comparable: exit 3 ----
