@@ -1,4 +1,5 @@
 #include <math.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,8 +122,9 @@ static sd_status load_mask(sd_ctx *ctx, const sd_compare_params *p, const sd_ima
     return SD_OK;
 }
 
-static sd_status build_roi(sd_ctx *ctx, const sd_compare_params *p, const sd_image *before,
-                           const sd_image *after, const sd_xform *xf, sd_roi *roi)
+static sd_status build_roi(sd_ctx *ctx, const sd_compare_params *p, const char *before_path,
+                           const sd_image *before, const sd_image *after, const sd_xform *xf,
+                           sd_roi *roi)
 {
     uint8_t *mask = NULL;
     sd_status s = load_mask(ctx, p, before, &mask);
@@ -137,6 +139,12 @@ static sd_status build_roi(sd_ctx *ctx, const sd_compare_params *p, const sd_ima
     };
     s = sd_roi_build(ctx, before, after, xf, &ro, roi);
     free(mask);
+    if (s != SD_OK && s != SD_ERR_NOMEM) {
+        /* name the image the ROI could not be made for */
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", sd_ctx_message(ctx));
+        s = sd_fail(ctx, s, "%s: %s", before_path, msg);
+    }
     return s;
 }
 
@@ -170,7 +178,7 @@ sd_status sd_pair_compare(sd_ctx *ctx, const char *before_path, const char *afte
     out->timing.align_ms = t2 - t1;
 
     const sd_xform *xf = &out->alignment.xf;
-    s = build_roi(ctx, p, before, after, xf, &roi);
+    s = build_roi(ctx, p, before_path, before, after, xf, &roi);
     if (s != SD_OK)
         goto done;
     out->roi_source = roi.source;
@@ -219,7 +227,7 @@ sd_status sd_image_analyze(sd_ctx *ctx, const char *path, const sd_compare_param
     info_from(&out->image, path, img);
     double t1 = now_ms();
     out->timing.decode_ms = t1 - t0;
-    s = build_roi(ctx, p, img, NULL, NULL, &roi);
+    s = build_roi(ctx, p, path, img, NULL, NULL, &roi);
     if (s != SD_OK)
         goto done;
     out->roi_source = roi.source;

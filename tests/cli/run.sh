@@ -65,6 +65,8 @@ case_ "empty file" 2 "^skindelta: $T/empty\.png: .*empty" -- $SD analyze "$T/emp
 head -c 20000 $A >"$T/trunc.jpg"
 case_ "truncated JPEG" 2 "^skindelta: $T/trunc\.jpg: .*(premature|truncat|corrupt)" -- $SD compare $B "$T/trunc.jpg"
 case_ "over --max-pixels" 2 "^skindelta: samples/before\.jpg: .*(limit|max-pixels)" -- $SD compare --max-pixels 1000 $B $A
+$BUILD/skindelta-synth --size 32x24 --out-before "$T/tiny.png" >/dev/null 2>&1
+case_ "image too small for the filters" 2 "^skindelta: $T/tiny\.png: .*too small" -- $SD analyze "$T/tiny.png"
 case_ "a folder as input" 2 '^skindelta: samples: ' -- $SD analyze samples
 
 # ---- output errors: exit 4, an older report untouched ----
@@ -90,6 +92,7 @@ case_ "reference without ref" 1 '^skindelta: --normalize reference needs --ref' 
 case_ "bad max-pixels" 1 "^skindelta: --max-pixels: '-5' is not a positive count" -- $SD compare --max-pixels -5 $B $A
 case_ "bad jobs" 1 '^skindelta: -j: ' -- $SD compare -j 0 $B $A
 case_ "bad simd" 1 "^skindelta: --simd: 'neon' is not one of" -- $SD compare --simd neon $B $A
+case_ "roi outside the image" 1 '^skindelta: samples/before\.jpg: roi: rectangle 700,500,200,200 is not inside' -- $SD compare --roi 700,500,200,200 $B $A
 case_ "missing value" 1 '^skindelta: --roi needs a value' -- $SD compare $B $A --roi
 
 # ---- not comparable: exit 3 ----
