@@ -55,7 +55,8 @@ const sd_batch_view_cfg *sd_batch_view_config(const sd_batch_plan *p, const char
 
 /* key = hex SHA-256 of the text (which names every input of the result) */
 void sd_batch_cache_key(const char *text, char key[65]);
-/* The entry's object (owned by the caller), or NULL when absent or bad. */
+/* The entry's object (owned by the caller), or NULL when absent or bad
+ * (then *rejected is set to 1; it is never cleared). */
 cJSON *sd_batch_cache_get(const char *dir, const char *kind, const char *key, int *rejected);
 /* Store obj (its "key" and "format" are set here); 0 on success. */
 int sd_batch_cache_put(const char *dir, const char *kind, const char *key, cJSON *obj);

@@ -26,7 +26,6 @@ static int entry_path(const char *dir, const char *kind, const char *key, char *
 cJSON *sd_batch_cache_get(const char *dir, const char *kind, const char *key, int *rejected)
 {
     char path[4096];
-    *rejected = 0;
     if (entry_path(dir, kind, key, path, sizeof path) != 0)
         return NULL;
     struct stat st;

@@ -101,5 +101,8 @@ else
     skip=$((skip + 2)); echo "skip unrelated pair: $F not found"
 fi
 
+# batch cases (shares the counters above)
+[ -f tests/cli/batch.sh ] && . tests/cli/batch.sh
+
 echo "cli: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
