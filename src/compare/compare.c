@@ -91,26 +91,25 @@ static sd_status load_pair(sd_ctx *ctx, const char *bp, const char *ap,
 }
 
 /* The user's mask: an image of BEFORE's size, white (>= 50 % grey) = measured. */
-static sd_status load_mask(sd_ctx *ctx, const sd_compare_params *p, const sd_image *before,
-                           uint8_t **out)
+sd_status sd_mask_load(sd_ctx *ctx, const char *path, uint64_t max_pixels, int w, int h,
+                       uint8_t **out)
 {
     *out = NULL;
-    if (!p->mask_path)
-        return SD_OK;
     sd_image *m = NULL;
-    sd_status s = load(ctx, p->mask_path, p, &m);
+    sd_load_opts lo = {.max_pixels = max_pixels, .scale_denom = 1};
+    sd_status s = sd_image_load(ctx, path, &lo, &m);
     if (s != SD_OK)
         return s;
-    if (m->width != before->width || m->height != before->height) {
-        s = sd_fail(ctx, SD_ERR_ARG, "%s: mask is %dx%d but the image is %dx%d", p->mask_path,
-                    m->width, m->height, before->width, before->height);
+    if (m->width != w || m->height != h) {
+        s = sd_fail(ctx, SD_ERR_ARG, "%s: mask is %dx%d but the image is %dx%d", path, m->width,
+                    m->height, w, h);
         sd_image_free(m);
         return s;
     }
     uint8_t *mask = sd_alloc_array((size_t)m->width, (size_t)m->height);
     if (!mask) {
         sd_image_free(m);
-        return sd_fail(ctx, SD_ERR_NOMEM, "%s: out of memory", p->mask_path);
+        return sd_fail(ctx, SD_ERR_NOMEM, "%s: out of memory", path);
     }
     for (int y = 0; y < m->height; y++) {
         const uint16_t *row = m->px + (size_t)y * m->stride;
@@ -120,6 +119,15 @@ static sd_status load_mask(sd_ctx *ctx, const sd_compare_params *p, const sd_ima
     sd_image_free(m);
     *out = mask;
     return SD_OK;
+}
+
+static sd_status load_mask(sd_ctx *ctx, const sd_compare_params *p, const sd_image *before,
+                           uint8_t **out)
+{
+    *out = NULL;
+    if (!p->mask_path)
+        return SD_OK;
+    return sd_mask_load(ctx, p->mask_path, p->max_pixels, before->width, before->height, out);
 }
 
 static sd_status build_roi(sd_ctx *ctx, const sd_compare_params *p, const char *before_path,

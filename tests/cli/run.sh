@@ -118,6 +118,8 @@ elif [ "${CI:-}" = true ]; then
 else
     skip=$((skip + 1)); echo "skip pngsuite x*.png: $SHARED/data/pngsuite not found"
 fi
+# batch cases (shares the counters above)
+[ -f tests/cli/batch.sh ] && . tests/cli/batch.sh
 
 echo "cli: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
