@@ -308,7 +308,8 @@ static void test_null_pairs_unchanged(void **state)
      * the portraits, the worst a pore count of a dozen blobs halved), so
      * the share is held to 5 %. Every generated-skin reading stays within. */
     assert_int_equal(t.beyond_syn, 0);
-    assert_true(t.beyond <= 0.05 * t.readings);
+    if (!RP_SANITIZED) /* a share needs the full sample */
+        assert_true(t.beyond <= 0.05 * t.readings);
 }
 
 /* ---- real changes of about twice the floor ---- */
