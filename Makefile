@@ -53,7 +53,7 @@ $(BUILD)/obj/%_sse2.o:   ISA := -msse2
 $(BUILD)/obj/%_avx2.o:   ISA := -mavx2 -mfma
 $(BUILD)/obj/%_avx512.o: ISA := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma
 
-.PHONY: all test demo bench bench-quick asan ubsan clean
+.PHONY: all test demo bench bench-quick repeatability asan ubsan clean
 all: $(BIN) $(SYNTH) $(LIB)
 
 $(BUILD)/obj/%.o: %.c $(CONFIG)
@@ -106,6 +106,10 @@ bench: $(BENCH_PROGS)
 
 bench-quick: $(BENCH_PROGS)
 	@$(BUILD)/bench/bench --quick --skindelta $(BIN) --kernels $(BUILD)/bench/kernels --dir $(BUILD)/bench
+
+# The repeatability study: per-metric noise floors (README, "Noise floors").
+repeatability: $(BUILD)/bench/repeatability
+	@SKINDELTA_SHARED=$(SHARED) $(BUILD)/bench/repeatability --json $(BUILD)/repeatability.json
 
 demo: $(BIN)
 	@sh samples/demo.sh $(BIN)
