@@ -49,33 +49,37 @@ static void pyr_release(al_pyr *p)
     memset(p, 0, sizeof *p);
 }
 
-/* Base level: Lambda averaged over f0 x f0 boxes (the remainder columns
- * and rows are dropped). One pass over the full-resolution image. */
+/* Base level: Lambda of the linear luminance averaged over f0 x f0 boxes,
+ * ln(mean Y + 1/4096) (the remainder columns and rows are dropped). Box
+ * averaging belongs in linear light, where the sensor integrates, and it
+ * takes one log per box instead of one per pixel. Y is computed as in
+ * sd_row_lambda, so f0 = 1 gives sd_row_lambda's values. This is the only
+ * pass over the full-resolution image. */
 static sd_status base_level(sd_ctx *ctx, const sd_image *img, int f0, sd_plane *out)
 {
     int bw = img->width / f0, bh = img->height / f0;
     sd_status st = sd_plane_init(ctx, out, bw, bh);
     if (st != SD_OK)
         return st;
-    float *row = sd_alloc_array((size_t)img->width, sizeof(float));
-    if (!row)
-        return sd_fail(ctx, SD_ERR_NOMEM, "align: out of memory");
-    const float inv = 1.0f / (float)(f0 * f0);
+    const float *lut = sd_srgb16_lut();
+    const float kr = (float)SD_XYZ_YR, kg = (float)SD_XYZ_YG, kb = (float)SD_XYZ_YB;
+    const float inv = 1.0f / (float)(f0 * f0), eps = (float)SD_LAMBDA_EPS;
     for (int by = 0; by < bh; by++) {
-        float *o = sd_plane_row(out, by);
+        float *o = sd_plane_row(out, by); /* sums of Y, then Lambda */
+        for (int bx = 0; bx < bw; bx++)
+            o[bx] = 0;
         for (int k = 0; k < f0; k++) {
-            sd_row_lambda(img->px + (size_t)(by * f0 + k) * img->stride, bw * f0, row);
-            for (int bx = 0; bx < bw; bx++) {
+            const uint16_t *p = img->px + (size_t)(by * f0 + k) * img->stride;
+            for (int bx = 0; bx < bw; bx++, p += 3 * f0) {
                 float acc = 0;
                 for (int j = 0; j < f0; j++)
-                    acc += row[bx * f0 + j];
+                    acc += kr * lut[p[3 * j]] + kg * lut[p[3 * j + 1]] + kb * lut[p[3 * j + 2]];
                 o[bx] += acc;
             }
         }
         for (int bx = 0; bx < bw; bx++)
-            o[bx] *= inv;
+            o[bx] = logf(o[bx] * inv + eps);
     }
-    free(row);
     return SD_OK;
 }
 
