@@ -1,5 +1,6 @@
-/* Time of sd_pair_align on a 2 MP and a 12 MP pair built in memory, after
- * checking that the result is right (within 1 px over the ROI). The times
+/* Time of sd_pair_align on a 2 MP and a 12 MP pair built in memory, with 1
+ * and with 2 threads, after checking that the result is right (within 1 px
+ * over the ROI) and the same for both thread counts. The times
  * are printed for docs/align.md; the bound asserted is loose (it guards
  * against a complexity blow-up, not against a slow machine or a sanitizer
  * build). */
