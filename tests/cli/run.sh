@@ -50,6 +50,13 @@ case_ "analyze" 0 '' -- $SD analyze $B
 [ "$($JQ "$T/out" schema)" = "skindelta/analyze/1" ] && $JQ "$T/out" metrics.pores.count >/dev/null && ok "analyze report" || bad "analyze report" "schema or metrics missing"
 case_ "px-per-mm adds mm figures" 0 '' -- $SD compare --px-per-mm 20 $B $A
 $JQ "$T/out" metrics.pores.density_per_cm2.before >/dev/null && ok "density_per_cm2 present" || bad "density_per_cm2 present" "absent"
+case_ "reference patch" 0 '' -- $SD compare --ref 100,100,50,50 $B $A
+[ "$($JQ "$T/out" normalization.method)" = reference ] && [ "$($JQ "$T/out" normalization.calibrated)" = true ] && ok "reference: calibrated" || bad "reference: calibrated" "$($JQ "$T/out" normalization)"
+case_ "normalize none" 0 '' -- $SD compare --normalize none $B $A
+[ "$($JQ "$T/out" normalization.gains)" = "[1,1,1]" ] && ok "none: unit gains" || bad "none: unit gains" "$($JQ "$T/out" normalization.gains)"
+case_ "affine model" 0 '' -- $SD compare --align affine $B $A
+[ "$($JQ "$T/out" alignment.model)" = affine ] && [ "$($JQ "$T/out" alignment.status)" = ok ] && ok "affine: ok" || bad "affine: ok" "$($JQ "$T/out" alignment)"
+case_ "align none on a moved pair" 3 '^skindelta: samples/after\.jpg: cannot be aligned' -- $SD compare --align none $B $A
 case_ "forced scalar kernels" 0 '' -- $SD compare --simd scalar $B $A
 [ "$($JQ "$T/out" params.simd)" = scalar ] && ok "params.simd records the level" || bad "params.simd records the level" "$($JQ "$T/out" params.simd)"
 case_ "help" 0 '' -- $SD --help
