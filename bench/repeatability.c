@@ -6,11 +6,16 @@
  * exposure within +-0.5 EV, JPEG quality 85-95, mild defocus), every
  * capture is written as a JPEG file and compared with the first through the
  * real pipeline (sd_pair_compare), and per metric the 95th percentile of
- * |change_pct| is its noise floor. Two kinds of skin:
+ * |change_pct| over the pairs that raise no quality warning is its noise
+ * floor (the warned pairs are counted by code and reported); the pore
+ * metrics get floor(N) = max(base, 100 c / sqrt(N)) for a BEFORE with N
+ * pores. A focus sweep (only the defocus changed) derives the focus
+ * warning's threshold. Two kinds of skin:
  *
  *   synthetic  the project's generator (docs/synth.md): every capture is a
  *              new rendering of the continuous skin through its camera;
- *   real       photos from ../shared/data/faces playing the skin: each
+ *   real       photos from ../shared/data/faces playing the skin (whole
+ *              portraits, and close-ups of one face's skin): each
  *              capture integrates the photo over its pixel footprint (3x3
  *              bicubic samples in linear light, the photo oversampled at
  *              least 1.3x) through the capture's transform, then the same

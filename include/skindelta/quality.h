@@ -23,8 +23,8 @@ extern "C" {
  * the repeatability study's focus sweep (docs/repeatability.md): the same
  * skin re-captured with only the defocus changed reads texture 5 % lower at
  * ratio 0.93 (interpolated; 0.939 -> -4.1 %, 0.893 -> -7.3 % on generated
- * skin, 0.939 -> -4.9 % on a real close-up), so a warned-free pair's
- * texture is not moved by focus beyond about 5 %. */
+ * skin, 0.938 -> -4.8 % on a real close-up), so in a pair without this
+ * warning focus moves texture by about 5 % at most. */
 #define SD_Q_MIN_FOCUS_RATIO 0.93
 #define SD_Q_MAX_CLIPPED 0.02      /* clipping:  clipped share of the ROI above, either image */
 #define SD_Q_MAX_CRUSHED 0.02      /* shadows:   crushed share of the ROI above, either image */
