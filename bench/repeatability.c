@@ -6,11 +6,16 @@
  * exposure within +-0.5 EV, JPEG quality 85-95, mild defocus), every
  * capture is written as a JPEG file and compared with the first through the
  * real pipeline (sd_pair_compare), and per metric the 95th percentile of
- * |change_pct| is its noise floor. Two kinds of skin:
+ * |change_pct| over the pairs that raise no quality warning is its noise
+ * floor (the warned pairs are counted by code and reported); the pore
+ * metrics get floor(N) = max(base, 100 c / sqrt(N)) for a BEFORE with N
+ * pores. A focus sweep (only the defocus changed) derives the focus
+ * warning's threshold. Two kinds of skin:
  *
  *   synthetic  the project's generator (docs/synth.md): every capture is a
  *              new rendering of the continuous skin through its camera;
- *   real       photos from ../shared/data/faces playing the skin: each
+ *   real       photos from ../shared/data/faces playing the skin (whole
+ *              portraits, and close-ups of one face's skin): each
  *              capture integrates the photo over its pixel footprint (3x3
  *              bicubic samples in linear light, the photo oversampled at
  *              least 1.3x) through the capture's transform, then the same
@@ -48,7 +53,7 @@
 #include "skindelta/synth.h"
 
 #define RP_MAX_METRICS 16
-#define RP_MAX_PHOTOS 4
+#define RP_MAX_PHOTOS 6
 #define RP_MAX_SKINS 8
 #define RP_MAX_PAIRS 256
 
@@ -65,6 +70,16 @@ typedef struct rp_settings {
     double px_per_mm;    /* nominal scale, so the mm metrics are measured too */
     int n_photos;
     const char *photos[RP_MAX_PHOTOS]; /* relative to the shared folder */
+    /* The capture-0 frame in each photo: centred at (cx, cy) (fractions of
+     * the photo's width and height) at f photo pixels per capture pixel;
+     * f = 0 frames the whole photo (centred, the largest f leaving 30 %
+     * margin). `label` names the series in the output. */
+    struct rp_frame {
+        const char *label;
+        double cx, cy, f;
+    } frame[RP_MAX_PHOTOS];
+    double defocus_max;  /* the captures' defocus sigma is drawn in 0..this */
+    int focus_sweep;     /* run the focus sweeps (synthetic skin 0, first close-up) */
 } rp_settings;
 
 /* The settings of `make repeatability`, the README and the test. */
@@ -81,10 +96,26 @@ static void rp_settings_default(rp_settings *s)
     s->photo_h = 240;
     s->noise = 0.004;
     s->px_per_mm = 20.0;
-    s->n_photos = 3;
+    s->defocus_max = 0.6;
+    s->focus_sweep = 1;
+    /* The three portraits framed whole (face, hair, clothes, background:
+     * they raise clipping, shadows and lighting warnings on every pair, so
+     * they are reported but set no floor), and two close-ups of biden2's
+     * face skin (forehead; cheek below the eye), the only photo whose face
+     * is large enough for a skin close-up, framed where the light is even
+     * enough that the reference raises no warning (left/right balance
+     * within 8 %, under 1.5 % clipped). */
+    s->n_photos = 5;
     s->photos[0] = "data/faces/face_recognition/biden2.jpg";
     s->photos[1] = "data/faces/thumbor/giunchedi_2015_01.jpg";
     s->photos[2] = "data/faces/skimage/astronaut.png";
+    s->photos[3] = "data/faces/face_recognition/biden2.jpg";
+    s->photos[4] = "data/faces/face_recognition/biden2.jpg";
+    s->frame[0] = (struct rp_frame){"biden2.jpg (portrait)", 0, 0, 0};
+    s->frame[1] = (struct rp_frame){"giunchedi_2015_01.jpg (portrait)", 0, 0, 0};
+    s->frame[2] = (struct rp_frame){"astronaut.png (portrait)", 0, 0, 0};
+    s->frame[3] = (struct rp_frame){"biden2.jpg (forehead close-up)", 0.60, 0.27, 0.9};
+    s->frame[4] = (struct rp_frame){"biden2.jpg (cheek close-up)", 0.64, 0.47, 0.8};
 }
 
 /* ---- deterministic random numbers (splitmix64) ---- */
@@ -119,7 +150,7 @@ typedef struct rp_shot {
 /* Capture k of series `series`: k = 0 is the reference (camera straight,
  * exposure 0, quality 90, defocus 0.3); the others are random within the
  * issue's ranges. Depends only on (seed, series, k). */
-static rp_shot rp_shot_random(uint64_t seed, int series, int k, int w, int h)
+static rp_shot rp_shot_random(uint64_t seed, int series, int k, int w, int h, double defocus_max)
 {
     rp_rng r = {rp_mix(seed ^ rp_mix(((uint64_t)series << 32) | (uint64_t)k))};
     rp_shot s = {0, 1, 0, 0, 0, 0.3, 90, rp_mix(r.s + 17)};
@@ -130,7 +161,7 @@ static rp_shot rp_shot_random(uint64_t seed, int series, int k, int w, int h)
     s.tx = rp_uniform(&r, -0.05, 0.05) * w;
     s.ty = rp_uniform(&r, -0.05, 0.05) * h;
     s.ev = rp_uniform(&r, -0.5, 0.5);
-    s.defocus = rp_uniform(&r, 0.0, 0.6);
+    s.defocus = rp_uniform(&r, 0.0, 1.0) * defocus_max;
     s.quality = 85 + (int)floor(rp_uniform(&r, 0, 11));
     if (s.quality > 95)
         s.quality = 95;
@@ -177,8 +208,8 @@ static sd_status rp_source_synthetic(rp_source *s, uint64_t seed, int w, int h, 
 /* A photo as skin: the capture-0 frame (w x h) is centred in the photo at
  * f photo pixels per capture pixel, the largest f that leaves 30 % of
  * margin for the other captures' transforms. */
-static sd_status rp_source_photo(sd_ctx *ctx, rp_source *s, const char *path, int w, int h,
-                                 double noise)
+static sd_status rp_source_photo(sd_ctx *ctx, rp_source *s, const char *path,
+                                 const struct rp_frame *fr, int w, int h, double noise)
 {
     memset(s, 0, sizeof *s);
     s->name = path;
@@ -198,6 +229,11 @@ static sd_status rp_source_photo(sd_ctx *ctx, rp_source *s, const char *path, in
     }
     s->ox = ((img->width - 1) - s->f * (w - 1)) / 2;
     s->oy = ((img->height - 1) - s->f * (h - 1)) / 2;
+    if (fr && fr->f > 0) {
+        s->f = fr->f;
+        s->ox = fr->cx * (img->width - 1) - s->f * (w - 1) / 2;
+        s->oy = fr->cy * (img->height - 1) - s->f * (h - 1) / 2;
+    }
     const float *lut = sd_srgb16_lut();
     for (int c = 0; c < 3 && st == SD_OK; c++)
         st = sd_plane_init(ctx, &s->lin[c], img->width, img->height);
@@ -366,11 +402,49 @@ typedef struct rp_pair {
     double ncc, rot, scale, ev;  /* from the pipeline */
     double focus_ratio;          /* quality: sharpness after / before */
     int warnings;                /* quality warnings raised */
+    unsigned warn_codes;         /* bit i: a warning with code rp_warn_code[i] */
     rp_shot shot;                /* the AFTER capture's camera */
     sd_metrics before, after;    /* own grid (sd_pair_compare) */
     sd_metrics naive_before, naive_after; /* AFTER warped into BEFORE's frame */
     const char *summary[3];      /* group verdicts of the own-grid pipeline */
 } rp_pair;
+
+/* The quality warnings' codes (the text before the colon; README,
+ * "Quality verdict"). A code not in this list counts as the last. */
+static const char *const rp_warn_code[] = {"alignment", "overlap", "exposure", "focus",
+                                           "clipping",  "shadows", "lighting", "roi", "other"};
+#define RP_N_CODES (sizeof rp_warn_code / sizeof rp_warn_code[0])
+
+static unsigned rp_codes_of(const sd_quality *q)
+{
+    unsigned mask = 0;
+    for (int i = 0; i < q->n_warnings; i++) {
+        size_t c = 0;
+        while (c + 1 < RP_N_CODES) {
+            size_t len = strlen(rp_warn_code[c]);
+            if (strncmp(q->warnings[i], rp_warn_code[c], len) == 0 && q->warnings[i][len] == ':')
+                break;
+            c++;
+        }
+        mask |= 1u << c;
+    }
+    return mask;
+}
+
+static void rp_codes_text(unsigned mask, char *buf, size_t n)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (size_t c = 0; c < RP_N_CODES; c++)
+        if (mask & (1u << c)) {
+            int w = snprintf(buf + k, n - k, "%s%s", k ? "," : "", rp_warn_code[c]);
+            if (w < 0 || (size_t)w >= n - k)
+                break;
+            k += (size_t)w;
+        }
+    if (!k)
+        snprintf(buf, n, "-");
+}
 
 static void rp_compare_params(sd_compare_params *p, double px_per_mm)
 {
@@ -397,6 +471,7 @@ static sd_status rp_measure_pair(sd_ctx *ctx, const char *before_path, const cha
     out->ev = r.normalization.exposure_ev;
     out->focus_ratio = r.quality.focus_ratio;
     out->warnings = r.quality.n_warnings;
+    out->warn_codes = rp_codes_of(&r.quality);
     out->before = r.m_before;
     out->after = r.m_after;
     static const char *const groups[3] = {"texture", "redness", "pores"};
@@ -451,6 +526,15 @@ typedef struct rp_bias {
     rp_pair pair;
 } rp_bias;
 
+/* Focus sweep: the reference capture against the same camera with only
+ * the defocus changed (new noise). */
+#define RP_SWEEP_N 10
+typedef struct rp_sweep {
+    const char *name;
+    int n;
+    double defocus[RP_SWEEP_N], ratio[RP_SWEEP_N], ra[RP_SWEEP_N], rq[RP_SWEEP_N];
+} rp_sweep;
+
 typedef struct rp_study {
     rp_settings set;
     size_t n_metrics;
@@ -465,9 +549,20 @@ typedef struct rp_study {
     double mean_syn[RP_MAX_METRICS], mean_real[RP_MAX_METRICS];
     double naive_p95_syn[RP_MAX_METRICS], naive_mean_syn[RP_MAX_METRICS];
     double naive_p95_real[RP_MAX_METRICS], naive_mean_real[RP_MAX_METRICS];
+    /* count-dependent floors (metrics with a BEFORE pore count N): base and
+     * c of floor(N) = max(base, 100 c / sqrt(N)); 0 for the other metrics */
+    double base[RP_MAX_METRICS], c[RP_MAX_METRICS];
+    /* the pairs that raised a quality warning: left out of every figure
+     * above, reported here (P95 and largest |change_pct|) */
+    double warned_p95[RP_MAX_METRICS], warned_max[RP_MAX_METRICS];
     int n_syn_pairs, n_real_pairs, n_failed;
+    int n_syn_clean, n_real_clean;          /* pairs without a quality warning */
+    int warned_by_code[2][RP_N_CODES];      /* [synthetic, real][code]: pairs raising it */
     int n_bias;
     rp_bias bias[2 * (1 + RP_MAX_PHOTOS)];
+    int n_sweep;
+    rp_sweep sweep[2];                      /* [0] synthetic, [1] a real close-up */
+    double focus_threshold;                 /* derived from sweep[0] */
 } rp_study;
 
 static int rp_cmp(const void *a, const void *b)
@@ -522,13 +617,13 @@ static sd_status rp_run_series(sd_ctx *ctx, const rp_settings *set, const rp_sou
     rp_compare_params(&p, set->px_per_mm);
     char ref[1024], cur[1024];
     snprintf(ref, sizeof ref, "%s/s%d-0.jpg", dir, series);
-    rp_shot s0 = rp_shot_random(set->seed, series, 0, src->w, src->h);
+    rp_shot s0 = rp_shot_random(set->seed, series, 0, src->w, src->h, set->defocus_max);
     sd_status st = rp_capture_file(ctx, src, NULL, &s0, ref);
     out->name = src->name;
     out->pairs = out->failed = 0;
     for (int k = 1; k < n && st == SD_OK && out->pairs < RP_MAX_PAIRS; k++) {
         snprintf(cur, sizeof cur, "%s/s%d-%d.jpg", dir, series, k);
-        rp_shot sk = rp_shot_random(set->seed, series, k, src->w, src->h);
+        rp_shot sk = rp_shot_random(set->seed, series, k, src->w, src->h, set->defocus_max);
         st = rp_capture_file(ctx, src, NULL, &sk, cur);
         if (st == SD_OK)
             st = rp_measure_pair(ctx, ref, cur, &p, &out->pair[out->pairs]);
@@ -555,7 +650,7 @@ static sd_status rp_run_bias(sd_ctx *ctx, const rp_settings *set, const rp_sourc
     char ref[1024], cur[1024];
     snprintf(ref, sizeof ref, "%s/b%d-0.jpg", dir, series);
     snprintf(cur, sizeof cur, "%s/b%d-1.jpg", dir, series);
-    rp_shot s0 = rp_shot_random(set->seed, series, 0, src->w, src->h), s1 = s0;
+    rp_shot s0 = rp_shot_random(set->seed, series, 0, src->w, src->h, set->defocus_max), s1 = s0;
     s1.rot = rot;
     s1.noise_seed = rp_mix(s0.noise_seed ^ 0x4444);
     out->name = src->name;
@@ -570,39 +665,178 @@ static sd_status rp_run_bias(sd_ctx *ctx, const rp_settings *set, const rp_sourc
     return st;
 }
 
+/* Pore metrics get a floor that depends on BEFORE's pore count N. */
+static int rp_count_metric(const sd_metric_desc *d)
+{
+    return strcmp(d->group, "pores") == 0;
+}
+
+/* The fit of a count-dependent floor over the pairs without a warning of
+ * both sets pooled: c is the P95 of |change_pct| / 100 * sqrt(N) (relative
+ * counting noise falls like 1 / sqrt(N)), rounded up to 0.01; base is the
+ * P95 of |change_pct| over the pairs with N >= RP_BASE_MIN_COUNT (where
+ * counting noise is smallest, so what remains is the part that does not
+ * scale with N: focus, JPEG and noise on the pore areas), rounded up to
+ * 0.5 %. */
+#define RP_BASE_MIN_COUNT 100
+
+static int rp_clean(const rp_pair *q) { return q->warn_codes == 0; }
+
 static void rp_stats(rp_study *s)
 {
     size_t nm = s->n_metrics;
     int cap = RP_MAX_PAIRS * (RP_MAX_SKINS + RP_MAX_PHOTOS);
     double *v = malloc((size_t)cap * sizeof *v), *w = malloc((size_t)cap * sizeof *w);
+    double *x = malloc((size_t)cap * sizeof *x), *y = malloc((size_t)cap * sizeof *y);
+    double *z = malloc((size_t)cap * sizeof *z);
     for (size_t m = 0; m < nm; m++) {
         const sd_metric_desc *d = &s->metrics[m];
-        int n = 0;
-        for (int k = 0; k < s->n_syn; k++)
-            for (int i = 0; i < s->syn[k].pairs; i++) {
-                const rp_pair *q = &s->syn[k].pair[i];
-                v[n] = rp_change(&q->before, &q->after, d);
-                w[n++] = rp_change(&q->naive_before, &q->naive_after, d);
+        int nx = 0, ny = 0, nz = 0; /* x: N-normalized (pooled), y: N >= 100, z: warned */
+        for (int set = 0; set < 2; set++) {
+            const rp_series *ser = set ? s->real : s->syn;
+            int nser = set ? s->n_real : s->n_syn;
+            int n = 0, nv = 0;
+            for (int k = 0; k < nser; k++)
+                for (int i = 0; i < ser[k].pairs; i++) {
+                    const rp_pair *q = &ser[k].pair[i];
+                    double c = rp_change(&q->before, &q->after, d);
+                    /* the bias: means over every pair, both ways */
+                    v[nv] = c;
+                    w[nv++] = rp_change(&q->naive_before, &q->naive_after, d);
+                    if (!rp_clean(q)) {
+                        z[nz++] = c;
+                        continue;
+                    }
+                    double cnt = q->before.pore_count;
+                    x[nx++] = cnt > 0 && isfinite(c) ? fabs(c) / 100 * sqrt(cnt) : NAN;
+                    if (cnt >= RP_BASE_MIN_COUNT)
+                        y[ny++] = c;
+                    n++;
+                }
+            /* P95 over the clean pairs: they are v's entries not in z; redo */
+            int nc = 0;
+            double *t = malloc((size_t)(n > 0 ? n : 1) * sizeof *t);
+            for (int k = 0; k < nser; k++)
+                for (int i = 0; i < ser[k].pairs; i++)
+                    if (rp_clean(&ser[k].pair[i]))
+                        t[nc++] = rp_change(&ser[k].pair[i].before, &ser[k].pair[i].after, d);
+            double p95 = rp_p95(t, nc);
+            free(t);
+            if (set) {
+                s->p95_real[m] = p95;
+                s->mean_real[m] = rp_mean(v, nv);
+                s->naive_p95_real[m] = rp_p95(w, nv);
+                s->naive_mean_real[m] = rp_mean(w, nv);
+            } else {
+                s->p95_syn[m] = p95;
+                s->mean_syn[m] = rp_mean(v, nv);
+                s->naive_p95_syn[m] = rp_p95(w, nv);
+                s->naive_mean_syn[m] = rp_mean(w, nv);
             }
-        s->p95_syn[m] = rp_p95(v, n);
-        s->mean_syn[m] = rp_mean(v, n);
-        s->naive_p95_syn[m] = rp_p95(w, n);
-        s->naive_mean_syn[m] = rp_mean(w, n);
-        n = 0;
-        for (int k = 0; k < s->n_real; k++)
-            for (int i = 0; i < s->real[k].pairs; i++) {
-                const rp_pair *q = &s->real[k].pair[i];
-                v[n] = rp_change(&q->before, &q->after, d);
-                w[n++] = rp_change(&q->naive_before, &q->naive_after, d);
-            }
-        s->p95_real[m] = rp_p95(v, n);
-        s->mean_real[m] = rp_mean(v, n);
-        s->naive_p95_real[m] = rp_p95(w, n);
-        s->naive_mean_real[m] = rp_mean(w, n);
+        }
         s->floor[m] = rp_floor_used(s->p95_syn[m], s->p95_real[m]);
+        s->warned_p95[m] = rp_p95(z, nz);
+        s->warned_max[m] = NAN;
+        for (int i = 0; i < nz; i++)
+            if (isfinite(z[i]) && !(fabs(z[i]) <= s->warned_max[m]))
+                s->warned_max[m] = fabs(z[i]);
+        s->base[m] = s->c[m] = 0;
+        if (rp_count_metric(d)) {
+            double c = rp_p95(x, nx);
+            s->c[m] = isfinite(c) ? ceil(c * 100 - 1e-9) / 100 : 0;
+            double b = rp_p95(y, ny);
+            s->base[m] = isfinite(b) ? ceil(b * 2 - 1e-9) / 2 : 0;
+            s->floor[m] = s->base[m];
+        }
+    }
+    for (int set = 0; set < 2; set++) {
+        const rp_series *ser = set ? s->real : s->syn;
+        int nser = set ? s->n_real : s->n_syn;
+        for (int k = 0; k < nser; k++)
+            for (int i = 0; i < ser[k].pairs; i++) {
+                unsigned mask = ser[k].pair[i].warn_codes;
+                *(set ? &s->n_real_clean : &s->n_syn_clean) += mask == 0;
+                for (size_t c = 0; c < RP_N_CODES; c++)
+                    s->warned_by_code[set][c] += (mask >> c) & 1u;
+            }
     }
     free(v);
     free(w);
+    free(x);
+    free(y);
+    free(z);
+}
+
+/* The focus sweep of one source: the reference shot (defocus 0.3 px)
+ * against the same shot with defocus sigma d (new noise, nothing else
+ * changed). */
+static sd_status rp_run_sweep(sd_ctx *ctx, const rp_settings *set, const rp_source *src,
+                              int series, const char *dir, rp_sweep *out)
+{
+    static const double sig[RP_SWEEP_N] = {0.0, 0.15, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7};
+    sd_compare_params p;
+    rp_compare_params(&p, set->px_per_mm);
+    char ref[1024], cur[1024];
+    snprintf(ref, sizeof ref, "%s/f%d-0.jpg", dir, series);
+    snprintf(cur, sizeof cur, "%s/f%d-1.jpg", dir, series);
+    rp_shot s0 = rp_shot_random(set->seed, series, 0, src->w, src->h, set->defocus_max);
+    out->name = src->name;
+    out->n = 0;
+    sd_status st = rp_capture_file(ctx, src, NULL, &s0, ref);
+    const sd_metric_desc *t;
+    size_t nt;
+    t = sd_metric_table(&nt);
+    for (int i = 0; i < RP_SWEEP_N && st == SD_OK; i++) {
+        rp_shot s1 = s0;
+        s1.defocus = sig[i];
+        s1.noise_seed = rp_mix(s0.noise_seed ^ (0x5555 + (uint64_t)i));
+        rp_pair q;
+        st = rp_capture_file(ctx, src, NULL, &s1, cur);
+        if (st == SD_OK)
+            st = rp_measure_pair(ctx, ref, cur, &p, &q);
+        if (st != SD_OK || !q.ok)
+            continue;
+        int k = out->n++;
+        out->defocus[k] = sig[i];
+        out->ratio[k] = q.focus_ratio;
+        for (size_t m = 0; m < nt; m++) {
+            if (strcmp(t[m].group, "texture") != 0)
+                continue;
+            double c = rp_change(&q.before, &q.after, &t[m]);
+            if (strcmp(t[m].name, "ra") == 0)
+                out->ra[k] = c;
+            else if (strcmp(t[m].name, "rq") == 0)
+                out->rq[k] = c;
+        }
+    }
+    unlink(ref);
+    unlink(cur);
+    return st;
+}
+
+/* The focus warning's threshold from a sweep: on the softer side, the
+ * sharpness ratio at which the larger texture change first reaches
+ * RP_FOCUS_TEXTURE_PCT, interpolated linearly in the ratio between the
+ * two sweep points around it, rounded up to 0.01 (warn a little early
+ * rather than late). NAN when the sweep never reaches it. */
+#define RP_FOCUS_TEXTURE_PCT 5.0
+
+static double rp_focus_threshold(const rp_sweep *sw)
+{
+    double prev_r = 1.0, prev_c = 0.0;
+    for (int i = 0; i < sw->n; i++) {
+        if (sw->defocus[i] <= 0.3) /* the reference's focus or sharper */
+            continue;
+        double c = fmax(fabs(sw->ra[i]), fabs(sw->rq[i]));
+        if (c >= RP_FOCUS_TEXTURE_PCT) {
+            double r = prev_r + (sw->ratio[i] - prev_r) * (RP_FOCUS_TEXTURE_PCT - prev_c) /
+                                    (c - prev_c);
+            return ceil(r * 100 - 1e-9) / 100;
+        }
+        prev_r = sw->ratio[i];
+        prev_c = c;
+    }
+    return NAN;
 }
 
 /* Run the whole study. `shared` is the folder holding data/faces; photos
@@ -631,6 +865,8 @@ static sd_status rp_study_run(sd_ctx *ctx, const rp_settings *set, const char *s
                                &out->syn[out->n_syn++]);
         for (int b = 0; b < 2 && st == SD_OK && j == 0; b++)
             st = rp_run_bias(ctx, set, &src, 10, b ? -4.0 : 4.0, dir, &out->bias[out->n_bias++]);
+        if (st == SD_OK && j == 0 && set->focus_sweep)
+            st = rp_run_sweep(ctx, set, &src, 10, dir, &out->sweep[out->n_sweep++]);
         rp_source_release(&src);
     }
 
@@ -641,15 +877,20 @@ static sd_status rp_study_run(sd_ctx *ctx, const rp_settings *set, const char *s
             fprintf(stderr, "repeatability: %s: absent, left out\n", path);
             continue;
         }
-        st = rp_source_photo(ctx, &src, path, set->photo_w, set->photo_h, set->noise);
+        const struct rp_frame *fr = &set->frame[k];
+        st = rp_source_photo(ctx, &src, path, fr, set->photo_w, set->photo_h, set->noise);
         if (st != SD_OK)
             break;
-        src.name = set->photos[k];
+        src.name = fr->label ? fr->label : set->photos[k];
         rp_series *ser = &out->real[out->n_real++];
         st = rp_run_series(ctx, set, &src, 1 + k, set->photo_captures, dir, ser);
-        for (int b = 0; b < 2 && st == SD_OK; b++)
+        /* the resampling bias on the whole portraits (docs' table) */
+        for (int b = 0; b < 2 && st == SD_OK && !(fr->f > 0); b++)
             st = rp_run_bias(ctx, set, &src, 1 + k, b ? -4.0 : 4.0, dir,
                              &out->bias[out->n_bias++]);
+        /* the focus sweep on the first close-up */
+        if (st == SD_OK && fr->f > 0 && out->n_sweep == 1 && set->focus_sweep)
+            st = rp_run_sweep(ctx, set, &src, 1 + k, dir, &out->sweep[out->n_sweep++]);
         rp_source_release(&src);
     }
     rmdir(dir);
@@ -664,6 +905,7 @@ static sd_status rp_study_run(sd_ctx *ctx, const rp_settings *set, const char *s
         out->n_failed += out->real[k].failed;
     }
     rp_stats(out);
+    out->focus_threshold = out->n_sweep ? rp_focus_threshold(&out->sweep[0]) : NAN;
     return SD_OK;
 }
 
@@ -684,12 +926,17 @@ static size_t rp_table_markdown(const rp_study *s, char *buf, size_t n)
         if (w_ > 0)                                                                        \
             k += (size_t)w_;                                                               \
     } while (0)
-    RP_PUT("| metric | synthetic P95 | real P95 | floor used |\n|---|---|---|---|\n");
+    RP_PUT("| metric | synthetic P95 | real P95 | floor used (base) | c |\n"
+           "|---|---|---|---|---|\n");
     for (size_t m = 0; m < s->n_metrics; m++) {
         char name[64];
         rp_metric_name(&s->metrics[m], name, sizeof name);
-        RP_PUT("| `%s` | %.2f %% | %.2f %% | %.1f %% |\n", name, s->p95_syn[m], s->p95_real[m],
+        RP_PUT("| `%s` | %.2f %% | %.2f %% | %.1f %% |", name, s->p95_syn[m], s->p95_real[m],
                s->floor[m]);
+        if (s->c[m] > 0)
+            RP_PUT(" %.2f |\n", s->c[m]);
+        else
+            RP_PUT(" — |\n");
     }
 #undef RP_PUT
     return k;
@@ -703,12 +950,55 @@ static void rp_print(const rp_study *s, FILE *f)
             (unsigned long long)set->seed, s->n_syn, set->syn_captures, set->syn_w, set->syn_h,
             s->n_real,
             set->photo_captures, set->photo_w, set->photo_h, set->noise);
-    fprintf(f, "pairs compared: %d synthetic, %d real; alignment failed: %d\n\n", s->n_syn_pairs,
+    fprintf(f, "pairs compared: %d synthetic, %d real; alignment failed: %d\n", s->n_syn_pairs,
             s->n_real_pairs, s->n_failed);
-    fprintf(f, "noise floors: 95th percentile of |change_pct| over null pairs (own grid)\n");
+    fprintf(f, "pairs without a quality warning: %d synthetic, %d real (the floors' sample)\n",
+            s->n_syn_clean, s->n_real_clean);
+    for (int g = 0; g < 2; g++) {
+        fprintf(f, "  %s pairs warned, by code:", g ? "real" : "synthetic");
+        int any = 0;
+        for (size_t c = 0; c < RP_N_CODES; c++)
+            if (s->warned_by_code[g][c]) {
+                fprintf(f, " %s %d", rp_warn_code[c], s->warned_by_code[g][c]);
+                any = 1;
+            }
+        fprintf(f, "%s\n", any ? "" : " none");
+    }
+    for (int k = 0; k < s->n_real; k++) {
+        int clean = 0;
+        for (int i = 0; i < s->real[k].pairs; i++)
+            clean += rp_clean(&s->real[k].pair[i]);
+        fprintf(f, "  %-36s %2d of %2d pairs without a warning\n", s->real[k].name, clean,
+                s->real[k].pairs);
+    }
+    if (s->n_sweep) {
+        fprintf(f, "\nfocus sweep (reference defocus 0.3 px; only the defocus changed): sigma "
+                   "-> sharpness ratio, texture ra %%, rq %%\n");
+        for (int k = 0; k < s->n_sweep; k++) {
+            const rp_sweep *w = &s->sweep[k];
+            fprintf(f, "  %s:\n", w->name);
+            for (int i = 0; i < w->n; i++)
+                fprintf(f, "    sigma %.2f  ratio %.3f  ra %+6.2f  rq %+6.2f\n", w->defocus[i],
+                        w->ratio[i], w->ra[i], w->rq[i]);
+        }
+        fprintf(f, "focus warning threshold (synthetic texture change reaches %.0f %%): ratio "
+                   "< %.2f or > 1/%.2f = %.3f\n",
+                RP_FOCUS_TEXTURE_PCT, s->focus_threshold, s->focus_threshold,
+                1 / s->focus_threshold);
+    }
+    fprintf(f, "\nnoise floors: 95th percentile of |change_pct| over the null pairs without a "
+               "quality warning (own grid);\npores: floor(N) = max(base, 100 c / sqrt(N)), N = "
+               "BEFORE's pore count\n");
     char table[8192];
     rp_table_markdown(s, table, sizeof table);
     fputs(table, f);
+    fprintf(f, "\npairs with a quality warning (left out of the floors): |change_pct| P95 and "
+               "largest\n");
+    for (size_t m = 0; m < s->n_metrics; m++) {
+        char name[64];
+        rp_metric_name(&s->metrics[m], name, sizeof name);
+        fprintf(f, "  %-28s %8.2f %% %8.2f %%\n", name, s->warned_p95[m], s->warned_max[m]);
+    }
     fprintf(f, "\nmean change_pct (bias) own grid vs naive (AFTER resampled bilinearly):\n");
     fprintf(f, "%-28s %10s %10s %10s %10s | %10s %10s\n", "metric", "syn own", "syn naive",
             "real own", "real naive", "P95 naive", "(syn/real)");
@@ -751,9 +1041,11 @@ static void rp_print_pairs(const rp_study *s, FILE *f)
     for (int k = 0; k < n; k++)
         for (int i = 0; i < all[k]->pairs; i++) {
             const rp_pair *q = &all[k]->pair[i];
-            fprintf(f, "%-40s %3d %+5.2f %.3f %+5.2f %.2f %.2f %d %.2f %d |", all[k]->name,
+            char codes[128];
+            rp_codes_text(q->warn_codes, codes, sizeof codes);
+            fprintf(f, "%-40s %3d %+5.2f %.3f %+5.2f %.2f %.2f %d %.2f %-16s |", all[k]->name,
                     i + 1, q->rot, q->scale, q->ev, q->ncc, q->shot.defocus, q->shot.quality,
-                    q->focus_ratio, q->warnings);
+                    q->focus_ratio, codes);
             for (size_t m = 0; m < 8 && m < s->n_metrics; m++)
                 fprintf(f, " %+6.2f", rp_change(&q->before, &q->after, &s->metrics[m]));
             fprintf(f, " (%.0f->%.0f)\n", q->before.pore_count, q->after.pore_count);
@@ -777,18 +1069,43 @@ static cJSON *rp_json(const rp_study *s)
     cJSON_AddNumberToObject(o, "synthetic_pairs", s->n_syn_pairs);
     cJSON_AddNumberToObject(o, "real_pairs", s->n_real_pairs);
     cJSON_AddNumberToObject(o, "alignment_failed", s->n_failed);
+    cJSON_AddNumberToObject(o, "synthetic_pairs_without_warning", s->n_syn_clean);
+    cJSON_AddNumberToObject(o, "real_pairs_without_warning", s->n_real_clean);
+    cJSON *wc = cJSON_AddObjectToObject(o, "warned_pairs_by_code");
+    for (int g = 0; g < 2; g++) {
+        cJSON *e = cJSON_AddObjectToObject(wc, g ? "real" : "synthetic");
+        for (size_t c = 0; c < RP_N_CODES; c++)
+            cJSON_AddNumberToObject(e, rp_warn_code[c], s->warned_by_code[g][c]);
+    }
+    cJSON_AddItemToObject(o, "focus_threshold", isfinite(s->focus_threshold)
+                                                    ? cJSON_CreateNumber(s->focus_threshold)
+                                                    : cJSON_CreateNull());
+    cJSON *sw = cJSON_AddArrayToObject(o, "focus_sweep");
+    for (int k = 0; k < s->n_sweep; k++) {
+        const rp_sweep *w = &s->sweep[k];
+        for (int i = 0; i < w->n; i++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "source", w->name);
+            cJSON_AddNumberToObject(e, "defocus", w->defocus[i]);
+            cJSON_AddNumberToObject(e, "focus_ratio", w->ratio[i]);
+            cJSON_AddNumberToObject(e, "ra_change_pct", w->ra[i]);
+            cJSON_AddNumberToObject(e, "rq_change_pct", w->rq[i]);
+            cJSON_AddItemToArray(sw, e);
+        }
+    }
     cJSON *fl = cJSON_AddObjectToObject(o, "floors");
     for (size_t m = 0; m < s->n_metrics; m++) {
         char name[64];
         rp_metric_name(&s->metrics[m], name, sizeof name);
         cJSON *e = cJSON_AddObjectToObject(fl, name);
-        double v[] = {s->p95_syn[m], s->p95_real[m], s->floor[m], s->mean_syn[m],
+        double v[] = {s->p95_syn[m], s->p95_real[m], s->floor[m], s->c[m], s->mean_syn[m],
                       s->mean_real[m], s->naive_p95_syn[m], s->naive_mean_syn[m],
-                      s->naive_p95_real[m], s->naive_mean_real[m]};
-        const char *k[] = {"synthetic_p95_pct", "real_p95_pct", "floor_pct",
+                      s->naive_p95_real[m], s->naive_mean_real[m], s->warned_p95[m],
+                      s->warned_max[m]};
+        const char *k[] = {"synthetic_p95_pct", "real_p95_pct", "floor_pct", "count_c",
                            "synthetic_mean_pct", "real_mean_pct", "naive_synthetic_p95_pct",
                            "naive_synthetic_mean_pct", "naive_real_p95_pct",
-                           "naive_real_mean_pct"};
+                           "naive_real_mean_pct", "warned_p95_pct", "warned_max_pct"};
         for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
             cJSON_AddItemToObject(e, k[i], isfinite(v[i]) ? cJSON_CreateNumber(v[i])
                                                           : cJSON_CreateNull());

@@ -189,13 +189,28 @@ static void test_verdicts(void **state)
     size_t n;
     const sd_metric_desc *t = sd_metric_table(&n);
     assert_true(n >= 8);
-    assert_string_equal(sd_metric_verdict(&t[0], 10.0, 10.0 * (1 - t[0].noise_floor_pct / 200)),
-                        "unchanged");
-    assert_string_equal(sd_metric_verdict(&t[0], 10.0, 10.0 * (1 - 2 * t[0].noise_floor_pct / 100)),
-                        "improved");
-    assert_string_equal(sd_metric_verdict(&t[0], 10.0, 10.0 * (1 + 2 * t[0].noise_floor_pct / 100)),
-                        "worsened");
-    assert_string_equal(sd_metric_verdict(&t[0], 0.0, 0.0), "unchanged");
+    /* t[0] is texture.ra: one m.ra = 10 against another */
+    sd_metrics mb = {0}, ma = {0};
+    mb.ra = 10.0;
+    ma.ra = 10.0 * (1 - t[0].noise_floor_pct / 200);
+    assert_string_equal(sd_metric_verdict(&t[0], &mb, &ma), "unchanged");
+    ma.ra = 10.0 * (1 - 2 * t[0].noise_floor_pct / 100);
+    assert_string_equal(sd_metric_verdict(&t[0], &mb, &ma), "improved");
+    ma.ra = 10.0 * (1 + 2 * t[0].noise_floor_pct / 100);
+    assert_string_equal(sd_metric_verdict(&t[0], &mb, &ma), "worsened");
+    mb.ra = ma.ra = 0.0;
+    assert_string_equal(sd_metric_verdict(&t[0], &mb, &ma), "unchanged");
+    /* pore floors depend on BEFORE's count N: max(base, 100 c / sqrt(N)) */
+    for (size_t i = 0; i < n; i++) {
+        if (!(t[i].floor_count_c > 0))
+            continue;
+        sd_metrics pb = {0};
+        pb.pore_count = 4;
+        assert_true(fabs(sd_metric_floor(&t[i], &pb) -
+                         fmax(t[i].noise_floor_pct, 50 * t[i].floor_count_c)) < 1e-12);
+        pb.pore_count = 1e8;
+        assert_true(sd_metric_floor(&t[i], &pb) == t[i].noise_floor_pct);
+    }
     sd_metrics b = {0}, a = {0};
     b.pore_count = 100, a.pore_count = 50;
     b.pore_mean_area_px = 10, a.pore_mean_area_px = 20;

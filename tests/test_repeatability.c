@@ -9,8 +9,12 @@
  *   bilinearly into BEFORE's frame reads smoother texture and smaller pore
  *   area (the fake improvement a regression to resampling would bring back).
  * - Fresh null pairs (new skins, new shots; generated and real photos
- *   re-captured): every generated-skin reading within its floor, and at
- *   most 5 % of all readings beyond (the floors are 95th percentiles).
+ *   re-captured), held to the floors when they raise no quality warning:
+ *   every generated-skin reading within its floor, and at most 5 % of all
+ *   their readings beyond (measured 3 of 150, one real close-up of 12
+ *   blobs: pore area +36.7 % against 17.6 %; the real floors are 95th
+ *   percentiles over 12 pairs, crossed now and then by definition). Pairs
+ *   with a warning are printed, not held.
  * - Real changes of about twice the floor read improved / worsened in the
  *   right direction.
  *
@@ -74,6 +78,7 @@ static const rp_study *get_study(void)
             set.syn_skins = 2;
             set.syn_captures = 3;
             set.photo_captures = 3;
+            set.focus_sweep = 0;
         }
         if (rp_study_run(ctx, &set, shared_dir(), &study) != SD_OK)
             fail_msg("study: %s", sd_ctx_message(ctx));
@@ -116,10 +121,16 @@ static void test_study_matches_readme(void **state)
     assert_int_equal(s->n_syn, s->set.syn_skins);
     assert_int_equal(s->n_syn_pairs, s->set.syn_skins * (s->set.syn_captures - 1));
     assert_int_equal(s->n_real_pairs, def.n_photos * (s->set.photo_captures - 1));
+    assert_true(s->n_syn_clean > 0);
     for (size_t m = 0; m < s->n_metrics; m++) {
-        assert_true(isfinite(s->p95_syn[m]) && isfinite(s->p95_real[m]));
-        /* the rule: larger of the two, rounded up to 0.5 % */
-        double hi = fmax(s->p95_syn[m], s->p95_real[m]);
+        if (rp_count_metric(&s->metrics[m])) {
+            /* count-dependent: c fitted over the clean pairs */
+            assert_true(s->c[m] > 0 && s->base[m] == s->floor[m]);
+            continue;
+        }
+        /* the rule: larger of the two (over the pairs without a warning),
+         * rounded up to 0.5 % */
+        double hi = isfinite(s->p95_real[m]) ? fmax(s->p95_syn[m], s->p95_real[m]) : s->p95_syn[m];
         assert_true(s->floor[m] >= hi && s->floor[m] < hi + 0.5);
     }
     if (RP_SANITIZED) {
@@ -128,6 +139,11 @@ static void test_study_matches_readme(void **state)
         return;
     }
     assert_true(s->set.syn_skins * s->set.syn_captures >= 40);
+    /* the focus warning's threshold is the one the study derives */
+    if (fabs(s->focus_threshold - SD_Q_MIN_FOCUS_RATIO) > 1e-9)
+        fail_msg("SD_Q_MIN_FOCUS_RATIO is %.2f, the focus sweep derives %.2f",
+                 SD_Q_MIN_FOCUS_RATIO, s->focus_threshold);
+    assert_true(s->n_real_clean > 0);
     char table[8192];
     size_t len = rp_table_markdown(s, table, sizeof table);
     assert_true(len < sizeof table);
@@ -152,9 +168,9 @@ static void test_study_matches_readme(void **state)
     for (size_t m = 0; m < s->n_metrics; m++) {
         const sd_metric_desc *d = table_floor(m);
         assert_ptr_equal(d, &s->metrics[m]);
-        if (fabs(d->noise_floor_pct - s->floor[m]) > 1e-9)
-            fail_msg("report floor of %s.%s is %.2f, the study measures %.2f", d->group, d->name,
-                     d->noise_floor_pct, s->floor[m]);
+        if (fabs(d->noise_floor_pct - s->floor[m]) > 1e-9 || fabs(d->floor_count_c - s->c[m]) > 1e-9)
+            fail_msg("report floor of %s.%s is %.2f (c %.2f), the study measures %.2f (c %.2f)",
+                     d->group, d->name, d->noise_floor_pct, d->floor_count_c, s->floor[m], s->c[m]);
     }
 }
 
@@ -203,8 +219,7 @@ static void test_no_resampling_bias(void **state)
          * through the pipeline; resampling shrinks the pore area. */
         for (size_t m = 0; m < s->n_metrics; m++) {
             const sd_metric_desc *d = table_floor(m);
-            const char *v = sd_metric_verdict(d, sd_metric_value(&q->pair.before, d),
-                                              sd_metric_value(&q->pair.after, d));
+            const char *v = sd_metric_verdict(d, &q->pair.before, &q->pair.after);
             if (strcmp(v, "unchanged") != 0)
                 fail_msg("%s.%s reads %s on the null pair", d->group, d->name, v);
         }
@@ -226,7 +241,8 @@ static void test_no_resampling_bias(void **state)
 /* Readings of fresh null pairs: how many, how many beyond the floor, and
  * the largest |change| / floor. */
 typedef struct null_tally {
-    int pairs, readings, beyond, beyond_syn;
+    int pairs, readings, beyond, beyond_syn; /* pairs without a quality warning */
+    int warned_pairs, warned_beyond;         /* pairs with one: reported, not held */
     double worst;
 } null_tally;
 
@@ -241,23 +257,32 @@ static void check_null_series(const rp_series *ser, int synthetic, null_tally *t
                       q->shot.defocus);
         for (size_t m = 0; m < nm; m++)
             print_message(" %+.1f", rp_change(&q->before, &q->after, &tab[m]));
-        print_message("  %s %s %s\n", q->summary[0], q->summary[1], q->summary[2]);
+        char codes[128];
+        rp_codes_text(q->warn_codes, codes, sizeof codes);
+        print_message("  %s %s %s; warnings %s\n", q->summary[0], q->summary[1], q->summary[2],
+                      codes);
+        int clean = rp_clean(q);
         for (size_t m = 0; m < nm; m++) {
             double c = rp_change(&q->before, &q->after, &tab[m]);
-            const char *v = sd_metric_verdict(&tab[m], sd_metric_value(&q->before, &tab[m]),
-                                              sd_metric_value(&q->after, &tab[m]));
-            int within = strcmp(v, "unchanged") == 0 && fabs(c) <= tab[m].noise_floor_pct;
+            double fl = sd_metric_floor(&tab[m], &q->before);
+            const char *v = sd_metric_verdict(&tab[m], &q->before, &q->after);
+            int within = strcmp(v, "unchanged") == 0 && fabs(c) <= fl;
+            if (!clean) {
+                t->warned_beyond += !within;
+                continue;
+            }
             t->readings++;
             if (!within) {
                 print_message("    beyond the floor: %s.%s %+.2f %% (floor %.1f %%)\n",
-                              tab[m].group, tab[m].name, c, tab[m].noise_floor_pct);
+                              tab[m].group, tab[m].name, c, fl);
                 t->beyond++;
                 t->beyond_syn += synthetic;
             }
             if (isfinite(c))
-                t->worst = fmax(t->worst, fabs(c) / tab[m].noise_floor_pct);
+                t->worst = fmax(t->worst, fabs(c) / fl);
         }
-        t->pairs++;
+        t->pairs += clean;
+        t->warned_pairs += !clean;
     }
 }
 
@@ -279,7 +304,7 @@ static void test_null_pairs_unchanged(void **state)
         assert_int_equal(
             rp_source_synthetic(&src, set.seed + (uint64_t)j, set.syn_w, set.syn_h, set.noise),
             SD_OK);
-        assert_int_equal(rp_run_series(ctx, &set, &src, 10 + j, RP_SANITIZED ? 3 : 5, dir, &ser),
+        assert_int_equal(rp_run_series(ctx, &set, &src, 10 + j, RP_SANITIZED ? 3 : 6, dir, &ser),
                          SD_OK);
         assert_int_equal(ser.failed, 0);
         check_null_series(&ser, 1, &t);
@@ -288,25 +313,32 @@ static void test_null_pairs_unchanged(void **state)
     for (int k = 0; k < set.n_photos; k++) {
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", shared_dir(), set.photos[k]);
-        assert_int_equal(rp_source_photo(ctx, &src, path, set.photo_w, set.photo_h, set.noise),
+        assert_int_equal(rp_source_photo(ctx, &src, path, &set.frame[k], set.photo_w, set.photo_h,
+                                         set.noise),
                          SD_OK);
-        src.name = set.photos[k];
-        assert_int_equal(rp_run_series(ctx, &set, &src, 1 + k, RP_SANITIZED ? 2 : 4, dir, &ser),
+        src.name = set.frame[k].label;
+        assert_int_equal(rp_run_series(ctx, &set, &src, 1 + k, RP_SANITIZED ? 2 : 3, dir, &ser),
                          SD_OK);
         assert_int_equal(ser.failed, 0);
         check_null_series(&ser, 0, &t);
         rp_source_release(&src);
     }
     rmdir(dir);
-    print_message("%d fresh null pairs, %d readings: %d beyond the floor (%d on generated skin), "
-                  "largest |change| %.2f x the floor\n",
-                  t.pairs, t.readings, t.beyond, t.beyond_syn, t.worst);
-    if (!RP_SANITIZED)
-        assert_true(t.pairs >= 20);
-    /* The floors are 95th percentiles: a fresh null pair may cross one now
-     * and then (that is what P95 means; measured 8 of 210 readings, all on
-     * the portraits, the worst a pore count of a dozen blobs halved), so
-     * the share is held to 5 %. Every generated-skin reading stays within. */
+    print_message("%d fresh null pairs without a quality warning, %d readings: %d beyond the "
+                  "floor (%d on generated skin), largest |change| %.2f x the floor; %d pairs "
+                  "with a warning (%d readings beyond, not held)\n",
+                  t.pairs, t.readings, t.beyond, t.beyond_syn, t.worst, t.warned_pairs,
+                  t.warned_beyond);
+    if (!RP_SANITIZED) {
+        assert_true(t.pairs + t.warned_pairs >= 20);
+        assert_true(t.pairs >= 10);
+    }
+    /* Pairs without a warning: every generated-skin reading stays within
+     * its floor. The real floors are 95th percentiles over 12 close-up
+     * pairs, which a fresh pair may cross now and then (measured 3 of 150
+     * readings, all one close-up pair with 12 blobs: pore area fraction
+     * +36.7 % against 17.6 %, mean pore area +17.2 % against 13.9 %), so
+     * the share is held to 5 %. */
     assert_int_equal(t.beyond_syn, 0);
     if (!RP_SANITIZED) /* a share needs the full sample */
         assert_true(t.beyond <= 0.05 * t.readings);
@@ -330,23 +362,23 @@ static void test_real_changes(void **state)
     change_case cases[6];
     for (int i = 0; i < 6; i++)
         sd_synth_session_defaults(&cases[i].ses);
-    cases[0].what = "texture x0.60";
-    cases[0].ses.texture_scale = 0.60;
+    cases[0].what = "texture x0.87";
+    cases[0].ses.texture_scale = 0.87;
     cases[0].group = "texture", cases[0].metric = "ra", cases[0].expect = "improved";
-    cases[1].what = "texture x1.50";
-    cases[1].ses.texture_scale = 1.50;
+    cases[1].what = "texture x1.12";
+    cases[1].ses.texture_scale = 1.12;
     cases[1].group = "texture", cases[1].metric = "ra", cases[1].expect = "worsened";
-    cases[2].what = "redness x0.45";
-    cases[2].ses.redness_scale = 0.45;
+    cases[2].what = "redness x0.89";
+    cases[2].ses.redness_scale = 0.89;
     cases[2].group = "redness", cases[2].metric = "mean_a", cases[2].expect = "improved";
-    cases[3].what = "redness x1.55";
-    cases[3].ses.redness_scale = 1.55;
+    cases[3].what = "redness x1.08";
+    cases[3].ses.redness_scale = 1.08;
     cases[3].group = "redness", cases[3].metric = "mean_a", cases[3].expect = "worsened";
-    cases[4].what = "pores 62 % gone";
-    cases[4].ses.pores_gone = 0.62;
+    cases[4].what = "pores 13 % gone";
+    cases[4].ses.pores_gone = 0.13;
     cases[4].group = "pores", cases[4].metric = "count", cases[4].expect = "improved";
-    cases[5].what = "pores deeper x1.8";
-    cases[5].ses.pore_depth_scale = 1.8;
+    cases[5].what = "pores deeper x1.06";
+    cases[5].ses.pore_depth_scale = 1.06;
     cases[5].group = "pores", cases[5].metric = "area_fraction", cases[5].expect = "worsened";
 
     const char *tmp = getenv("TMPDIR");
@@ -357,7 +389,7 @@ static void test_real_changes(void **state)
     snprintf(cur, sizeof cur, "%s/cur.jpg", dir);
     rp_source src;
     assert_int_equal(rp_source_synthetic(&src, set.seed, set.syn_w, set.syn_h, set.noise), SD_OK);
-    rp_shot s0 = rp_shot_random(set.seed, 0, 0, src.w, src.h);
+    rp_shot s0 = rp_shot_random(set.seed, 0, 0, src.w, src.h, set.defocus_max);
     assert_int_equal(rp_capture_file(ctx, &src, NULL, &s0, ref), SD_OK);
     sd_compare_params p;
     rp_compare_params(&p, set.px_per_mm);
@@ -367,7 +399,7 @@ static void test_real_changes(void **state)
         const change_case *c = &cases[i];
         /* camera moved, exposure and JPEG changed; focus as the reference,
          * so the measured change is the skin's, not the lens's */
-        rp_shot sk = rp_shot_random(set.seed, 0, 1 + i, src.w, src.h);
+        rp_shot sk = rp_shot_random(set.seed, 0, 1 + i, src.w, src.h, set.defocus_max);
         sk.defocus = s0.defocus;
         assert_int_equal(rp_capture_file(ctx, &src, &c->ses, &sk, cur), SD_OK);
         rp_pair q;
@@ -377,13 +409,14 @@ static void test_real_changes(void **state)
         size_t m = metric_index(c->group, c->metric);
         const sd_metric_desc *d = table_floor(m);
         double ch = rp_change(&q.before, &q.after, d);
+        double fl = sd_metric_floor(d, &q.before);
         print_message("  %-16s rot %+5.2f scale %.3f ev %+5.2f: %s.%s %+.1f %% (%.1f x its floor "
                       "%.1f %%); summary %s %s %s\n",
                       c->what, q.rot, q.scale, q.ev, c->group, c->metric, ch,
-                      fabs(ch) / d->noise_floor_pct, d->noise_floor_pct, q.summary[0],
+                      fabs(ch) / fl, fl, q.summary[0],
                       q.summary[1], q.summary[2]);
         /* about twice the floor, in the expected direction */
-        assert_true(fabs(ch) >= 1.5 * d->noise_floor_pct && fabs(ch) <= 3.0 * d->noise_floor_pct);
+        assert_true(fabs(ch) >= 1.5 * fl && fabs(ch) <= 3.0 * fl);
         assert_true(strcmp(c->expect, "improved") == 0 ? ch < 0 : ch > 0);
         for (int g = 0; g < 3; g++)
             if (strcmp(groups[g], c->group) == 0)

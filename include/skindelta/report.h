@@ -20,17 +20,27 @@ typedef struct sd_metric_desc {
     const char *group;       /* "texture", "redness", "pores" */
     const char *name;        /* "ra", ... */
     size_t offset;           /* of its double in sd_metrics */
-    double noise_floor_pct;  /* |change_pct| at or below this reads "unchanged" */
+    double noise_floor_pct;  /* |change_pct| at or below the floor reads "unchanged";
+                              * this is the floor, or its base (floor_count_c > 0) */
     int need_mm;             /* only reported with --px-per-mm */
+    double floor_count_c;    /* > 0: the floor depends on BEFORE's pore count N,
+                              * max(noise_floor_pct, 100 * floor_count_c / sqrt(N)) */
 } sd_metric_desc;
 
 /* The table, in report order; *n receives its length. */
 const sd_metric_desc *sd_metric_table(size_t *n);
 double sd_metric_value(const sd_metrics *m, const sd_metric_desc *d);
 
-/* "improved" | "worsened" | "unchanged" for a change of one metric
+/* The noise floor of one metric for a pair whose BEFORE measured `before`
+ * (the pore metrics' floor depends on its pore count; README, "Noise
+ * floors"). The compare report's noise_floor_pct. */
+double sd_metric_floor(const sd_metric_desc *d, const sd_metrics *before);
+
+/* "improved" | "worsened" | "unchanged" for the change of one metric
+ * between two measurements, judged against sd_metric_floor(d, before)
  * (lower is better for every version-1 metric). */
-const char *sd_metric_verdict(const sd_metric_desc *d, double before, double after);
+const char *sd_metric_verdict(const sd_metric_desc *d, const sd_metrics *before,
+                              const sd_metrics *after);
 
 /* Verdict of a group ("texture", "redness", "pores"): "improved" when at
  * least one of its metrics improved beyond its noise floor and none

@@ -238,7 +238,7 @@ static void print_summary(const cli *c, const sd_compare_result *r)
             fprintf(stderr, " %+7.1f %%", 100 * (a - b) / b);
         else
             fprintf(stderr, "         ");
-        fprintf(stderr, "  %s\n", sd_metric_verdict(&t[i], b, a));
+        fprintf(stderr, "  %s\n", sd_metric_verdict(&t[i], &r->m_before, &r->m_after));
     }
     for (int i = 0; i < r->quality.n_warnings; i++)
         fprintf(stderr, "  warning: %s\n", r->quality.warnings[i]);
