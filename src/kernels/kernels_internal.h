@@ -77,6 +77,10 @@ void sd_row_acc_scalar(const float *a, const float *b, const uint8_t *f, unsigne
                        double acc[3]);
 void sd_row_lap_acc_scalar(const float *up, const float *row, const float *dn, const uint8_t *f,
                            unsigned bit, int n, double acc[2]);
+/* Linear luminance Y of n pixels with gains, bit-identical to the y output
+ * of every level's row_colour (all levels read the LUT with scalar loads:
+ * gathers measured slower, docs/kernels.md), so one version serves all. */
+void sd_row_luminance(const uint16_t *rgb, int n, const float gain[3], float *y);
 /* Linear R, G, B (gains applied, scalar arithmetic) of n pixels into r, g, b. */
 void sd_row_linear(const uint16_t *rgb, int n, const float gain[3], float *r, float *g, float *b);
 #if defined(__x86_64__) || defined(__i386__)
@@ -101,6 +105,12 @@ void sd_row_acc_avx512(const float *a, const float *b, const uint8_t *f, unsigne
 void sd_row_lap_acc_avx512(const float *up, const float *row, const float *dn,
                            const uint8_t *f, unsigned bit, int n, double acc[2]);
 #endif
+
+/* The sampled, normalized Gaussian of sd_gauss_blur, one side: k[0..r],
+ * r = sd_gauss_radius(sigma) returned (k holds 4097 floats). */
+int sd_gauss_kernel(double sigma, float *k);
+/* Mirror an index into [0, n) about the edge pixels (-1 -> 1), as the blur. */
+int sd_mirror_index(int i, int n);
 
 /* Block of pixels the SIMD colour kernels convert at a time (stack arrays). */
 #define SD_COLOUR_BLOCK 256

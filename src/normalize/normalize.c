@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "kernels/kernels_internal.h"
 #include "metrics/metrics_internal.h"
 #include "skindelta/kernels.h"
 #include "skindelta/normalize.h"
@@ -41,25 +42,36 @@ static double luminance(const double rgb[3])
     return SD_XYZ_YR * rgb[0] + SD_XYZ_YG * rgb[1] + SD_XYZ_YB * rgb[2];
 }
 
-/* Linear luminance of img, blurred with sigma, into pl (initialized here). */
-static sd_status blurred_luminance(sd_ctx *ctx, const sd_image *img, double sigma, sd_plane *pl)
+/* Linear luminance of img over the window [x0, x1] x [y0, y1] (clamped to
+ * the image) grown by the blur's radius + 2, blurred with sigma, into pl
+ * (initialized here; *ox, *oy its origin in img). Inside the window minus
+ * the radius, and at the image's own edges, every value is the one a blur
+ * of the whole image gives (the same taps, the same mirroring), so the
+ * result does not depend on the window. */
+static sd_status blurred_luminance(sd_ctx *ctx, const sd_image *img, double sigma, double x0,
+                                   double y0, double x1, double y1, sd_plane *pl, int *ox,
+                                   int *oy)
 {
+    const int r = sd_gauss_radius(sigma) + 2;
+    const int wx0 = (int)SD_MAX(0.0, floor(x0) - r), wy0 = (int)SD_MAX(0.0, floor(y0) - r);
+    const int wx1 = (int)SD_MIN((double)img->width - 1, ceil(x1) + r);
+    const int wy1 = (int)SD_MIN((double)img->height - 1, ceil(y1) + r);
+    if (wx1 < wx0 || wy1 < wy0)
+        return sd_fail(ctx, SD_ERR_TOO_SMALL, "normalize: the region is outside the image");
+    const int w = wx1 - wx0 + 1, h = wy1 - wy0 + 1;
     sd_plane tmp;
-    sd_status s = sd_plane_init(ctx, &tmp, img->width, img->height);
+    sd_status s = sd_plane_init(ctx, &tmp, w, h);
     if (s != SD_OK)
         return s;
-    for (int y = 0; y < img->height; y++) {
-        float *row = sd_plane_row(&tmp, y);
-        for (int x = 0; x < img->width; x++) {
-            double rgb[3];
-            pixel_linear(img, x, y, rgb);
-            row[x] = (float)luminance(rgb);
-        }
-    }
-    if ((s = sd_plane_init(ctx, pl, img->width, img->height)) == SD_OK &&
+    const float one[3] = {1, 1, 1};
+    for (int y = 0; y < h; y++)
+        sd_row_luminance(sd_image_px(img, wx0, wy0 + y), w, one, sd_plane_row(&tmp, y));
+    if ((s = sd_plane_init(ctx, pl, w, h)) == SD_OK &&
         (s = sd_gauss_blur(ctx, &tmp, pl, sigma)) != SD_OK)
         sd_plane_release(pl);
     sd_plane_release(&tmp);
+    *ox = wx0;
+    *oy = wy0;
     return s;
 }
 
@@ -72,12 +84,28 @@ static sd_status exposure_gain(sd_ctx *ctx, const sd_image *before, const sd_ima
 {
     if (!roi || !roi->before || roi->bw != before->width || roi->bh != before->height)
         return sd_fail(ctx, SD_ERR_ARG, "normalize: exposure needs the pair's ROI");
+    /* only the windows the samples read: BEFORE's ROI box, and AFTER's
+     * box around the four mapped corners of it */
+    const sd_rect *bb = &roi->bbox;
+    double u0 = INFINITY, v0 = INFINITY, u1 = -INFINITY, v1 = -INFINITY;
+    for (int i = 0; i < 4; i++) {
+        double u, v;
+        sd_mx_apply(xf, bb->x + (i & 1 ? bb->w - 1 : 0), bb->y + (i & 2 ? bb->h - 1 : 0), &u,
+                    &v);
+        u0 = fmin(u0, u);
+        v0 = fmin(v0, v);
+        u1 = fmax(u1, u);
+        v1 = fmax(v1, v);
+    }
     sd_plane yb, ya;
+    int bx, by, ax, ay;
     memset(&ya, 0, sizeof ya);
-    sd_status s = blurred_luminance(ctx, before, NORM_SIGMA, &yb);
+    sd_status s = blurred_luminance(ctx, before, NORM_SIGMA, bb->x, bb->y, bb->x + bb->w - 1,
+                                    bb->y + bb->h - 1, &yb, &bx, &by);
     if (s != SD_OK)
         return s;
-    if ((s = blurred_luminance(ctx, after, NORM_SIGMA * sd_mx_scale(xf), &ya)) != SD_OK) {
+    if ((s = blurred_luminance(ctx, after, NORM_SIGMA * sd_mx_scale(xf), u0, v0, u1, v1, &ya,
+                               &ax, &ay)) != SD_OK) {
         sd_plane_release(&yb);
         return s;
     }
@@ -93,7 +121,8 @@ static sd_status exposure_gain(sd_ctx *ctx, const sd_image *before, const sd_ima
                 continue;
             double u, v;
             sd_mx_apply(xf, x, y, &u, &v);
-            double b = sd_plane_row(&yb, y)[x], a = sd_plane_bilinear(&ya, u, v);
+            double b = sd_plane_row(&yb, y - by)[x - bx];
+            double a = sd_plane_bilinear(&ya, u - ax, v - ay);
             if (b < NORM_DARK || a < NORM_DARK)
                 continue;
             lr[n++] = (float)log(b / a);
