@@ -425,6 +425,14 @@ static void test_colour_all_levels(void **state)
                     fail_msg("%s n=%d x=%d: lam %.8g/%.8g a %.8g/%.8g e %.8g/%.8g",
                              sd_simd_name(lv), n, x, q[0][x], lam[x], q[1][x], a[x], q[2][x],
                              e[x]);
+            /* lam and e may be NULL: a* and Y unchanged */
+            float *a2 = malloc(sizeof(float) * (size_t)n), *y2 = malloc(sizeof(float) * (size_t)n);
+            assert_true(a2 && y2);
+            d->row_colour(rgb, n, g, NULL, a2, NULL, y2);
+            assert_memory_equal(a2, q[1], sizeof(float) * (size_t)n);
+            assert_memory_equal(y2, q[3], sizeof(float) * (size_t)n);
+            free(a2);
+            free(y2);
             if (lv >= SD_SIMD_AVX2) {
                 static float prev[3][4200];
                 if (have)

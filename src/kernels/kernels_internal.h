@@ -28,8 +28,9 @@ typedef void (*sd_row_log_fn)(const float *in, int n, float *out);
 
 /* Per-pixel colour of n interleaved 16-bit sRGB pixels with linear gains
  * g[3] (R = g[0] lut[r], ...): lam = ln(Y + 1/4096), a = CIELAB a*,
- * e = 100 log10(max(R, 1/4096) / max(G, 1/4096)), y = Y. All four outputs
- * are written (none may be NULL). Scalar: logf, cbrtf, log10f; SIMD: the
+ * e = 100 log10(max(R, 1/4096) / max(G, 1/4096)), y = Y. a and y are
+ * always written; lam and e may be NULL (not computed: the passes that only
+ * need a* and Y skip the logarithms). Scalar: logf, cbrtf, log10f; SIMD: the
  * luminance bit-identical to scalar, then a vector ln and cube root
  * (docs/kernels.md "Colour"). */
 typedef void (*sd_row_colour_fn)(const uint16_t *rgb, int n, const float g[3], float *lam,

@@ -38,9 +38,12 @@ void sd_row_colour_scalar(const uint16_t *rgb, int n, const float g[3], float *l
         float r = gr * lut[rgb[0]], gc = gg * lut[rgb[1]], b = gb * lut[rgb[2]];
         float yl = (float)SD_XYZ_YR * r + (float)SD_XYZ_YG * gc + (float)SD_XYZ_YB * b;
         float xx = (float)SD_XYZ_XR * r + (float)SD_XYZ_XG * gc + (float)SD_XYZ_XB * b;
-        lam[i] = logf(yl + (float)SD_LAMBDA_EPS);
+        if (lam)
+            lam[i] = logf(yl + (float)SD_LAMBDA_EPS);
         a[i] = 500.0f * (sd_lab_f(xx / SD_LAB_XN) - sd_lab_f(yl));
-        e[i] = 100.0f * log10f((r > SD_ERY_EPS ? r : SD_ERY_EPS) / (gc > SD_ERY_EPS ? gc : SD_ERY_EPS));
+        if (e)
+            e[i] = 100.0f * log10f((r > SD_ERY_EPS ? r : SD_ERY_EPS) /
+                                   (gc > SD_ERY_EPS ? gc : SD_ERY_EPS));
         y[i] = yl;
     }
 }

@@ -63,16 +63,20 @@ void sd_row_colour_avx2(const uint16_t *rgb, int n, const float g[3], float *lam
             _mm256_storeu_ps(r + i, A); /* r: a* from here on */
             _mm256_storeu_ps(gc + i, Y);
         }
-        sd_row_log_avx2(t, mv, t);
-        sd_row_log_avx2(lr, mv, lr);
-        sd_row_log_avx2(lg, mv, lg);
-        const __m256 c = _mm256_set1_ps((float)(100.0 / 2.302585092994045684));
-        for (int i = 0; i < mv; i += 8)
-            _mm256_storeu_ps(lr + i, _mm256_mul_ps(c, _mm256_sub_ps(_mm256_loadu_ps(lr + i),
+        if (lam) {
+            sd_row_log_avx2(t, mv, t);
+            memcpy(lam + x0, t, (size_t)m * sizeof(float));
+        }
+        if (e) {
+            sd_row_log_avx2(lr, mv, lr);
+            sd_row_log_avx2(lg, mv, lg);
+            const __m256 c = _mm256_set1_ps((float)(100.0 / 2.302585092994045684));
+            for (int i = 0; i < mv; i += 8)
+                _mm256_storeu_ps(lr + i, _mm256_mul_ps(c, _mm256_sub_ps(_mm256_loadu_ps(lr + i),
                                                                      _mm256_loadu_ps(lg + i))));
-        memcpy(lam + x0, t, (size_t)m * sizeof(float));
+            memcpy(e + x0, lr, (size_t)m * sizeof(float));
+        }
         memcpy(a + x0, r, (size_t)m * sizeof(float));
-        memcpy(e + x0, lr, (size_t)m * sizeof(float));
         memcpy(y + x0, gc, (size_t)m * sizeof(float));
     }
 }

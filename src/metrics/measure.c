@@ -436,7 +436,7 @@ typedef struct colour_job {
     double t_red;
     collector ca, cy;     /* per job: bins from the shared histogram, own buffers */
     size_t red;
-    float *buf;           /* 4 rows of w */
+    float *buf;           /* 2 rows of w */
 } colour_job;
 
 static void *colour_run(void *arg)
@@ -444,7 +444,7 @@ static void *colour_run(void *arg)
     colour_job *j = arg;
     const sd_measure *m = j->m;
     const int w = m->w;
-    float *lam = j->buf, *a = lam + w, *e = a + w, *yy = e + w;
+    float *a = j->buf, *yy = a + w;
     for (int y = j->y0; y < j->y1; y++) {
         const uint8_t *f = m->flags + (size_t)y * (size_t)w;
         int any = 0;
@@ -452,7 +452,8 @@ static void *colour_run(void *arg)
             any = f[x] & F_MEASURED;
         if (!any)
             continue;
-        j->dsp->row_colour(sd_image_px(m->img, m->ox, m->oy + y), w, m->g, lam, a, e, yy);
+        /* a* and Y only: no logarithms */
+        j->dsp->row_colour(sd_image_px(m->img, m->ox, m->oy + y), w, m->g, NULL, a, NULL, yy);
         for (int x = 0; x < w; x++) {
             if (!(f[x] & F_MEASURED))
                 continue;
@@ -487,7 +488,7 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, int want_a, colle
         j->want_y = want_y;
         j->count_red = count_red;
         j->t_red = t_red;
-        j->buf = sd_alloc_array(4 * (size_t)m->w, sizeof(float));
+        j->buf = sd_alloc_array(2 * (size_t)m->w, sizeof(float));
         if (want_a) {
             j->ca = *ca;
             j->ca.n = 0;
