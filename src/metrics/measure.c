@@ -620,6 +620,174 @@ static sd_status find_pores(sd_ctx *ctx, sd_measure *m, float t, double amin, do
     return SD_OK;
 }
 
+/* ---- the flag pass ---- */
+
+typedef struct flag_job {
+    sd_measure *m;
+    const uint8_t *mask;
+    double border;
+    int y0, y1;
+    size_t n_mask, n_crush, n_clip;
+    size_t *colcnt; /* w, own */
+} flag_job;
+
+/* Mask, clip and crush flags; the outermost pixel frame is never measured
+ * (the Laplacian needs neighbours). A NULL mask is the image minus the
+ * border. */
+static void *flag_run(void *arg)
+{
+    flag_job *j = arg;
+    sd_measure *m = j->m;
+    const sd_image *img = m->img;
+    const uint8_t *mask = j->mask;
+    const double border = j->border;
+    const int iw = img->width, ih = img->height, w = m->w;
+    for (int y = j->y0; y < j->y1; y++) {
+        const int Y = m->oy + y;
+        const uint16_t *px = sd_image_px(img, m->ox, Y);
+        uint8_t *frow = m->flags + (size_t)y * (size_t)w;
+        for (int x = 0; x < w; x++, px += 3) {
+            const int X = m->ox + x;
+            const size_t mi = (size_t)Y * (size_t)iw + (size_t)X;
+            uint8_t f = sd_px_clipped(px) ? F_CLIPPED : 0;
+            int in = mask ? mask[mi] != 0
+                          : (X >= border && Y >= border && X < iw - border && Y < ih - border);
+            if (in && X > 0 && Y > 0 && X < iw - 1 && Y < ih - 1) {
+                f |= F_MASK;
+                j->n_mask++;
+                if (px[0] <= SD_CRUSH_LEVEL && px[1] <= SD_CRUSH_LEVEL && px[2] <= SD_CRUSH_LEVEL)
+                    j->n_crush++;
+                if (f & F_CLIPPED)
+                    j->n_clip++;
+                else if (!mask || mask[mi] != SD_ROI_EXCLUDED) {
+                    f |= F_MEASURED;
+                    j->colcnt[x]++;
+                }
+            }
+            frow[x] = f;
+        }
+    }
+    return NULL;
+}
+
+/* Threads over rows; the counts are integers, so the sums do not depend on
+ * the split. colcnt (w, zeroed) receives the measured pixels per column. */
+static sd_status flag_pass(sd_ctx *ctx, sd_measure *m, const uint8_t *mask, double border,
+                           size_t *colcnt)
+{
+    flag_job jobs[MAX_THREADS];
+    memset(jobs, 0, sizeof jobs);
+    int nt = SD_CLAMP(m->nthreads, 1, SD_MIN(m->h, MAX_THREADS));
+    if ((size_t)m->w * (size_t)m->h < 65536)
+        nt = 1;
+    sd_status s = SD_OK;
+    for (int t = 0; t < nt; t++) {
+        flag_job *j = &jobs[t];
+        j->m = m;
+        j->mask = mask;
+        j->border = border;
+        j->y0 = (int)((int64_t)m->h * t / nt);
+        j->y1 = (int)((int64_t)m->h * (t + 1) / nt);
+        j->colcnt = t == 0 ? colcnt : sd_calloc_array((size_t)m->w, sizeof(size_t));
+        if (!j->colcnt)
+            s = SD_ERR_NOMEM;
+    }
+    if (s == SD_OK) {
+        run_jobs(nt, flag_run, jobs, sizeof jobs[0]);
+        for (int t = 0; t < nt; t++) {
+            m->n_mask += jobs[t].n_mask;
+            m->n_crush += jobs[t].n_crush;
+            m->n_clip += jobs[t].n_clip;
+            for (int x = 0; t > 0 && x < m->w; x++)
+                colcnt[x] += jobs[t].colcnt[x];
+        }
+    }
+    for (int t = 1; t < nt; t++)
+        free(jobs[t].colcnt);
+    if (s != SD_OK)
+        return sd_fail(ctx, s, "metrics: out of memory");
+    return SD_OK;
+}
+
+/* ---- passes over the D plane (the exact MAD), threaded ---- */
+
+typedef struct dpass_job {
+    const sd_measure *m;
+    int y0, y1;
+    int absdev;      /* values |D - med| (as float) instead of D */
+    double med;
+    collector c;     /* collecting: own buffer */
+    uint32_t *hist;  /* or histogram: own HBINS */
+} dpass_job;
+
+static void *dpass_run(void *arg)
+{
+    dpass_job *j = arg;
+    const sd_measure *m = j->m;
+    const int w = m->w;
+    for (int y = j->y0; y < j->y1; y++) {
+        const float *d = sd_plane_row(&m->d, y);
+        const uint8_t *f = m->flags + (size_t)y * (size_t)w;
+        for (int x = 0; x < w; x++) {
+            if (!(f[x] & F_MEASURED))
+                continue;
+            float v = j->absdev ? (float)fabs((double)d[x] - j->med) : d[x];
+            if (j->hist)
+                j->hist[fbin(v)]++;
+            else
+                collect(&j->c, v);
+        }
+    }
+    return NULL;
+}
+
+/* One pass over the measured D values (or |D - med|): into the collector c
+ * (initialized by the caller) or, when c is NULL, into the histogram hist
+ * (HBINS, zeroed by the caller). */
+static sd_status d_pass(sd_ctx *ctx, const sd_measure *m, int absdev, double med, collector *c,
+                        uint32_t *hist)
+{
+    dpass_job jobs[MAX_THREADS];
+    memset(jobs, 0, sizeof jobs);
+    int nt = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(m->h, MAX_THREADS));
+    if ((size_t)m->w * (size_t)m->h < 65536)
+        nt = 1;
+    sd_status s = SD_OK;
+    for (int t = 0; t < nt; t++) {
+        dpass_job *j = &jobs[t];
+        j->m = m;
+        j->y0 = (int)((int64_t)m->h * t / nt);
+        j->y1 = (int)((int64_t)m->h * (t + 1) / nt);
+        j->absdev = absdev;
+        j->med = med;
+        if (c) {
+            j->c = *c;
+            j->c.n = 0;
+            j->c.v = sd_alloc_array(c->cap ? c->cap : 1, sizeof(float));
+            if (!j->c.v)
+                s = SD_ERR_NOMEM;
+        } else if (!(j->hist = sd_calloc_array(HBINS, sizeof(uint32_t)))) {
+            s = SD_ERR_NOMEM;
+        }
+    }
+    if (s == SD_OK) {
+        run_jobs(nt, dpass_run, jobs, sizeof jobs[0]);
+        for (int t = 0; t < nt; t++) {
+            for (size_t i = 0; c && i < jobs[t].c.n && c->n < c->cap; i++)
+                c->v[c->n++] = jobs[t].c.v[i];
+            for (int b = 0; !c && b < HBINS; b++)
+                hist[b] += jobs[t].hist[b];
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        free(jobs[t].c.v);
+        free(jobs[t].hist);
+    }
+    if (s != SD_OK)
+        return sd_fail(ctx, s, "metrics: out of memory");
+    return SD_OK;
+}
+
 /* ---- the phases ---- */
 
 void sd_measure_free(sd_measure *m)
@@ -711,34 +879,8 @@ sd_status sd_measure_begin(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
     if ((s = sd_plane_init(ctx, &m->d, w, h)) != SD_OK)
         goto fail;
 
-    /* Mask, clip and crush flags; the outermost pixel frame is never
-     * measured (the Laplacian needs neighbours). A NULL mask is the image
-     * minus the border. */
-    for (int y = 0; y < h; y++) {
-        const int Y = oy + y;
-        const uint16_t *px = sd_image_px(img, ox, Y);
-        uint8_t *frow = m->flags + (size_t)y * (size_t)w;
-        for (int x = 0; x < w; x++, px += 3) {
-            const int X = ox + x;
-            const size_t mi = (size_t)Y * (size_t)iw + (size_t)X;
-            uint8_t f = sd_px_clipped(px) ? F_CLIPPED : 0;
-            int in = mask ? mask[mi] != 0
-                          : (X >= border && Y >= border && X < iw - border && Y < ih - border);
-            if (in && X > 0 && Y > 0 && X < iw - 1 && Y < ih - 1) {
-                f |= F_MASK;
-                m->n_mask++;
-                if (px[0] <= SD_CRUSH_LEVEL && px[1] <= SD_CRUSH_LEVEL && px[2] <= SD_CRUSH_LEVEL)
-                    m->n_crush++;
-                if (f & F_CLIPPED)
-                    m->n_clip++;
-                else if (!mask || mask[mi] != SD_ROI_EXCLUDED) {
-                    f |= F_MEASURED;
-                    colcnt[x]++;
-                }
-            }
-            frow[x] = f;
-        }
-    }
+    if ((s = flag_pass(ctx, m, mask, border, colcnt)) != SD_OK)
+        goto fail;
     for (int x = 0; x < w; x++)
         m->n += colcnt[x];
     if (m->n_mask == 0 || m->n == 0) {
@@ -792,39 +934,29 @@ sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
     if (!(t_pore > 0)) {
         /* median of D, then of |D - median| (as float, as the selection
          * over the values would see them) */
-        const int w = m->w, h = m->h;
         collector cd, cm;
         if (!collector_init(&cd, m->hist_d, n))
             return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-        for (int y = 0; y < h; y++) {
-            const float *d = sd_plane_row(&m->d, y);
-            const uint8_t *f = m->flags + (size_t)y * (size_t)w;
-            for (int x = 0; x < w; x++)
-                if (f[x] & F_MEASURED)
-                    collect(&cd, d[x]);
+        if ((s = d_pass(ctx, m, 0, 0, &cd, NULL)) != SD_OK) {
+            free(cd.v);
+            return s;
         }
         double med = collector_median(&cd, n);
         free(cd.v);
         uint32_t *hm = sd_calloc_array(HBINS, sizeof *hm);
         if (!hm)
             return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-        for (int y = 0; y < h; y++) {
-            const float *d = sd_plane_row(&m->d, y);
-            const uint8_t *f = m->flags + (size_t)y * (size_t)w;
-            for (int x = 0; x < w; x++)
-                if (f[x] & F_MEASURED)
-                    hm[fbin((float)fabs((double)d[x] - med))]++;
+        if ((s = d_pass(ctx, m, 1, med, NULL, hm)) != SD_OK) {
+            free(hm);
+            return s;
         }
         int ok = collector_init(&cm, hm, n);
         free(hm);
         if (!ok)
             return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-        for (int y = 0; y < h; y++) {
-            const float *d = sd_plane_row(&m->d, y);
-            const uint8_t *f = m->flags + (size_t)y * (size_t)w;
-            for (int x = 0; x < w; x++)
-                if (f[x] & F_MEASURED)
-                    collect(&cm, (float)fabs((double)d[x] - med));
+        if ((s = d_pass(ctx, m, 1, med, &cm, NULL)) != SD_OK) {
+            free(cm.v);
+            return s;
         }
         double mad = collector_median(&cm, n);
         free(cm.v);
