@@ -8,7 +8,12 @@
  *  - blur_taps: SSE2 == scalar bit for bit; AVX2 == AVX-512 bit for bit;
  *    fused vs unfused: |d| <= (r+1) eps S, S = sum of |terms|, eps = 2^-23.
  *  - sd_gauss_blur vs the blur in double: <= 2 (r+2) eps max|x| per level.
- *  - Lambda / ln: |vector - log()| < 1e-6; AVX2 == AVX-512 bit for bit. */
+ *  - Lambda / ln: |vector - log()| < 1e-6; AVX2 == AVX-512 bit for bit.
+ *  - colour (Lambda, a*, erythema, Y with gains): scalar a* within 0.01 of
+ *    the textbook Lab; SIMD vs scalar: Y bit for bit, Lambda < 1e-6,
+ *    a* < 2e-3, erythema < 2e-3; AVX2 == AVX-512 bit for bit.
+ *  - accumulations (row_acc, row_lap_acc): every level within 1e-12 of the
+ *    magnitude of the sum in double (only the summation order differs). */
 #include "sd_test.h"
 
 #include <float.h>
@@ -361,6 +366,188 @@ static void test_log_range(void **state)
 
 /* ---- detection ---- */
 
+/* ---- colour and accumulation kernels of the metric stage ---- */
+
+static void test_colour_all_levels(void **state)
+{
+    (void)state;
+    const sd_simd_level top = sd_simd_detect();
+    const float *lut = sd_srgb16_lut();
+    for (int wi = 0; wi < N_WIDTHS; wi++) {
+        const int n = width_at(wi), off = wi % 3; /* unaligned starts (in samples) */
+        uint16_t *buf = malloc(sizeof(uint16_t) * (3 * (size_t)n + 3));
+        float *o[2][4];
+        assert_non_null(buf);
+        for (int k = 0; k < 2; k++)
+            for (int j = 0; j < 4; j++) {
+                o[k][j] = malloc(sizeof(float) * ((size_t)n + 1));
+                assert_non_null(o[k][j]);
+            }
+        uint16_t *rgb = buf + off;
+        for (int i = 0; i < 3 * n; i++) {
+            uint32_t v = rng();
+            /* include black, white and the Lab linear segment */
+            rgb[i] = (uint16_t)(v % 7 == 0 ? (v >> 8) % 3000 : v % 13 == 0 ? 65535 : v >> 16);
+        }
+        const float g[3] = {0.5f + (rng() % 1000) / 500.0f, 0.5f + (rng() % 1000) / 500.0f,
+                            0.5f + (rng() % 1000) / 500.0f};
+        float *lam = o[0][0], *a = o[0][1], *e = o[0][2], *y = o[0][3];
+        sd_row_colour_scalar(rgb, n, g, lam, a, e, y);
+        for (int x = 0; x < n; x++) {
+            /* textbook formulas in double on the same linear values */
+            double lin[3], lab[3];
+            for (int c = 0; c < 3; c++)
+                lin[c] = (double)(g[c] * lut[rgb[3 * x + c]]);
+            sd_linear_to_lab_ref(lin, lab);
+            double yy = SD_XYZ_YR * lin[0] + SD_XYZ_YG * lin[1] + SD_XYZ_YB * lin[2];
+            if (fabs(a[x] - lab[1]) > 0.01 || fabs(y[x] - yy) > 1e-6 * (1 + yy) ||
+                fabs(lam[x] - log(yy + SD_LAMBDA_EPS)) > 2e-6 ||
+                fabs(e[x] - 100 * log10(fmax(lin[0], 1.0 / 4096) / fmax(lin[1], 1.0 / 4096))) >
+                    1e-3)
+                fail_msg("scalar colour n=%d x=%d: a %.6f vs %.6f, e %.6f", n, x, a[x], lab[1],
+                         e[x]);
+        }
+        int have = 0;
+        for (int lv = SD_SIMD_SSE2; lv <= (int)top; lv++) {
+            const sd_dsp *d = sd_dsp_level((sd_simd_level)lv);
+            float *q[4];
+            for (int j = 0; j < 4; j++) {
+                q[j] = o[1][j];
+                q[j][n] = -777.0f;
+            }
+            d->row_colour(rgb, n, g, q[0], q[1], q[2], q[3]);
+            for (int j = 0; j < 4; j++)
+                assert_true(q[j][n] == -777.0f); /* nothing past n */
+            assert_memory_equal(q[3], y, sizeof(float) * (size_t)n);
+            for (int x = 0; x < n; x++)
+                if (fabs(q[0][x] - lam[x]) > 1e-6 || fabs(q[1][x] - a[x]) > 2e-3 ||
+                    fabs(q[2][x] - e[x]) > 2e-3)
+                    fail_msg("%s n=%d x=%d: lam %.8g/%.8g a %.8g/%.8g e %.8g/%.8g",
+                             sd_simd_name(lv), n, x, q[0][x], lam[x], q[1][x], a[x], q[2][x],
+                             e[x]);
+            /* lam and e may be NULL: a* and Y unchanged */
+            float *a2 = malloc(sizeof(float) * (size_t)n), *y2 = malloc(sizeof(float) * (size_t)n);
+            assert_true(a2 && y2);
+            d->row_colour(rgb, n, g, NULL, a2, NULL, y2);
+            assert_memory_equal(a2, q[1], sizeof(float) * (size_t)n);
+            assert_memory_equal(y2, q[3], sizeof(float) * (size_t)n);
+            free(a2);
+            free(y2);
+            if (lv >= SD_SIMD_AVX2) {
+                static float prev[3][4200];
+                if (have)
+                    for (int j = 0; j < 3; j++)
+                        assert_memory_equal(prev[j], q[j], sizeof(float) * (size_t)n);
+                for (int j = 0; j < 3; j++)
+                    memcpy(prev[j], q[j], sizeof(float) * (size_t)n);
+                have = 1;
+            }
+        }
+        free(buf);
+        for (int k = 0; k < 2; k++)
+            for (int j = 0; j < 4; j++)
+                free(o[k][j]);
+    }
+}
+
+/* The a* of the vector cube root over a whole ramp of samples: every level
+ * within 2e-3 of scalar, near the eps/kappa seam included. */
+static void test_colour_grey_ramp(void **state)
+{
+    (void)state;
+    enum { N = 65536 };
+    uint16_t *rgb = malloc(sizeof(uint16_t) * 3 * N);
+    float *o = malloc(sizeof(float) * 8 * N);
+    assert_non_null(rgb);
+    assert_non_null(o);
+    for (int i = 0; i < N; i++) {
+        rgb[3 * i] = (uint16_t)i;
+        rgb[3 * i + 1] = (uint16_t)(65535 - i);
+        rgb[3 * i + 2] = (uint16_t)((i * 7) & 0xffff);
+    }
+    const float g[3] = {1, 1, 1};
+    sd_row_colour_scalar(rgb, N, g, o, o + N, o + 2 * N, o + 3 * N);
+    for (int lv = SD_SIMD_SSE2; lv <= (int)sd_simd_detect(); lv++) {
+        sd_dsp_level((sd_simd_level)lv)->row_colour(rgb, N, g, o + 4 * N, o + 5 * N, o + 6 * N,
+                                                    o + 7 * N);
+        double worst = 0, worst_e = 0;
+        for (int i = 0; i < N; i++) {
+            worst = fmax(worst, fabs(o[5 * N + i] - o[N + i]));
+            worst_e = fmax(worst_e, fabs(o[6 * N + i] - o[2 * N + i]));
+        }
+        print_message("colour ramp %s: max |a* - scalar| = %.3g, |e - scalar| = %.3g\n",
+                      sd_simd_name(lv), worst, worst_e);
+        assert_true(worst < 2e-3);
+        assert_true(worst_e < 2e-3);
+    }
+    free(rgb);
+    free(o);
+}
+
+static void test_acc_all_levels(void **state)
+{
+    (void)state;
+    const sd_simd_level top = sd_simd_detect();
+    for (int wi = 0; wi < N_WIDTHS; wi++) {
+        const int n = width_at(wi), off = 1 + wi % 3;
+        float *a = malloc(sizeof(float) * ((size_t)n + 8)), *b = malloc(sizeof(float) * ((size_t)n + 8));
+        float *u = malloc(sizeof(float) * ((size_t)n + 8)), *d = malloc(sizeof(float) * ((size_t)n + 8));
+        uint8_t *f = malloc((size_t)n + 8);
+        assert_true(a && b && u && d && f);
+        for (int i = 0; i < n + 8; i++) {
+            a[i] = frand() * 3;
+            b[i] = frand();
+            u[i] = frand();
+            d[i] = frand();
+            f[i] = (uint8_t)(rng() & 0xff);
+        }
+        const unsigned bit = 1u << (wi % 8);
+        const float *A = a + off, *Bv = b + off, *U = u + off, *D = d + off;
+        const uint8_t *F = f + off;
+        const int nl = n - 1; /* the Laplacian reads row[-1] .. row[n] */
+        for (int withb = 0; withb < 2; withb++) {
+            double ref[3] = {0, 0, 0}, mag = 0;
+            for (int x = 0; x < n; x++)
+                if (F[x] & bit) {
+                    double v = (double)A[x] - (withb ? (double)Bv[x] : 0);
+                    ref[0] += v;
+                    ref[1] += fabs(v);
+                    ref[2] += v * v;
+                    mag += fabs(v) + v * v;
+                }
+            for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+                double acc[3] = {1, 2, 3};
+                sd_dsp_level((sd_simd_level)lv)->row_acc(A, withb ? Bv : NULL, F, bit, n, acc);
+                for (int k = 0; k < 3; k++)
+                    if (fabs(acc[k] - (ref[k] + k + 1)) > 1e-12 * (mag + 10))
+                        fail_msg("row_acc %s n=%d k=%d: %.17g vs %.17g", sd_simd_name(lv), n, k,
+                                 acc[k], ref[k] + k + 1);
+            }
+        }
+        double lref[2] = {0, 0}, lmag = 0;
+        for (int x = 0; x < nl; x++)
+            if (F[x] & bit) {
+                double l = (double)U[x] + D[x] + A[x - 1] + A[x + 1] - 4.0 * A[x];
+                lref[0] += l;
+                lref[1] += l * l;
+                lmag += fabs(l) + l * l;
+            }
+        for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+            double acc[2] = {0, 0};
+            sd_dsp_level((sd_simd_level)lv)->row_lap_acc(U, A, D, F, bit, nl, acc);
+            for (int k = 0; k < 2; k++)
+                if (fabs(acc[k] - lref[k]) > 1e-12 * (lmag + 1))
+                    fail_msg("row_lap_acc %s n=%d k=%d: %.17g vs %.17g", sd_simd_name(lv), nl,
+                             k, acc[k], lref[k]);
+        }
+        free(a);
+        free(b);
+        free(u);
+        free(d);
+        free(f);
+    }
+}
+
 typedef struct fake_cpu {
     uint32_t max_leaf, ecx1, edx1, ebx7;
     uint64_t xcr0;
@@ -523,6 +710,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_blur_bad_args),
         cmocka_unit_test(test_lambda_all_levels),
         cmocka_unit_test(test_log_range),
+        cmocka_unit_test(test_colour_all_levels),
+        cmocka_unit_test(test_colour_grey_ramp),
+        cmocka_unit_test(test_acc_all_levels),
     };
     return cmocka_run_group_tests_name("kernels_simd", tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/internal.h"
+#include "metrics/measure_internal.h"
 #include "skindelta/compare.h"
 #include "skindelta/io.h"
 
@@ -130,6 +131,92 @@ static sd_status load_mask(sd_ctx *ctx, const sd_compare_params *p, const sd_ima
     return sd_mask_load(ctx, p->mask_path, p->max_pixels, before->width, before->height, out);
 }
 
+/* One image's share of the metric stage on a thread of its own. */
+typedef struct measure_job {
+    sd_ctx *ctx;
+    const sd_image *img;
+    const uint8_t *mask;
+    double scale;
+    const double *gains;
+    const sd_metric_params *p;
+    const sd_thresholds *thr; /* finish only */
+    sd_measure *m;
+    sd_metrics *out;
+    sd_status status;
+} measure_job;
+
+static void *measure_begin_run(void *arg)
+{
+    measure_job *j = arg;
+    j->status = sd_measure_begin(j->ctx, j->img, j->mask, j->scale, j->gains, j->p, &j->m);
+    return NULL;
+}
+
+static void *measure_finish_run(void *arg)
+{
+    measure_job *j = arg;
+    j->status = sd_measure_finish(j->ctx, j->m, j->thr, j->out);
+    return NULL;
+}
+
+/* Run fn on jb here and on ja on a second thread when there is one (ja
+ * then works on its own context; its error is copied into jb's). */
+static void run_both(void *(*fn)(void *), measure_job *jb, measure_job *ja, int threaded)
+{
+    pthread_t th;
+    if (threaded && pthread_create(&th, NULL, fn, ja) == 0) {
+        fn(jb);
+        pthread_join(th, NULL);
+    } else {
+        fn(jb);
+        if (jb->status == SD_OK)
+            fn(ja);
+    }
+}
+
+/* The metric stage of a pair: the threshold-free per-pixel work of BEFORE
+ * and AFTER at the same time (each on half the threads), thresholds from
+ * BEFORE, then the threshold-dependent parts of both at the same time. The
+ * numbers do not depend on the thread split. BEFORE's error wins. */
+static sd_status measure_pair(sd_ctx *ctx, const sd_image *before, const sd_image *after,
+                              const sd_roi *roi, double scale, const sd_norm_result *norm,
+                              const sd_metric_params *p, sd_thresholds *thr, sd_metrics *mb,
+                              sd_metrics *ma)
+{
+    const int nt = sd_ctx_threads(ctx);
+    sd_ctx *actx = nt > 1 ? sd_ctx_new() : NULL;
+    sd_ctx *bctx = actx ? sd_ctx_new() : NULL;
+    int threaded = actx && bctx;
+    if (threaded) {
+        sd_ctx_set_threads(bctx, nt - nt / 2);
+        sd_ctx_set_threads(actx, nt / 2);
+    }
+    measure_job jb = {threaded ? bctx : ctx, before, roi->before, 1.0, norm->before_gains, p,
+                      thr, NULL, mb, SD_OK};
+    measure_job ja = {threaded ? actx : ctx, after, roi->after, scale, norm->gains, p,
+                      thr, NULL, ma, SD_OK};
+    sd_status s;
+    run_both(measure_begin_run, &jb, &ja, threaded);
+    if ((s = jb.status) != SD_OK || (s = ja.status) != SD_OK)
+        goto done;
+    thr->set = 0;
+    /* on all the threads: the exact medians' colour pass */
+    if ((s = sd_measure_thresholds(ctx, jb.m, thr)) != SD_OK) {
+        threaded = 0; /* the message is in ctx already */
+        goto done;
+    }
+    run_both(measure_finish_run, &jb, &ja, threaded);
+    s = jb.status != SD_OK ? jb.status : ja.status;
+done:
+    if (threaded && s != SD_OK)
+        sd_fail(ctx, s, "%s", sd_ctx_message(jb.status != SD_OK ? jb.ctx : ja.ctx));
+    sd_measure_free(jb.m);
+    sd_measure_free(ja.m);
+    sd_ctx_free(actx);
+    sd_ctx_free(bctx);
+    return s;
+}
+
 static sd_status build_roi(sd_ctx *ctx, const sd_compare_params *p, const char *before_path,
                            const sd_image *before, const sd_image *after, const sd_xform *xf,
                            sd_roi *roi)
@@ -200,13 +287,8 @@ sd_status sd_pair_compare(sd_ctx *ctx, const char *before_path, const char *afte
     out->timing.normalize_ms = t3 - t2;
 
     /* Each image on its own grid; thresholds come from BEFORE. */
-    out->thresholds.set = 0;
-    s = sd_image_measure(ctx, before, roi.before, 1.0, out->normalization.before_gains, &p->metric,
-                         &out->thresholds, &out->m_before);
-    if (s == SD_OK)
-        s = sd_image_measure(ctx, after, roi.after, out->alignment.scale,
-                             out->normalization.gains, &p->metric, &out->thresholds,
-                             &out->m_after);
+    s = measure_pair(ctx, before, after, &roi, out->alignment.scale, &out->normalization,
+                     &p->metric, &out->thresholds, &out->m_before, &out->m_after);
     if (s != SD_OK)
         goto done;
     double t4 = now_ms();

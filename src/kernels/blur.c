@@ -44,8 +44,19 @@ void sd_blur_taps_scalar(const float *const *in, const float *k, int r, float *o
     }
 }
 
+int sd_gauss_kernel(double sigma, float *k)
+{
+    const int r = sd_gauss_radius(sigma);
+    double sum = 0;
+    for (int i = -r; i <= r; i++)
+        sum += exp(-0.5 * i * i / (sigma * sigma));
+    for (int i = 0; i <= r; i++)
+        k[i] = (float)(exp(-0.5 * i * i / (sigma * sigma)) / sum);
+    return r;
+}
+
 /* Mirror an index into [0, n) (reflect about the edge pixels: -1 -> 1). */
-static int mirror(int i, int n)
+int sd_mirror_index(int i, int n)
 {
     if (n == 1)
         return 0;
@@ -81,7 +92,7 @@ static void hpass(const blur_job *j, int y, int x0, int n, float *out)
         p = s + (x0 - r);
     } else {
         for (int i = 0; i < n + 2 * r; i++)
-            j->pad[i] = s[mirror(x0 - r + i, w)];
+            j->pad[i] = s[sd_mirror_index(x0 - r + i, w)];
         p = j->pad;
     }
     for (int i = 0; i <= 2 * r; i++)
@@ -99,7 +110,7 @@ static void *blur_band(void *arg)
             j->tag[s] = -1;
         for (int y = j->y0; y < j->y1; y++) {
             for (int i = 0; i < R; i++) {
-                int sy = mirror(y - r + i, h), slot = sy % R;
+                int sy = sd_mirror_index(y - r + i, h), slot = sy % R;
                 float *row = j->ring + (size_t)slot * (size_t)j->tw;
                 if (j->tag[slot] != sy) {
                     hpass(j, sy, x0, n, row);
@@ -146,13 +157,8 @@ sd_status sd_gauss_blur(sd_ctx *ctx, const sd_plane *src, sd_plane *dst, double 
             memcpy(sd_plane_row(dst, y), sd_plane_row(src, y), (size_t)w * sizeof(float));
         return SD_OK;
     }
-    const int r = sd_gauss_radius(sigma), R = 2 * r + 1;
     float k[4097];
-    double sum = 0;
-    for (int i = -r; i <= r; i++)
-        sum += exp(-0.5 * i * i / (sigma * sigma));
-    for (int i = 0; i <= r; i++)
-        k[i] = (float)(exp(-0.5 * i * i / (sigma * sigma)) / sum);
+    const int r = sd_gauss_kernel(sigma, k), R = 2 * r + 1;
 
     int tw = RING_FLOATS / R;
     tw = tw < 64 ? 64 : tw - tw % 16;

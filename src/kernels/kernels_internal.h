@@ -26,11 +26,37 @@ typedef void (*sd_row_lambda_fn)(const uint16_t *rgb, int n, float *out);
 /* out[i] = ln(in[i]) for positive normal in[i] (the log inside lambda). */
 typedef void (*sd_row_log_fn)(const float *in, int n, float *out);
 
+/* Per-pixel colour of n interleaved 16-bit sRGB pixels with linear gains
+ * g[3] (R = g[0] lut[r], ...): lam = ln(Y + 1/4096), a = CIELAB a*,
+ * e = 100 log10(max(R, 1/4096) / max(G, 1/4096)), y = Y. a and y are
+ * always written; lam and e may be NULL (not computed: the passes that only
+ * need a* and Y skip the logarithms). Scalar: logf, cbrtf, log10f; SIMD: the
+ * luminance bit-identical to scalar, then a vector ln and cube root
+ * (docs/kernels.md "Colour"). */
+typedef void (*sd_row_colour_fn)(const uint16_t *rgb, int n, const float g[3], float *lam,
+                                 float *a, float *e, float *y);
+/* Accumulate over the x in [0, n) with (f[x] & bit) != 0, in double,
+ * v = (double)a[x] - (b ? (double)b[x] : 0):
+ *   acc[0] += sum v, acc[1] += sum |v|, acc[2] += sum v^2.
+ * Scalar sums in x order; SIMD levels in lanes, reduced in a fixed order at
+ * the end of the call (deterministic per level; docs/kernels.md). */
+typedef void (*sd_row_acc_fn)(const float *a, const float *b, const uint8_t *f, unsigned bit,
+                              int n, double acc[3]);
+/* The 5-point Laplacian of rows up/row/dn, in double,
+ *   l = (double)up[x] + dn[x] + row[x-1] + row[x+1] - 4.0 row[x],
+ * accumulated as acc[0] += sum l, acc[1] += sum l^2 over x in [0, n) with
+ * (f[x] & bit) != 0. Reads row[-1] and row[n]. */
+typedef void (*sd_row_lap_acc_fn)(const float *up, const float *row, const float *dn,
+                                  const uint8_t *f, unsigned bit, int n, double acc[2]);
+
 typedef struct sd_dsp {
     sd_simd_level level;
     sd_blur_taps_fn blur_taps;
     sd_row_lambda_fn row_lambda;
     sd_row_log_fn row_log;
+    sd_row_colour_fn row_colour;
+    sd_row_acc_fn row_acc;
+    sd_row_lap_acc_fn row_lap_acc;
 } sd_dsp;
 
 /* The active table (first call detects and reads SKINDELTA_SIMD). */
@@ -46,6 +72,18 @@ void sd_row_lambda_with_log(const uint16_t *rgb, int n, float *out, sd_row_log_f
 void sd_blur_taps_scalar(const float *const *in, const float *k, int r, float *out, int n);
 void sd_row_lambda_scalar(const uint16_t *rgb, int n, float *out);
 void sd_row_log_scalar(const float *in, int n, float *out);
+void sd_row_colour_scalar(const uint16_t *rgb, int n, const float g[3], float *lam, float *a,
+                          float *e, float *y);
+void sd_row_acc_scalar(const float *a, const float *b, const uint8_t *f, unsigned bit, int n,
+                       double acc[3]);
+void sd_row_lap_acc_scalar(const float *up, const float *row, const float *dn, const uint8_t *f,
+                           unsigned bit, int n, double acc[2]);
+/* Linear luminance Y of n pixels with gains, bit-identical to the y output
+ * of every level's row_colour (all levels read the LUT with scalar loads:
+ * gathers measured slower, docs/kernels.md), so one version serves all. */
+void sd_row_luminance(const uint16_t *rgb, int n, const float gain[3], float *y);
+/* Linear R, G, B (gains applied, scalar arithmetic) of n pixels into r, g, b. */
+void sd_row_linear(const uint16_t *rgb, int n, const float gain[3], float *r, float *g, float *b);
 #if defined(__x86_64__) || defined(__i386__)
 #define SD_HAVE_X86 1
 void sd_blur_taps_sse2(const float *const *in, const float *k, int r, float *out, int n);
@@ -55,7 +93,35 @@ void sd_row_log_avx2(const float *in, int n, float *out);
 void sd_blur_taps_avx512(const float *const *in, const float *k, int r, float *out, int n);
 void sd_row_lambda_avx512(const uint16_t *rgb, int n, float *out);
 void sd_row_log_avx512(const float *in, int n, float *out);
+void sd_row_colour_avx2(const uint16_t *rgb, int n, const float g[3], float *lam, float *a,
+                        float *e, float *y);
+void sd_row_acc_avx2(const float *a, const float *b, const uint8_t *f, unsigned bit, int n,
+                     double acc[3]);
+void sd_row_lap_acc_avx2(const float *up, const float *row, const float *dn, const uint8_t *f,
+                         unsigned bit, int n, double acc[2]);
+void sd_row_colour_avx512(const uint16_t *rgb, int n, const float g[3], float *lam, float *a,
+                          float *e, float *y);
+void sd_row_acc_avx512(const float *a, const float *b, const uint8_t *f, unsigned bit, int n,
+                       double acc[3]);
+void sd_row_lap_acc_avx512(const float *up, const float *row, const float *dn,
+                           const uint8_t *f, unsigned bit, int n, double acc[2]);
 #endif
+
+/* The sampled, normalized Gaussian of sd_gauss_blur, one side: k[0..r],
+ * r = sd_gauss_radius(sigma) returned (k holds 4097 floats). */
+int sd_gauss_kernel(double sigma, float *k);
+/* Mirror an index into [0, n) about the edge pixels (-1 -> 1), as the blur. */
+int sd_mirror_index(int i, int n);
+
+/* Block of pixels the SIMD colour kernels convert at a time (stack arrays). */
+#define SD_COLOUR_BLOCK 256
+/* Lab white point Xn, and the CIELAB constants, in float as the scalar
+ * colour kernel uses them. */
+#define SD_LAB_XN ((float)(SD_XYZ_XR + SD_XYZ_XG + SD_XYZ_XB))
+#define SD_LAB_EPS_F ((float)(216.0 / 24389.0))
+#define SD_LAB_KAPPA_F ((float)(24389.0 / 27.0))
+/* Clamp of R and G in the erythema term. */
+#define SD_ERY_EPS (1.0f / 4096.0f)
 
 /* Constants of the vector ln shared by the AVX2 and AVX-512 files, so both
  * compute the same arithmetic (Cephes-style logf: m in [sqrt(1/2), sqrt(2)),

@@ -2,14 +2,33 @@
  * sd_image_measure: texture, redness, pores and the quality measures of one
  * image over a mask in that image's own frame (see docs/metrics.md).
  *
- * Planes: Lambda, one scratch blur (G_t, then G_s), G_p (then D). Per-pixel
- * colour values are computed once, in the first pass.
+ * One fused pass over the measured window, in horizontal strips of
+ * STRIP_ROWS rows (the unit of accumulation), split into contiguous bands,
+ * one per thread. A band walks its rows top to bottom keeping rings of
+ * source rows: each source row is converted once (colour kernel: Lambda,
+ * a*, erythema, Y), filtered horizontally by the three Gaussians into their
+ * rings, and accumulated (a*, erythema, Lambda halves, histograms); each
+ * output row then takes the vertical taps (G_t, G_s, G_p), accumulates H and
+ * the Laplacian of G_s and writes D = G_p - G_s. What stays full-frame: one
+ * flag byte and the float D per window pixel (5 bytes; the pore components
+ * and the MAD need D), no other plane. Exact medians come from 65536-bin
+ * histograms of the float keys plus one pass that collects the values of
+ * the median's bin (a*, Y: by recomputing the colour of the window; D: from
+ * the D plane), then the exact selection over those few values.
+ *
+ * Results do not depend on the thread count: every pixel is computed by the
+ * same arithmetic whatever the band split (bands recompute their halo), the
+ * float sums are per strip and merged in strip order, and the histograms
+ * and counts are integers.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/internal.h"
+#include "kernels/kernels_internal.h"
+#include "metrics/measure_internal.h"
 #include "metrics/metrics_internal.h"
 #include "skindelta/kernels.h"
 #include "skindelta/metrics.h"
@@ -17,51 +36,512 @@
 /* flags per pixel */
 enum { F_MASK = 1, F_MEASURED = 2, F_CLIPPED = 4, F_VISITED = 8 };
 
-typedef struct measure_buf {
-    sd_plane lam, b, c;
-    uint8_t *flags;
-    float *va, *vb; /* compact per-measured-pixel scratch */
-    double *colsum;
-    size_t *colcnt;
-    size_t *stack;
-    size_t stack_cap;
-} measure_buf;
+/* Rows per strip: the unit of the per-strip float sums (fixed, so the
+ * merge order does not depend on the thread count). */
+#define STRIP_ROWS 32
+#define MAX_THREADS 64
+#define HBINS 65536
 
-static void measure_buf_release(measure_buf *m)
+/* float sums of one strip */
+typedef struct strip_acc {
+    double tex[3], a[3], e[3], lam_l[3], lam_r[3], lap[2];
+} strip_acc;
+
+struct sd_measure {
+    const sd_image *img;
+    sd_metric_params p;
+    double scale, s2;
+    float g[3];
+    int ox, oy, w, h; /* the window */
+    int nthreads;
+    uint8_t *flags;   /* w x h */
+    sd_plane d;       /* D = G_p - G_s over the window */
+    size_t n, n_mask, n_clip, n_crush, n_left, n_right;
+    int xs;           /* asymmetry split: columns < xs are the left half */
+    uint32_t *hist_a, *hist_y, *hist_d; /* HBINS each, measured pixels */
+    double sum_a, sum_e, tex[3], lap[2], lam_l, lam_r;
+    double median_a;  /* exact, set by sd_measure_thresholds */
+    int have_median_a;
+};
+
+/* order-preserving 16-bit bin of a float (not NaN) */
+static inline uint32_t fkey(float v)
 {
-    sd_plane_release(&m->lam);
-    sd_plane_release(&m->b);
-    sd_plane_release(&m->c);
-    free(m->flags);
-    free(m->va);
-    free(m->vb);
-    free(m->colsum);
-    free(m->colcnt);
-    free(m->stack);
-    memset(m, 0, sizeof *m);
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    return u & 0x80000000u ? ~u : u | 0x80000000u;
 }
+static inline unsigned fbin(float v) { return fkey(v) >> 16; }
 
 static int params_ok(const sd_metric_params *p)
 {
     return p->sigma_t > 0 && p->sigma_p > 0 && p->sigma_s > 0 && isfinite(p->sigma_t) &&
            isfinite(p->sigma_p) && isfinite(p->sigma_s) && p->sigma_p <= 1000 &&
-           p->pore_area_min >= 0 && p->pore_area_max >= p->pore_area_min &&
-           p->pore_max_elongation >= 1 && p->pore_k > 0 && p->pore_floor >= 0 &&
-           p->pore_contrast >= 0 && isfinite(p->red_delta) && p->px_per_mm >= 0 &&
-           isfinite(p->pore_area_max) && isfinite(p->pore_contrast) && isfinite(p->px_per_mm);
+           p->sigma_t <= 1000 && p->sigma_s <= 1000 && p->pore_area_min >= 0 &&
+           p->pore_area_max >= p->pore_area_min && p->pore_max_elongation >= 1 &&
+           p->pore_k > 0 && p->pore_floor >= 0 && p->pore_contrast >= 0 &&
+           isfinite(p->red_delta) && p->px_per_mm >= 0 && isfinite(p->pore_area_max) &&
+           isfinite(p->pore_contrast) && isfinite(p->px_per_mm);
 }
+
+/* Run fn(job i) for i < nt on nt threads (the caller's included); a thread
+ * that cannot start runs its job here: same result. */
+static void run_jobs(int nt, void *(*fn)(void *), void *jobs, size_t size)
+{
+    pthread_t tid[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (int t = 1; t < nt; t++)
+        started[t] = pthread_create(&tid[t], NULL, fn, (char *)jobs + size * (size_t)t) == 0;
+    fn(jobs);
+    for (int t = 1; t < nt; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        else
+            fn((char *)jobs + size * (size_t)t);
+    }
+}
+
+/* ---- the fused strip pass ---- */
+
+typedef struct ring {
+    float *mem;
+    int *tag;
+    int size;
+} ring;
+
+typedef struct band_job {
+    const sd_measure *m;
+    const sd_dsp *dsp;
+    strip_acc *acc;      /* all strips; the band writes its own */
+    int y0, y1;          /* rows [y0, y1): whole strips */
+    int rt, rs, rp, R;   /* radii; R = furthest row ahead a step needs */
+    const float *kt, *ks, *kp;
+    uint32_t *hist;      /* 3 x HBINS: a*, Y, D */
+    ring lam, ht, hs, hp, gs;
+    float *pad, *ca, *ce, *cy, *gt, *gp;
+    const float **in;
+    uint8_t *done;       /* rows of the band already accumulated */
+    int ok;
+} band_job;
+
+static int ring_init(ring *r, int size, int w)
+{
+    r->size = size;
+    r->mem = sd_alloc_array((size_t)size * (size_t)w, sizeof(float));
+    r->tag = sd_alloc_array((size_t)size, sizeof(int));
+    if (!r->mem || !r->tag)
+        return 0;
+    for (int i = 0; i < size; i++)
+        r->tag[i] = -1;
+    return 1;
+}
+
+static void ring_free(ring *r)
+{
+    free(r->mem);
+    free(r->tag);
+}
+
+static inline float *ring_row(const ring *r, int sy, int w)
+{
+    return r->mem + (size_t)(sy % r->size) * (size_t)w;
+}
+
+static inline int ring_has(const ring *r, int sy) { return r->tag[sy % r->size] == sy; }
+
+/* Per-pixel accumulations of source row sy (a row of this band). */
+static void accumulate_colour(band_job *j, int sy, const float *lam)
+{
+    const sd_measure *m = j->m;
+    const int w = m->w;
+    const uint8_t *f = m->flags + (size_t)sy * (size_t)w;
+    strip_acc *a = &j->acc[sy / STRIP_ROWS];
+    j->dsp->row_acc(j->ca, NULL, f, F_MEASURED, w, a->a);
+    j->dsp->row_acc(j->ce, NULL, f, F_MEASURED, w, a->e);
+    j->dsp->row_acc(lam, NULL, f, F_MEASURED, m->xs, a->lam_l);
+    j->dsp->row_acc(lam + m->xs, NULL, f + m->xs, F_MEASURED, w - m->xs, a->lam_r);
+    uint32_t *ha = j->hist, *hy = j->hist + HBINS;
+    for (int x = 0; x < w; x++)
+        if (f[x] & F_MEASURED) {
+            ha[fbin(j->ca[x])]++;
+            hy[fbin(j->cy[x])]++;
+        }
+}
+
+/* Convert source row sy and filter it horizontally into the rings. */
+static void load_row(band_job *j, int sy)
+{
+    const sd_measure *m = j->m;
+    const int w = m->w, R0 = SD_MAX(j->rt, SD_MAX(j->rs, j->rp));
+    float *lam = ring_row(&j->lam, sy, w);
+    j->dsp->row_colour(sd_image_px(m->img, m->ox, m->oy + sy), w, m->g, lam, j->ca, j->ce, j->cy);
+    j->lam.tag[sy % j->lam.size] = sy;
+    if (sy >= j->y0 && sy < j->y1 && !j->done[sy - j->y0]) {
+        accumulate_colour(j, sy, lam);
+        j->done[sy - j->y0] = 1;
+    }
+    /* Lambda with R0 mirrored columns each side */
+    for (int i = 0; i < R0; i++) {
+        j->pad[i] = lam[sd_mirror_index(i - R0, w)];
+        j->pad[R0 + w + i] = lam[sd_mirror_index(w + i, w)];
+    }
+    memcpy(j->pad + R0, lam, (size_t)w * sizeof(float));
+    const struct { ring *rg; const float *k; int r; } f[3] = {
+        {&j->ht, j->kt, j->rt}, {&j->hs, j->ks, j->rs}, {&j->hp, j->kp, j->rp}};
+    for (int b = 0; b < 3; b++) {
+        const float *p = j->pad + (R0 - f[b].r);
+        for (int i = 0; i <= 2 * f[b].r; i++)
+            j->in[i] = p + i;
+        j->dsp->blur_taps(j->in, f[b].k, f[b].r, ring_row(f[b].rg, sy, w), w);
+        f[b].rg->tag[sy % f[b].rg->size] = sy;
+    }
+}
+
+/* Make sure every row output row y needs is in its ring; returns the number
+ * of rows loaded (the caller repeats until 0, so an eviction by a load
+ * cannot leave a row missing). */
+static int ensure_rows(band_job *j, int y)
+{
+    const int h = j->m->h;
+    int loads = 0;
+    for (int i = -j->R; i <= j->R; i++) {
+        int sy = sd_mirror_index(y + i, h);
+        int need = (i >= -j->rp && i <= j->rp && !ring_has(&j->hp, sy)) ||
+                   (i >= -j->rt && i <= j->rt && !ring_has(&j->ht, sy)) ||
+                   (i >= -j->rs - 1 && i <= j->rs + 1 && !ring_has(&j->hs, sy)) ||
+                   (i == 0 && !ring_has(&j->lam, sy));
+        if (need) {
+            load_row(j, sy);
+            loads++;
+        }
+    }
+    return loads;
+}
+
+/* Vertical taps of ring rg (radius r, kernel k) for output row y. */
+static void vtaps(band_job *j, const ring *rg, const float *k, int r, int y, float *out)
+{
+    const int w = j->m->w, h = j->m->h;
+    for (int i = 0; i <= 2 * r; i++)
+        j->in[i] = ring_row(rg, sd_mirror_index(y - r + i, h), w);
+    j->dsp->blur_taps(j->in, k, r, out, w);
+}
+
+/* G_s of row yy (clamped to the window), cached in a ring of 4 rows */
+static const float *gs_row(band_job *j, int yy)
+{
+    if (!ring_has(&j->gs, yy)) {
+        vtaps(j, &j->hs, j->ks, j->rs, yy, ring_row(&j->gs, yy, j->m->w));
+        j->gs.tag[yy % j->gs.size] = yy;
+    }
+    return ring_row(&j->gs, yy, j->m->w);
+}
+
+static void *band_run(void *arg)
+{
+    band_job *j = arg;
+    const sd_measure *m = j->m;
+    const int w = m->w, h = m->h;
+    uint32_t *hd = j->hist + 2 * HBINS;
+    for (int y = j->y0; y < j->y1; y++) {
+        while (ensure_rows(j, y) > 0)
+            ;
+        /* the three G_s rows first: their vertical taps only read hs */
+        const int yu = y > 0 ? y - 1 : y, yd = y < h - 1 ? y + 1 : y;
+        const float *up = gs_row(j, yu), *gd = gs_row(j, yd), *gs = gs_row(j, y);
+        /* gs_row(y) last: the 4-row cache holds all three */
+        up = ring_row(&j->gs, yu, w);
+        gd = ring_row(&j->gs, yd, w);
+        vtaps(j, &j->ht, j->kt, j->rt, y, j->gt);
+        vtaps(j, &j->hp, j->kp, j->rp, y, j->gp);
+        const uint8_t *f = m->flags + (size_t)y * (size_t)w;
+        strip_acc *a = &j->acc[y / STRIP_ROWS];
+        j->dsp->row_acc(ring_row(&j->lam, y, w), j->gt, f, F_MEASURED, w, a->tex);
+        if (w >= 3)
+            j->dsp->row_lap_acc(up + 1, gs + 1, gd + 1, f + 1, F_MEASURED, w - 2, a->lap);
+        float *d = sd_plane_row(&m->d, y);
+        for (int x = 0; x < w; x++)
+            d[x] = j->gp[x] - gs[x];
+        for (int x = 0; x < w; x++)
+            if (f[x] & F_MEASURED)
+                hd[fbin(d[x])]++;
+    }
+    return NULL;
+}
+
+static void band_free(band_job *j)
+{
+    ring_free(&j->lam);
+    ring_free(&j->ht);
+    ring_free(&j->hs);
+    ring_free(&j->hp);
+    ring_free(&j->gs);
+    free(j->pad);
+    free(j->ca);
+    free(j->ce);
+    free(j->cy);
+    free(j->gt);
+    free(j->gp);
+    free(j->in);
+    free(j->done);
+    free(j->hist);
+}
+
+static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
+{
+    const int w = m->w, h = m->h;
+    float *k = sd_alloc_array(3 * 4097, sizeof(float));
+    const int nstrips = (h + STRIP_ROWS - 1) / STRIP_ROWS;
+    strip_acc *acc = sd_calloc_array((size_t)nstrips, sizeof *acc);
+    band_job jobs[MAX_THREADS];
+    memset(jobs, 0, sizeof jobs);
+    int nt = SD_CLAMP(m->nthreads, 1, SD_MIN(nstrips, MAX_THREADS));
+    if ((size_t)w * (size_t)h < 65536)
+        nt = 1;
+    sd_status s = SD_OK;
+    if (!k || !acc) {
+        s = SD_ERR_NOMEM;
+        goto done;
+    }
+    const double scale = m->scale;
+    const int rt = sd_gauss_kernel(m->p.sigma_t * scale, k);
+    const int rs = sd_gauss_kernel(m->p.sigma_s * scale, k + 4097);
+    const int rp = sd_gauss_kernel(m->p.sigma_p * scale, k + 2 * 4097);
+    const int R = SD_MAX(rp, SD_MAX(rt, rs + 1)), R0 = SD_MAX(rt, SD_MAX(rs, rp));
+    const sd_dsp *dsp = sd_dsp_active();
+    for (int t = 0; t < nt; t++) {
+        band_job *j = &jobs[t];
+        j->m = m;
+        j->dsp = dsp;
+        j->acc = acc;
+        j->y0 = (int)((int64_t)nstrips * t / nt) * STRIP_ROWS;
+        j->y1 = SD_MIN(h, (int)((int64_t)nstrips * (t + 1) / nt) * STRIP_ROWS);
+        j->rt = rt;
+        j->rs = rs;
+        j->rp = rp;
+        j->R = R;
+        j->kt = k;
+        j->ks = k + 4097;
+        j->kp = k + 2 * 4097;
+        /* ring sizes: rows from the furthest back a step reads to R ahead */
+        int ok = ring_init(&j->lam, R + 2, w) && ring_init(&j->ht, R + rt + 2, w) &&
+                 ring_init(&j->hs, R + rs + 3, w) && ring_init(&j->hp, R + rp + 2, w) &&
+                 ring_init(&j->gs, 4, w);
+        j->pad = sd_alloc_array((size_t)w + 2 * (size_t)R0, sizeof(float));
+        j->ca = sd_alloc_array((size_t)w, sizeof(float));
+        j->ce = sd_alloc_array((size_t)w, sizeof(float));
+        j->cy = sd_alloc_array((size_t)w, sizeof(float));
+        j->gt = sd_alloc_array((size_t)w, sizeof(float));
+        j->gp = sd_alloc_array((size_t)w, sizeof(float));
+        j->in = sd_alloc_array(2 * (size_t)R0 + 1, sizeof *j->in);
+        j->done = sd_calloc_array((size_t)(j->y1 - j->y0) + 1, 1);
+        j->hist = sd_calloc_array(3 * (size_t)HBINS, sizeof(uint32_t));
+        if (!ok || !j->pad || !j->ca || !j->ce || !j->cy || !j->gt || !j->gp || !j->in ||
+            !j->done || !j->hist)
+            s = SD_ERR_NOMEM;
+    }
+    if (s != SD_OK)
+        goto done;
+    run_jobs(nt, band_run, jobs, sizeof jobs[0]);
+    /* merge: strips in order, histograms (integers) in any order */
+    for (int i = 0; i < nstrips; i++) {
+        const strip_acc *a = &acc[i];
+        m->sum_a += a->a[0];
+        m->sum_e += a->e[0];
+        for (int c = 0; c < 3; c++)
+            m->tex[c] += a->tex[c];
+        m->lap[0] += a->lap[0];
+        m->lap[1] += a->lap[1];
+        m->lam_l += a->lam_l[0];
+        m->lam_r += a->lam_r[0];
+    }
+    for (int t = 0; t < nt; t++)
+        for (int b = 0; b < HBINS; b++) {
+            m->hist_a[b] += jobs[t].hist[b];
+            m->hist_y[b] += jobs[t].hist[HBINS + b];
+            m->hist_d[b] += jobs[t].hist[2 * HBINS + b];
+        }
+done:
+    for (int t = 0; t < nt; t++)
+        band_free(&jobs[t]);
+    free(k);
+    free(acc);
+    if (s != SD_OK)
+        return sd_fail(ctx, s, "metrics: out of memory for the %dx%d window", w, h);
+    return SD_OK;
+}
+
+/* ---- exact medians from a histogram and the values of the median's bins ---- */
+
+/* The bins holding ranks k_lo and k_hi (0-based) of the histogram. */
+static void rank_bins(const uint32_t *hist, size_t k_lo, size_t k_hi, unsigned *b_lo,
+                      unsigned *b_hi, size_t *below)
+{
+    size_t c = 0;
+    unsigned b = 0;
+    for (; b < HBINS && c + hist[b] <= k_lo; b++)
+        c += hist[b];
+    *b_lo = b;
+    *below = c;
+    for (; b < HBINS && c + hist[b] <= k_hi; b++)
+        c += hist[b];
+    *b_hi = b;
+}
+
+/* A sink that collects the values falling in bins [b_lo, b_hi]. */
+typedef struct collector {
+    unsigned b_lo, b_hi;
+    size_t below, n, cap; /* below: values in lower bins */
+    float *v;
+} collector;
+
+static int collector_init(collector *c, const uint32_t *hist, size_t n)
+{
+    rank_bins(hist, (n - 1) / 2, n / 2, &c->b_lo, &c->b_hi, &c->below);
+    c->cap = 0;
+    for (unsigned b = c->b_lo; b <= c->b_hi; b++)
+        c->cap += hist[b];
+    c->n = 0;
+    c->v = sd_alloc_array(c->cap ? c->cap : 1, sizeof(float));
+    return c->v != NULL;
+}
+
+static inline void collect(collector *c, float v)
+{
+    unsigned b = fbin(v);
+    if (b >= c->b_lo && b <= c->b_hi && c->n < c->cap)
+        c->v[c->n++] = v;
+}
+
+/* The median of all n values (sd_select_median's definition) from the
+ * collected ones: ranks (n-1)/2 and n/2 shifted by the values below. */
+static double collector_median(collector *c, size_t n)
+{
+    size_t k_hi = n / 2 - c->below;
+    double upper = sd_select_kth(c->v, c->n, k_hi);
+    if (n % 2)
+        return upper;
+    double lower = sd_select_kth(c->v, c->n, k_hi - 1);
+    return 0.5 * (lower + upper);
+}
+
+/* ---- colour recompute passes over the window (threaded, integer results) ---- */
+
+typedef struct colour_job {
+    const sd_measure *m;
+    const sd_dsp *dsp;
+    int y0, y1;
+    int want_a, want_y;   /* collect a* / Y median bins */
+    int count_red;
+    double t_red;
+    collector ca, cy;     /* per job: bins from the shared histogram, own buffers */
+    size_t red;
+    float *buf;           /* 2 rows of w */
+} colour_job;
+
+static void *colour_run(void *arg)
+{
+    colour_job *j = arg;
+    const sd_measure *m = j->m;
+    const int w = m->w;
+    float *a = j->buf, *yy = a + w;
+    for (int y = j->y0; y < j->y1; y++) {
+        const uint8_t *f = m->flags + (size_t)y * (size_t)w;
+        int any = 0;
+        for (int x = 0; x < w && !any; x++)
+            any = f[x] & F_MEASURED;
+        if (!any)
+            continue;
+        /* a* and Y only: no logarithms */
+        j->dsp->row_colour(sd_image_px(m->img, m->ox, m->oy + y), w, m->g, NULL, a, NULL, yy);
+        for (int x = 0; x < w; x++) {
+            if (!(f[x] & F_MEASURED))
+                continue;
+            if (j->want_a)
+                collect(&j->ca, a[x]);
+            if (j->want_y)
+                collect(&j->cy, yy[x]);
+            j->red += j->count_red && (double)a[x] > j->t_red;
+        }
+    }
+    return NULL;
+}
+
+/* One pass: collect the median bins of a* (want_a) and Y (want_y) into ca /
+ * cy (initialized by the caller), count a* > t_red (count_red). */
+static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, int want_a, collector *ca,
+                             int want_y, collector *cy, int count_red, double t_red, size_t *red)
+{
+    colour_job jobs[MAX_THREADS];
+    memset(jobs, 0, sizeof jobs);
+    int nt = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(m->h, MAX_THREADS));
+    if ((size_t)m->w * (size_t)m->h < 65536)
+        nt = 1;
+    sd_status s = SD_OK;
+    for (int t = 0; t < nt; t++) {
+        colour_job *j = &jobs[t];
+        j->m = m;
+        j->dsp = sd_dsp_active();
+        j->y0 = (int)((int64_t)m->h * t / nt);
+        j->y1 = (int)((int64_t)m->h * (t + 1) / nt);
+        j->want_a = want_a;
+        j->want_y = want_y;
+        j->count_red = count_red;
+        j->t_red = t_red;
+        j->buf = sd_alloc_array(2 * (size_t)m->w, sizeof(float));
+        if (want_a) {
+            j->ca = *ca;
+            j->ca.n = 0;
+            j->ca.v = sd_alloc_array(ca->cap ? ca->cap : 1, sizeof(float));
+        }
+        if (want_y) {
+            j->cy = *cy;
+            j->cy.n = 0;
+            j->cy.v = sd_alloc_array(cy->cap ? cy->cap : 1, sizeof(float));
+        }
+        if (!j->buf || (want_a && !j->ca.v) || (want_y && !j->cy.v))
+            s = SD_ERR_NOMEM;
+    }
+    if (s == SD_OK) {
+        run_jobs(nt, colour_run, jobs, sizeof jobs[0]);
+        /* concatenate in job order (selection does not depend on it anyway) */
+        for (int t = 0; t < nt; t++) {
+            for (size_t i = 0; want_a && i < jobs[t].ca.n && ca->n < ca->cap; i++)
+                ca->v[ca->n++] = jobs[t].ca.v[i];
+            for (size_t i = 0; want_y && i < jobs[t].cy.n && cy->n < cy->cap; i++)
+                cy->v[cy->n++] = jobs[t].cy.v[i];
+            if (red)
+                *red += jobs[t].red;
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        free(jobs[t].buf);
+        if (want_a)
+            free(jobs[t].ca.v);
+        if (want_y)
+            free(jobs[t].cy.v);
+    }
+    if (s != SD_OK)
+        return sd_fail(ctx, s, "metrics: out of memory");
+    return SD_OK;
+}
+
+/* ---- pores ---- */
 
 /* Components of candidate pixels (D > t), 8-connected, seeded only from
  * measured pixels but grown through every unclipped candidate pixel, so a
  * pore crossing the mask edge is seen whole. A component counts when its
  * centroid's nearest pixel is in the mask, and its area and elongation pass. */
-static sd_status find_pores(sd_ctx *ctx, measure_buf *m, const sd_plane *d, float t,
-                            double amin, double amax, double max_elong, size_t *count,
-                            double *area_sum)
+static sd_status find_pores(sd_ctx *ctx, sd_measure *m, float t, double amin, double amax,
+                            double max_elong, size_t *count, double *area_sum)
 {
+    const sd_plane *d = &m->d;
     int w = d->w, h = d->h;
-    size_t n_acc = 0;
+    size_t n_acc = 0, stack_cap = 4096;
     double a_acc = 0;
+    size_t *stack = sd_alloc_array(stack_cap, sizeof *stack);
+    if (!stack)
+        return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
     for (int y0 = 0; y0 < h; y0++) {
         const float *drow = sd_plane_row(d, y0);
         for (int x0 = 0; x0 < w; x0++) {
@@ -72,9 +552,9 @@ static sd_status find_pores(sd_ctx *ctx, measure_buf *m, const sd_plane *d, floa
             size_t top = 0, n = 0;
             double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
             m->flags[i0] |= F_VISITED;
-            m->stack[top++] = i0;
+            stack[top++] = i0;
             while (top) {
-                size_t i = m->stack[--top];
+                size_t i = stack[--top];
                 int x = (int)(i % (size_t)w), y = (int)(i / (size_t)w);
                 double dx = x - x0, dy = y - y0;
                 n++;
@@ -94,17 +574,19 @@ static sd_status find_pores(sd_ctx *ctx, measure_buf *m, const sd_plane *d, floa
                         if (m->flags[j] & (F_VISITED | F_CLIPPED) || !(nrow[nx] > t))
                             continue;
                         m->flags[j] |= F_VISITED;
-                        if (top == m->stack_cap) {
-                            size_t cap = m->stack_cap * 2;
-                            size_t *ns = cap > m->stack_cap && cap <= SIZE_MAX / sizeof *ns
-                                             ? realloc(m->stack, cap * sizeof *ns)
+                        if (top == stack_cap) {
+                            size_t cap = stack_cap * 2;
+                            size_t *ns = cap > stack_cap && cap <= SIZE_MAX / sizeof *ns
+                                             ? realloc(stack, cap * sizeof *ns)
                                              : NULL;
-                            if (!ns)
+                            if (!ns) {
+                                free(stack);
                                 return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-                            m->stack = ns;
-                            m->stack_cap = cap;
+                            }
+                            stack = ns;
+                            stack_cap = cap;
                         }
-                        m->stack[top++] = j;
+                        stack[top++] = j;
                     }
                 }
             }
@@ -129,20 +611,203 @@ static sd_status find_pores(sd_ctx *ctx, measure_buf *m, const sd_plane *d, floa
             a_acc += area;
         }
     }
+    /* leave the flags as they were, so finish could run again */
+    for (size_t i = 0; i < (size_t)w * (size_t)h; i++)
+        m->flags[i] &= (uint8_t)~F_VISITED;
+    free(stack);
     *count = n_acc;
     *area_sum = a_acc;
     return SD_OK;
 }
 
-sd_status sd_image_measure(sd_ctx *ctx, const sd_image *img, const uint8_t *mask, double scale,
-                           const double gains[3], const sd_metric_params *p,
-                           sd_thresholds *thr, sd_metrics *out)
+/* ---- the flag pass ---- */
+
+typedef struct flag_job {
+    sd_measure *m;
+    const uint8_t *mask;
+    double border;
+    int y0, y1;
+    size_t n_mask, n_crush, n_clip;
+    size_t *colcnt; /* w, own */
+} flag_job;
+
+/* Mask, clip and crush flags; the outermost pixel frame is never measured
+ * (the Laplacian needs neighbours). A NULL mask is the image minus the
+ * border. */
+static void *flag_run(void *arg)
 {
-    if (!img || !img->px || !p || !thr || !out)
+    flag_job *j = arg;
+    sd_measure *m = j->m;
+    const sd_image *img = m->img;
+    const uint8_t *mask = j->mask;
+    const double border = j->border;
+    const int iw = img->width, ih = img->height, w = m->w;
+    for (int y = j->y0; y < j->y1; y++) {
+        const int Y = m->oy + y;
+        const uint16_t *px = sd_image_px(img, m->ox, Y);
+        uint8_t *frow = m->flags + (size_t)y * (size_t)w;
+        for (int x = 0; x < w; x++, px += 3) {
+            const int X = m->ox + x;
+            const size_t mi = (size_t)Y * (size_t)iw + (size_t)X;
+            uint8_t f = sd_px_clipped(px) ? F_CLIPPED : 0;
+            int in = mask ? mask[mi] != 0
+                          : (X >= border && Y >= border && X < iw - border && Y < ih - border);
+            if (in && X > 0 && Y > 0 && X < iw - 1 && Y < ih - 1) {
+                f |= F_MASK;
+                j->n_mask++;
+                if (px[0] <= SD_CRUSH_LEVEL && px[1] <= SD_CRUSH_LEVEL && px[2] <= SD_CRUSH_LEVEL)
+                    j->n_crush++;
+                if (f & F_CLIPPED)
+                    j->n_clip++;
+                else if (!mask || mask[mi] != SD_ROI_EXCLUDED) {
+                    f |= F_MEASURED;
+                    j->colcnt[x]++;
+                }
+            }
+            frow[x] = f;
+        }
+    }
+    return NULL;
+}
+
+/* Threads over rows; the counts are integers, so the sums do not depend on
+ * the split. colcnt (w, zeroed) receives the measured pixels per column. */
+static sd_status flag_pass(sd_ctx *ctx, sd_measure *m, const uint8_t *mask, double border,
+                           size_t *colcnt)
+{
+    flag_job jobs[MAX_THREADS];
+    memset(jobs, 0, sizeof jobs);
+    int nt = SD_CLAMP(m->nthreads, 1, SD_MIN(m->h, MAX_THREADS));
+    if ((size_t)m->w * (size_t)m->h < 65536)
+        nt = 1;
+    sd_status s = SD_OK;
+    for (int t = 0; t < nt; t++) {
+        flag_job *j = &jobs[t];
+        j->m = m;
+        j->mask = mask;
+        j->border = border;
+        j->y0 = (int)((int64_t)m->h * t / nt);
+        j->y1 = (int)((int64_t)m->h * (t + 1) / nt);
+        j->colcnt = t == 0 ? colcnt : sd_calloc_array((size_t)m->w, sizeof(size_t));
+        if (!j->colcnt)
+            s = SD_ERR_NOMEM;
+    }
+    if (s == SD_OK) {
+        run_jobs(nt, flag_run, jobs, sizeof jobs[0]);
+        for (int t = 0; t < nt; t++) {
+            m->n_mask += jobs[t].n_mask;
+            m->n_crush += jobs[t].n_crush;
+            m->n_clip += jobs[t].n_clip;
+            for (int x = 0; t > 0 && x < m->w; x++)
+                colcnt[x] += jobs[t].colcnt[x];
+        }
+    }
+    for (int t = 1; t < nt; t++)
+        free(jobs[t].colcnt);
+    if (s != SD_OK)
+        return sd_fail(ctx, s, "metrics: out of memory");
+    return SD_OK;
+}
+
+/* ---- passes over the D plane (the exact MAD), threaded ---- */
+
+typedef struct dpass_job {
+    const sd_measure *m;
+    int y0, y1;
+    int absdev;      /* values |D - med| (as float) instead of D */
+    double med;
+    collector c;     /* collecting: own buffer */
+    uint32_t *hist;  /* or histogram: own HBINS */
+} dpass_job;
+
+static void *dpass_run(void *arg)
+{
+    dpass_job *j = arg;
+    const sd_measure *m = j->m;
+    const int w = m->w;
+    for (int y = j->y0; y < j->y1; y++) {
+        const float *d = sd_plane_row(&m->d, y);
+        const uint8_t *f = m->flags + (size_t)y * (size_t)w;
+        for (int x = 0; x < w; x++) {
+            if (!(f[x] & F_MEASURED))
+                continue;
+            float v = j->absdev ? (float)fabs((double)d[x] - j->med) : d[x];
+            if (j->hist)
+                j->hist[fbin(v)]++;
+            else
+                collect(&j->c, v);
+        }
+    }
+    return NULL;
+}
+
+/* One pass over the measured D values (or |D - med|): into the collector c
+ * (initialized by the caller) or, when c is NULL, into the histogram hist
+ * (HBINS, zeroed by the caller). */
+static sd_status d_pass(sd_ctx *ctx, const sd_measure *m, int absdev, double med, collector *c,
+                        uint32_t *hist)
+{
+    dpass_job jobs[MAX_THREADS];
+    memset(jobs, 0, sizeof jobs);
+    int nt = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(m->h, MAX_THREADS));
+    if ((size_t)m->w * (size_t)m->h < 65536)
+        nt = 1;
+    sd_status s = SD_OK;
+    for (int t = 0; t < nt; t++) {
+        dpass_job *j = &jobs[t];
+        j->m = m;
+        j->y0 = (int)((int64_t)m->h * t / nt);
+        j->y1 = (int)((int64_t)m->h * (t + 1) / nt);
+        j->absdev = absdev;
+        j->med = med;
+        if (c) {
+            j->c = *c;
+            j->c.n = 0;
+            j->c.v = sd_alloc_array(c->cap ? c->cap : 1, sizeof(float));
+            if (!j->c.v)
+                s = SD_ERR_NOMEM;
+        } else if (!(j->hist = sd_calloc_array(HBINS, sizeof(uint32_t)))) {
+            s = SD_ERR_NOMEM;
+        }
+    }
+    if (s == SD_OK) {
+        run_jobs(nt, dpass_run, jobs, sizeof jobs[0]);
+        for (int t = 0; t < nt; t++) {
+            for (size_t i = 0; c && i < jobs[t].c.n && c->n < c->cap; i++)
+                c->v[c->n++] = jobs[t].c.v[i];
+            for (int b = 0; !c && b < HBINS; b++)
+                hist[b] += jobs[t].hist[b];
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        free(jobs[t].c.v);
+        free(jobs[t].hist);
+    }
+    if (s != SD_OK)
+        return sd_fail(ctx, s, "metrics: out of memory");
+    return SD_OK;
+}
+
+/* ---- the phases ---- */
+
+void sd_measure_free(sd_measure *m)
+{
+    if (!m)
+        return;
+    free(m->flags);
+    sd_plane_release(&m->d);
+    free(m->hist_a);
+    free(m->hist_y);
+    free(m->hist_d);
+    free(m);
+}
+
+sd_status sd_measure_begin(sd_ctx *ctx, const sd_image *img, const uint8_t *mask, double scale,
+                           const double gains[3], const sd_metric_params *p, sd_measure **out)
+{
+    *out = NULL;
+    if (!img || !img->px || !p)
         return sd_fail(ctx, SD_ERR_ARG, "metrics: missing argument");
-    memset(out, 0, sizeof *out);
-    out->pore_density_per_cm2 = NAN;
-    out->pore_mean_area_mm2 = NAN;
     if (!(scale >= 0.05 && scale <= 20))
         return sd_fail(ctx, SD_ERR_ARG, "metrics: scale %g out of range [0.05, 20]", scale);
     if (!params_ok(p))
@@ -154,9 +819,6 @@ sd_status sd_image_measure(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
                            gains[c]);
         g[c] = gains[c];
     }
-    if (thr->set && !(isfinite(thr->t_red) && thr->t_pore >= 0 && isfinite(thr->t_pore)))
-        return sd_fail(ctx, SD_ERR_ARG, "metrics: invalid fixed thresholds");
-
     const int iw = img->width, ih = img->height;
     const double border = ceil(sd_metric_border(p) * scale);
     if (iw < 2 * border + 1 || ih < 2 * border + 1)
@@ -164,7 +826,6 @@ sd_status sd_image_measure(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
                        "metrics: image is %dx%d, too small for the filters (at least %.0fx%.0f)",
                        iw, ih, 2 * border + 1, 2 * border + 1);
     const double st = p->sigma_t * scale, sp = p->sigma_p * scale, ss = p->sigma_s * scale;
-    const double s2 = scale * scale;
 
     /* Work on the mask's bounding box plus the widest blur's radius: inside
      * the mask every blurred value is the one the whole frame would give. */
@@ -190,213 +851,197 @@ sd_status sd_image_measure(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
         h = SD_MIN(ih - 1, my1 + r) - oy + 1;
     }
 
-    measure_buf m;
-    memset(&m, 0, sizeof m);
+    sd_measure *m = calloc(1, sizeof *m);
+    if (!m)
+        return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
+    m->img = img;
+    m->p = *p;
+    m->scale = scale;
+    m->s2 = scale * scale;
+    for (int c = 0; c < 3; c++)
+        m->g[c] = (float)g[c];
+    m->ox = ox;
+    m->oy = oy;
+    m->w = w;
+    m->h = h;
+    m->nthreads = sd_ctx_threads(ctx);
     sd_status s;
     const size_t npx = (size_t)w * (size_t)h;
-    if ((s = sd_plane_init(ctx, &m.lam, w, h)) != SD_OK ||
-        (s = sd_plane_init(ctx, &m.b, w, h)) != SD_OK ||
-        (s = sd_plane_init(ctx, &m.c, w, h)) != SD_OK)
-        goto done;
-    m.flags = calloc(npx, 1);
-    m.colsum = sd_calloc_array((size_t)w, sizeof *m.colsum);
-    m.colcnt = sd_calloc_array((size_t)w, sizeof *m.colcnt);
-    m.stack_cap = 4096;
-    m.stack = sd_alloc_array(m.stack_cap, sizeof *m.stack);
-    if (!m.flags || !m.colsum || !m.colcnt || !m.stack) {
+    size_t *colcnt = sd_calloc_array((size_t)w, sizeof *colcnt);
+    m->flags = sd_alloc_array(npx, 1);
+    m->hist_a = sd_calloc_array(HBINS, sizeof(uint32_t));
+    m->hist_y = sd_calloc_array(HBINS, sizeof(uint32_t));
+    m->hist_d = sd_calloc_array(HBINS, sizeof(uint32_t));
+    if (!colcnt || !m->flags || !m->hist_a || !m->hist_y || !m->hist_d) {
         s = sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory for %dx%d", w, h);
-        goto done;
+        goto fail;
     }
+    if ((s = sd_plane_init(ctx, &m->d, w, h)) != SD_OK)
+        goto fail;
 
-    /* Mask and clip flags; the outermost pixel frame is never measured (the
-     * Laplacian needs neighbours). A NULL mask is the image minus the border. */
-    size_t n_mask = 0, n_clip = 0;
-    for (int y = 0; y < h; y++) {
-        for (int x = 0; x < w; x++) {
-            size_t i = (size_t)y * (size_t)w + (size_t)x;
-            const int X = ox + x, Y = oy + y;
-            const size_t mi = (size_t)Y * (size_t)iw + (size_t)X;
-            uint8_t f = sd_px_clipped(sd_image_px(img, X, Y)) ? F_CLIPPED : 0;
-            int in = mask ? mask[mi] != 0
-                          : (X >= border && Y >= border && X < iw - border && Y < ih - border);
-            if (in && X > 0 && Y > 0 && X < iw - 1 && Y < ih - 1) {
-                f |= F_MASK;
-                n_mask++;
-                if (f & F_CLIPPED)
-                    n_clip++;
-                else if (!mask || mask[mi] != SD_ROI_EXCLUDED)
-                    f |= F_MEASURED;
-            }
-            m.flags[i] = f;
-        }
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < npx; i++)
-        n += (m.flags[i] & F_MEASURED) != 0;
-    if (n_mask == 0 || n == 0) {
+    if ((s = flag_pass(ctx, m, mask, border, colcnt)) != SD_OK)
+        goto fail;
+    for (int x = 0; x < w; x++)
+        m->n += colcnt[x];
+    if (m->n_mask == 0 || m->n == 0) {
         s = sd_fail(ctx, SD_ERR_TOO_SMALL, "metrics: %s",
-                    n_mask ? "every pixel of the region is clipped" : "the region is empty");
-        goto done;
+                    m->n_mask ? "every pixel of the region is clipped" : "the region is empty");
+        goto fail;
     }
-    m.va = sd_alloc_array(n, sizeof *m.va);
-    m.vb = sd_alloc_array(n, sizeof *m.vb);
-    if (!m.va || !m.vb) {
-        s = sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory for %zu pixels", n);
-        goto done;
-    }
-
-    /* Pass 1: Lambda everywhere; colour values on measured pixels. */
-    const float *lut = sd_srgb16_lut();
-    const float gr = (float)g[0], gg = (float)g[1], gb = (float)g[2];
-    const float xn = (float)(SD_XYZ_XR + SD_XYZ_XG + SD_XYZ_XB);
-    const float eps_rg = 1.0f / 4096.0f;
-    double sum_a = 0, sum_e = 0;
-    size_t n_crush = 0, k = 0;
-    for (int y = 0; y < h; y++) {
-        float *lrow = sd_plane_row(&m.lam, y);
-        const uint16_t *px = sd_image_px(img, ox, oy + y);
-        const uint8_t *frow = m.flags + (size_t)y * (size_t)w;
-        for (int x = 0; x < w; x++, px += 3) {
-            float r = gr * lut[px[0]], gc = gg * lut[px[1]], b = gb * lut[px[2]];
-            float yl = (float)SD_XYZ_YR * r + (float)SD_XYZ_YG * gc + (float)SD_XYZ_YB * b;
-            float lam = logf(yl + (float)SD_LAMBDA_EPS);
-            lrow[x] = lam;
-            if (frow[x] & F_MASK && px[0] <= SD_CRUSH_LEVEL && px[1] <= SD_CRUSH_LEVEL &&
-                px[2] <= SD_CRUSH_LEVEL)
-                n_crush++;
-            if (!(frow[x] & F_MEASURED))
-                continue;
-            float xx = (float)SD_XYZ_XR * r + (float)SD_XYZ_XG * gc + (float)SD_XYZ_XB * b;
-            float a = 500.0f * (sd_lab_f(xx / xn) - sd_lab_f(yl));
-            float e = 100.0f * log10f(SD_MAX(r, eps_rg) / SD_MAX(gc, eps_rg));
-            sum_a += a;
-            sum_e += e;
-            m.va[k] = a;
-            m.vb[k] = yl;
-            k++;
-            m.colsum[x] += lam;
-            m.colcnt[x]++;
-        }
-    }
-    out->pixels = n;
-    out->clipped_fraction = (double)n_clip / (double)n_mask;
-    out->crushed_fraction = (double)n_crush / (double)n_mask;
-    out->mean_a = sum_a / (double)n;
-    out->erythema_index = sum_e / (double)n;
-    out->median_y = sd_select_median(m.vb, n);
-
     /* lighting asymmetry: split at the centroid column of the measured pixels */
     {
         double sxc = 0;
         for (int x = 0; x < w; x++)
-            sxc += (double)x * (double)m.colcnt[x];
-        double cx = sxc / (double)n, sl = 0, sr = 0;
-        size_t nl = 0, nr = 0;
+            sxc += (double)x * (double)colcnt[x];
+        double cx = sxc / (double)m->n;
+        m->xs = 0;
+        while (m->xs < w && m->xs < cx)
+            m->xs++;
         for (int x = 0; x < w; x++) {
-            if (x < cx) {
-                sl += m.colsum[x];
-                nl += m.colcnt[x];
-            } else {
-                sr += m.colsum[x];
-                nr += m.colcnt[x];
-            }
+            if (x < m->xs)
+                m->n_left += colcnt[x];
+            else
+                m->n_right += colcnt[x];
         }
-        out->asymmetry = nl && nr ? fabs(sl / (double)nl - sr / (double)nr) : 0.0;
     }
+    free(colcnt);
+    colcnt = NULL;
+    if ((s = fused_pass(ctx, m)) != SD_OK)
+        goto fail;
+    *out = m;
+    return SD_OK;
+fail:
+    free(colcnt);
+    sd_measure_free(m);
+    return s;
+}
 
-    /* red area: T_red from this image's median a* unless fixed */
-    double t_red = thr->set ? thr->t_red : sd_select_median(m.va, n) + p->red_delta;
-    {
-        size_t red = 0;
-        for (size_t i = 0; i < n; i++)
-            red += m.va[i] > t_red;
-        out->red_area_fraction = (double)red / (double)n;
+sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
+{
+    const size_t n = m->n;
+    collector ca;
+    if (!collector_init(&ca, m->hist_a, n))
+        return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
+    sd_status s = colour_pass(ctx, m, 1, &ca, 0, NULL, 0, 0, NULL);
+    if (s != SD_OK) {
+        free(ca.v);
+        return s;
     }
+    double t_red = collector_median(&ca, n) + m->p.red_delta;
+    free(ca.v);
 
-    /* texture: H = Lambda - G_t(Lambda) */
-    if ((s = sd_gauss_blur(ctx, &m.lam, &m.b, st)) != SD_OK)
-        goto done;
-    {
-        double s1 = 0, s2h = 0;
-        for (int y = 0; y < h; y++) {
-            const float *l = sd_plane_row(&m.lam, y), *gt = sd_plane_row(&m.b, y);
-            const uint8_t *frow = m.flags + (size_t)y * (size_t)w;
-            for (int x = 0; x < w; x++) {
-                if (!(frow[x] & F_MEASURED))
-                    continue;
-                double hv = (double)l[x] - (double)gt[x];
-                s1 += fabs(hv);
-                s2h += hv * hv;
-            }
+    double t_pore = m->p.pore_contrast;
+    if (!(t_pore > 0)) {
+        /* median of D, then of |D - median| (as float, as the selection
+         * over the values would see them) */
+        collector cd, cm;
+        if (!collector_init(&cd, m->hist_d, n))
+            return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
+        if ((s = d_pass(ctx, m, 0, 0, &cd, NULL)) != SD_OK) {
+            free(cd.v);
+            return s;
         }
-        out->ra = 100.0 * s1 / (double)n;
-        out->rq = 100.0 * sqrt(s2h / (double)n);
+        double med = collector_median(&cd, n);
+        free(cd.v);
+        uint32_t *hm = sd_calloc_array(HBINS, sizeof *hm);
+        if (!hm)
+            return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
+        if ((s = d_pass(ctx, m, 1, med, NULL, hm)) != SD_OK) {
+            free(hm);
+            return s;
+        }
+        int ok = collector_init(&cm, hm, n);
+        free(hm);
+        if (!ok)
+            return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
+        if ((s = d_pass(ctx, m, 1, med, &cm, NULL)) != SD_OK) {
+            free(cm.v);
+            return s;
+        }
+        double mad = collector_median(&cm, n);
+        free(cm.v);
+        t_pore = SD_MAX(m->p.pore_floor, m->p.pore_k * 1.4826 * mad);
     }
+    thr->t_red = t_red;
+    thr->t_pore = t_pore;
+    thr->set = 1;
+    return SD_OK;
+}
 
-    /* pores and sharpness: G_s into b, G_p into c, D = G_p - G_s into c */
-    if ((s = sd_gauss_blur(ctx, &m.lam, &m.b, ss)) != SD_OK ||
-        (s = sd_gauss_blur(ctx, &m.lam, &m.c, sp)) != SD_OK)
-        goto done;
-    {
-        /* sharpness: variance of the 5-point Laplacian of G_s(Lambda), times
-         * scale^4 so that it is per reference-frame pixel^2 */
-        double sl = 0, sll = 0;
-        k = 0;
-        for (int y = 0; y < h; y++) {
-            const float *up = sd_plane_row(&m.b, y > 0 ? y - 1 : y);
-            const float *row = sd_plane_row(&m.b, y);
-            const float *dn = sd_plane_row(&m.b, y < h - 1 ? y + 1 : y);
-            float *drow = sd_plane_row(&m.c, y);
-            const uint8_t *frow = m.flags + (size_t)y * (size_t)w;
-            for (int x = 0; x < w; x++) {
-                if (frow[x] & F_MEASURED) {
-                    double lap = (double)up[x] + dn[x] + row[x - 1] + row[x + 1] - 4.0 * row[x];
-                    sl += lap;
-                    sll += lap * lap;
-                }
-                drow[x] -= row[x];
-                if (frow[x] & F_MEASURED)
-                    m.vb[k++] = drow[x];
-            }
-        }
-        double mean = sl / (double)n;
-        out->sharpness = SD_MAX(0.0, sll / (double)n - mean * mean) * s2 * s2;
+sd_status sd_measure_finish(sd_ctx *ctx, sd_measure *m, const sd_thresholds *thr,
+                            sd_metrics *out)
+{
+    memset(out, 0, sizeof *out);
+    out->pore_density_per_cm2 = NAN;
+    out->pore_mean_area_mm2 = NAN;
+    if (!thr->set || !(isfinite(thr->t_red) && thr->t_pore >= 0 && isfinite(thr->t_pore)))
+        return sd_fail(ctx, SD_ERR_ARG, "metrics: invalid fixed thresholds");
+    const size_t n = m->n;
+    const double s2 = m->s2;
+    out->pixels = n;
+    out->clipped_fraction = (double)m->n_clip / (double)m->n_mask;
+    out->crushed_fraction = (double)m->n_crush / (double)m->n_mask;
+    out->mean_a = m->sum_a / (double)n;
+    out->erythema_index = m->sum_e / (double)n;
+    out->asymmetry = m->n_left && m->n_right
+                         ? fabs(m->lam_l / (double)m->n_left - m->lam_r / (double)m->n_right)
+                         : 0.0;
+    out->ra = 100.0 * m->tex[1] / (double)n;
+    out->rq = 100.0 * sqrt(m->tex[2] / (double)n);
+    double mean = m->lap[0] / (double)n;
+    out->sharpness = SD_MAX(0.0, m->lap[1] / (double)n - mean * mean) * s2 * s2;
+
+    /* median Y and the red area: one colour pass */
+    collector cy;
+    if (!collector_init(&cy, m->hist_y, n))
+        return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
+    size_t red = 0;
+    sd_status s = colour_pass(ctx, m, 0, NULL, 1, &cy, 1, thr->t_red, &red);
+    if (s != SD_OK) {
+        free(cy.v);
+        return s;
     }
-    double t_pore = thr->t_pore;
-    if (!thr->set) {
-        if (p->pore_contrast > 0) {
-            t_pore = p->pore_contrast;
-        } else {
-            double med = sd_select_median(m.vb, n);
-            for (size_t i = 0; i < n; i++)
-                m.vb[i] = (float)fabs((double)m.vb[i] - med);
-            double mad = sd_select_median(m.vb, n);
-            t_pore = SD_MAX(p->pore_floor, p->pore_k * 1.4826 * mad);
-        }
+    out->median_y = collector_median(&cy, n);
+    free(cy.v);
+    out->red_area_fraction = (double)red / (double)n;
+
+    size_t count = 0;
+    double area_sum = 0;
+    const sd_metric_params *p = &m->p;
+    if ((s = find_pores(ctx, m, (float)thr->t_pore, p->pore_area_min * s2, p->pore_area_max * s2,
+                        p->pore_max_elongation, &count, &area_sum)) != SD_OK)
+        return s;
+    out->pore_count = (double)count;
+    out->pore_area_fraction = area_sum / (double)n;
+    out->pore_mean_area_px = count ? area_sum / (double)count / s2 : 0.0;
+    if (p->px_per_mm > 0) {
+        double roi_mm2 = (double)n / s2 / (p->px_per_mm * p->px_per_mm);
+        out->pore_density_per_cm2 = (double)count / (roi_mm2 / 100.0);
+        out->pore_mean_area_mm2 = out->pore_mean_area_px / (p->px_per_mm * p->px_per_mm);
     }
-    {
-        size_t count = 0;
-        double area_sum = 0;
-        if ((s = find_pores(ctx, &m, &m.c, (float)t_pore, p->pore_area_min * s2,
-                            p->pore_area_max * s2, p->pore_max_elongation, &count,
-                            &area_sum)) != SD_OK)
-            goto done;
-        out->pore_count = (double)count;
-        out->pore_area_fraction = area_sum / (double)n;
-        out->pore_mean_area_px = count ? area_sum / (double)count / s2 : 0.0;
-        if (p->px_per_mm > 0) {
-            double roi_mm2 = (double)n / s2 / (p->px_per_mm * p->px_per_mm);
-            out->pore_density_per_cm2 = (double)count / (roi_mm2 / 100.0);
-            out->pore_mean_area_mm2 = out->pore_mean_area_px / (p->px_per_mm * p->px_per_mm);
-        }
-    }
-    if (!thr->set) {
-        thr->t_red = t_red;
-        thr->t_pore = t_pore;
-        thr->set = 1;
-    }
-    s = SD_OK;
-done:
-    measure_buf_release(&m);
+    return SD_OK;
+}
+
+sd_status sd_image_measure(sd_ctx *ctx, const sd_image *img, const uint8_t *mask, double scale,
+                           const double gains[3], const sd_metric_params *p,
+                           sd_thresholds *thr, sd_metrics *out)
+{
+    if (!img || !img->px || !p || !thr || !out)
+        return sd_fail(ctx, SD_ERR_ARG, "metrics: missing argument");
+    memset(out, 0, sizeof *out);
+    out->pore_density_per_cm2 = NAN;
+    out->pore_mean_area_mm2 = NAN;
+    if (thr->set && !(isfinite(thr->t_red) && thr->t_pore >= 0 && isfinite(thr->t_pore)))
+        return sd_fail(ctx, SD_ERR_ARG, "metrics: invalid fixed thresholds");
+    sd_measure *m = NULL;
+    sd_thresholds t = *thr;
+    sd_status s = sd_measure_begin(ctx, img, mask, scale, gains, p, &m);
+    if (s == SD_OK && !t.set)
+        s = sd_measure_thresholds(ctx, m, &t);
+    if (s == SD_OK)
+        s = sd_measure_finish(ctx, m, &t, out);
+    sd_measure_free(m);
+    if (s == SD_OK)
+        *thr = t;
     return s;
 }

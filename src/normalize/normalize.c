@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "kernels/kernels_internal.h"
 #include "metrics/metrics_internal.h"
 #include "skindelta/kernels.h"
 #include "skindelta/normalize.h"
@@ -41,25 +42,66 @@ static double luminance(const double rgb[3])
     return SD_XYZ_YR * rgb[0] + SD_XYZ_YG * rgb[1] + SD_XYZ_YB * rgb[2];
 }
 
-/* Linear luminance of img, blurred with sigma, into pl (initialized here). */
-static sd_status blurred_luminance(sd_ctx *ctx, const sd_image *img, double sigma, sd_plane *pl)
+/* The exposure is estimated on a half-resolution level: the mean of each
+ * 2x2 block of linear luminance, then a Gaussian of sigma_h half-pixels
+ * such that box and Gaussian together smooth like the full-resolution
+ * sigma: variance sigma^2 = 1/4 (the 2-px box) + (2 sigma_h)^2. The samples
+ * are every second pixel anyway (NORM_STEP), so a quarter of the pixels
+ * carry the same information; both images go through the same level. */
+typedef struct half_level {
+    sd_plane pl;
+    int ox, oy; /* full-resolution origin of the window */
+} half_level;
+
+/* full-resolution image coordinate -> half-level plane coordinate */
+static inline float half_sample(const half_level *hl, double x, double y)
 {
+    return sd_plane_bilinear(&hl->pl, (x - hl->ox - 0.5) * 0.5, (y - hl->oy - 0.5) * 0.5);
+}
+
+/* The half level of img's luminance over the window [x0, x1] x [y0, y1]
+ * (clamped to the image) grown by the blur's reach + 4 px. Inside the
+ * window every value is the one the level of the whole image gives (same
+ * taps; mirroring only where the window meets the image's edge). */
+static sd_status half_luminance(sd_ctx *ctx, const sd_image *img, double sigma, double x0,
+                                double y0, double x1, double y1, half_level *hl)
+{
+    const double sh = sqrt(fmax(sigma * sigma - 0.25, 0.01)) / 2;
+    const int r = 2 * sd_gauss_radius(sh) + 4;
+    const int wx0 = (int)SD_MAX(0.0, floor(x0) - r), wy0 = (int)SD_MAX(0.0, floor(y0) - r);
+    const int wx1 = (int)SD_MIN((double)img->width - 1, ceil(x1) + r);
+    const int wy1 = (int)SD_MIN((double)img->height - 1, ceil(y1) + r);
+    if (wx1 < wx0 || wy1 < wy0)
+        return sd_fail(ctx, SD_ERR_TOO_SMALL, "normalize: the region is outside the image");
+    const int w = wx1 - wx0 + 1, h = wy1 - wy0 + 1, w2 = (w + 1) / 2, h2 = (h + 1) / 2;
     sd_plane tmp;
-    sd_status s = sd_plane_init(ctx, &tmp, img->width, img->height);
+    memset(&hl->pl, 0, sizeof hl->pl);
+    sd_status s = sd_plane_init(ctx, &tmp, w2, h2);
     if (s != SD_OK)
         return s;
-    for (int y = 0; y < img->height; y++) {
-        float *row = sd_plane_row(&tmp, y);
-        for (int x = 0; x < img->width; x++) {
-            double rgb[3];
-            pixel_linear(img, x, y, rgb);
-            row[x] = (float)luminance(rgb);
+    float *rows = sd_alloc_array(2 * (size_t)w, sizeof *rows);
+    if (!rows) {
+        sd_plane_release(&tmp);
+        return sd_fail(ctx, SD_ERR_NOMEM, "normalize: out of memory");
+    }
+    const float one[3] = {1, 1, 1};
+    for (int y = 0; y < h2; y++) {
+        const int ya = wy0 + 2 * y, yb = SD_MIN(ya + 1, wy0 + h - 1);
+        sd_row_luminance(sd_image_px(img, wx0, ya), w, one, rows);
+        sd_row_luminance(sd_image_px(img, wx0, yb), w, one, rows + w);
+        float *out = sd_plane_row(&tmp, y);
+        for (int x = 0; x < w2; x++) {
+            const int xa = 2 * x, xb = SD_MIN(xa + 1, w - 1);
+            out[x] = 0.25f * ((rows[xa] + rows[xb]) + (rows[w + xa] + rows[w + xb]));
         }
     }
-    if ((s = sd_plane_init(ctx, pl, img->width, img->height)) == SD_OK &&
-        (s = sd_gauss_blur(ctx, &tmp, pl, sigma)) != SD_OK)
-        sd_plane_release(pl);
+    free(rows);
+    if ((s = sd_plane_init(ctx, &hl->pl, w2, h2)) == SD_OK &&
+        (s = sd_gauss_blur(ctx, &tmp, &hl->pl, sh)) != SD_OK)
+        sd_plane_release(&hl->pl);
     sd_plane_release(&tmp);
+    hl->ox = wx0;
+    hl->oy = wy0;
     return s;
 }
 
@@ -72,13 +114,28 @@ static sd_status exposure_gain(sd_ctx *ctx, const sd_image *before, const sd_ima
 {
     if (!roi || !roi->before || roi->bw != before->width || roi->bh != before->height)
         return sd_fail(ctx, SD_ERR_ARG, "normalize: exposure needs the pair's ROI");
-    sd_plane yb, ya;
+    /* only the windows the samples read: BEFORE's ROI box, and AFTER's
+     * box around the four mapped corners of it */
+    const sd_rect *bb = &roi->bbox;
+    double u0 = INFINITY, v0 = INFINITY, u1 = -INFINITY, v1 = -INFINITY;
+    for (int i = 0; i < 4; i++) {
+        double u, v;
+        sd_mx_apply(xf, bb->x + (i & 1 ? bb->w - 1 : 0), bb->y + (i & 2 ? bb->h - 1 : 0), &u,
+                    &v);
+        u0 = fmin(u0, u);
+        v0 = fmin(v0, v);
+        u1 = fmax(u1, u);
+        v1 = fmax(v1, v);
+    }
+    half_level yb, ya;
     memset(&ya, 0, sizeof ya);
-    sd_status s = blurred_luminance(ctx, before, NORM_SIGMA, &yb);
+    sd_status s = half_luminance(ctx, before, NORM_SIGMA, bb->x, bb->y, bb->x + bb->w - 1,
+                                 bb->y + bb->h - 1, &yb);
     if (s != SD_OK)
         return s;
-    if ((s = blurred_luminance(ctx, after, NORM_SIGMA * sd_mx_scale(xf), &ya)) != SD_OK) {
-        sd_plane_release(&yb);
+    if ((s = half_luminance(ctx, after, NORM_SIGMA * sd_mx_scale(xf), u0, v0, u1, v1, &ya)) !=
+        SD_OK) {
+        sd_plane_release(&yb.pl);
         return s;
     }
     size_t cap = roi->pixels / ((size_t)NORM_STEP * NORM_STEP) + 16, n = 0;
@@ -93,11 +150,16 @@ static sd_status exposure_gain(sd_ctx *ctx, const sd_image *before, const sd_ima
                 continue;
             double u, v;
             sd_mx_apply(xf, x, y, &u, &v);
-            double b = sd_plane_row(&yb, y)[x], a = sd_plane_bilinear(&ya, u, v);
+            double b = half_sample(&yb, x, y), a = half_sample(&ya, u, v);
             if (b < NORM_DARK || a < NORM_DARK)
                 continue;
-            lr[n++] = (float)log(b / a);
+            lr[n++] = (float)(b / a);
         }
+    }
+    /* the ratios' logarithms through the kernel (vector ln, |error| < 1e-6) */
+    for (size_t i = 0; i < n; i += 1u << 20) {
+        const int m = (int)SD_MIN((size_t)1 << 20, n - i);
+        sd_dsp_active()->row_log(lr + i, m, lr + i);
     }
     if (n < 16) {
         s = sd_fail(ctx, SD_ERR_TOO_SMALL,
@@ -108,8 +170,8 @@ static sd_status exposure_gain(sd_ctx *ctx, const sd_image *before, const sd_ima
     s = SD_OK;
 done:
     free(lr);
-    sd_plane_release(&yb);
-    sd_plane_release(&ya);
+    sd_plane_release(&yb.pl);
+    sd_plane_release(&ya.pl);
     return s;
 }
 

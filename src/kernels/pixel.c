@@ -1,0 +1,81 @@
+/*
+ * Per-pixel colour and accumulation row kernels of the metric stage (scalar
+ * references; the ISA versions are in pixel_avx2.c and pixel_avx512.c).
+ * See kernels_internal.h for the contracts and docs/kernels.md for the
+ * tolerances between levels.
+ */
+#include <math.h>
+
+#include "kernels/kernels_internal.h"
+
+void sd_row_linear(const uint16_t *rgb, int n, const float gain[3], float *r, float *g, float *b)
+{
+    const float *lut = sd_srgb16_lut();
+    const float gr = gain[0], gg = gain[1], gb = gain[2];
+    for (int i = 0; i < n; i++, rgb += 3) {
+        r[i] = gr * lut[rgb[0]];
+        g[i] = gg * lut[rgb[1]];
+        b[i] = gb * lut[rgb[2]];
+    }
+}
+
+void sd_row_luminance(const uint16_t *rgb, int n, const float gain[3], float *y)
+{
+    const float *lut = sd_srgb16_lut();
+    const float gr = gain[0], gg = gain[1], gb = gain[2];
+    for (int i = 0; i < n; i++, rgb += 3) {
+        float r = gr * lut[rgb[0]], gc = gg * lut[rgb[1]], b = gb * lut[rgb[2]];
+        y[i] = (float)SD_XYZ_YR * r + (float)SD_XYZ_YG * gc + (float)SD_XYZ_YB * b;
+    }
+}
+
+void sd_row_colour_scalar(const uint16_t *rgb, int n, const float g[3], float *lam, float *a,
+                          float *e, float *y)
+{
+    const float *lut = sd_srgb16_lut();
+    const float gr = g[0], gg = g[1], gb = g[2];
+    for (int i = 0; i < n; i++, rgb += 3) {
+        float r = gr * lut[rgb[0]], gc = gg * lut[rgb[1]], b = gb * lut[rgb[2]];
+        float yl = (float)SD_XYZ_YR * r + (float)SD_XYZ_YG * gc + (float)SD_XYZ_YB * b;
+        float xx = (float)SD_XYZ_XR * r + (float)SD_XYZ_XG * gc + (float)SD_XYZ_XB * b;
+        if (lam)
+            lam[i] = logf(yl + (float)SD_LAMBDA_EPS);
+        a[i] = 500.0f * (sd_lab_f(xx / SD_LAB_XN) - sd_lab_f(yl));
+        if (e)
+            e[i] = 100.0f * log10f((r > SD_ERY_EPS ? r : SD_ERY_EPS) /
+                                   (gc > SD_ERY_EPS ? gc : SD_ERY_EPS));
+        y[i] = yl;
+    }
+}
+
+void sd_row_acc_scalar(const float *a, const float *b, const uint8_t *f, unsigned bit, int n,
+                       double acc[3])
+{
+    double s = 0, sa = 0, s2 = 0;
+    for (int x = 0; x < n; x++) {
+        if (!(f[x] & bit))
+            continue;
+        double v = (double)a[x] - (b ? (double)b[x] : 0.0);
+        s += v;
+        sa += fabs(v);
+        s2 += v * v;
+    }
+    acc[0] += s;
+    acc[1] += sa;
+    acc[2] += s2;
+}
+
+void sd_row_lap_acc_scalar(const float *up, const float *row, const float *dn, const uint8_t *f,
+                           unsigned bit, int n, double acc[2])
+{
+    double s = 0, s2 = 0;
+    for (int x = 0; x < n; x++) {
+        if (!(f[x] & bit))
+            continue;
+        double l = (double)up[x] + dn[x] + row[x - 1] + row[x + 1] - 4.0 * row[x];
+        s += l;
+        s2 += l * l;
+    }
+    acc[0] += s;
+    acc[1] += s2;
+}

@@ -1,0 +1,146 @@
+/* AVX2 colour and accumulation row kernels (8 float / 4 double lanes).
+ * Colour: linear RGB and the luminance in the scalar reference's arithmetic
+ * (bit-identical Y), then the vector ln of color_avx2.c and a vector cube
+ * root (bit hack + 3 Newton steps); the same operations in the same order
+ * as pixel_avx512.c, so the two agree bit for bit. */
+#include <string.h>
+
+#include "kernels/kernels_internal.h"
+
+#if SD_HAVE_X86
+#include <immintrin.h>
+
+/* cube root of 8 positive normal floats: Kahan's bit-level first guess
+ * (about 3 % off), then y <- (2y + t / y^2) / 3 three times */
+static inline __m256 cbrt8(__m256 t)
+{
+    const __m256 third = _mm256_set1_ps(1.0f / 3.0f);
+    __m256 fi = _mm256_cvtepi32_ps(_mm256_castps_si256(t));
+    __m256 y = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_cvttps_epi32(_mm256_mul_ps(fi, third)),
+                                                    _mm256_set1_epi32(0x2a5137a0)));
+    for (int k = 0; k < 3; k++)
+        y = _mm256_mul_ps(_mm256_add_ps(_mm256_add_ps(y, y), _mm256_div_ps(t, _mm256_mul_ps(y, y))),
+                          third);
+    return y;
+}
+
+/* CIELAB f(t): cube root above eps, the kappa line below (as sd_lab_f) */
+static inline __m256 labf8(__m256 t)
+{
+    const __m256 eps = _mm256_set1_ps(SD_LAB_EPS_F);
+    __m256 lin = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(SD_LAB_KAPPA_F / 116.0f), t),
+                               _mm256_set1_ps(16.0f / 116.0f));
+    __m256 c = cbrt8(_mm256_max_ps(t, eps));
+    return _mm256_blendv_ps(lin, c, _mm256_cmp_ps(t, eps, _CMP_GT_OQ));
+}
+
+void sd_row_colour_avx2(const uint16_t *rgb, int n, const float g[3], float *lam, float *a,
+                        float *e, float *y)
+{
+    enum { B = SD_COLOUR_BLOCK };
+    float r[B], gc[B], b[B], t[B], lr[B], lg[B];
+    const __m256 yr = _mm256_set1_ps((float)SD_XYZ_YR), yg = _mm256_set1_ps((float)SD_XYZ_YG),
+                 yb = _mm256_set1_ps((float)SD_XYZ_YB), xr = _mm256_set1_ps((float)SD_XYZ_XR),
+                 xg = _mm256_set1_ps((float)SD_XYZ_XG), xb = _mm256_set1_ps((float)SD_XYZ_XB),
+                 xn = _mm256_set1_ps(SD_LAB_XN), leps = _mm256_set1_ps((float)SD_LAMBDA_EPS),
+                 reps = _mm256_set1_ps(SD_ERY_EPS), c500 = _mm256_set1_ps(500.0f);
+    for (int x0 = 0; x0 < n; x0 += B) {
+        const int m = n - x0 < B ? n - x0 : B, mv = (m + 7) & ~7;
+        sd_row_linear(rgb + 3 * (size_t)x0, m, g, r, gc, b);
+        for (int i = m; i < mv; i++)
+            r[i] = gc[i] = b[i] = 0.5f;
+        for (int i = 0; i < mv; i += 8) {
+            __m256 R = _mm256_loadu_ps(r + i), G = _mm256_loadu_ps(gc + i),
+                   Bl = _mm256_loadu_ps(b + i);
+            __m256 Y = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(yr, R), _mm256_mul_ps(yg, G)),
+                                     _mm256_mul_ps(yb, Bl));
+            __m256 X = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(xr, R), _mm256_mul_ps(xg, G)),
+                                     _mm256_mul_ps(xb, Bl));
+            __m256 A = _mm256_mul_ps(c500, _mm256_sub_ps(labf8(_mm256_div_ps(X, xn)), labf8(Y)));
+            _mm256_storeu_ps(t + i, _mm256_add_ps(Y, leps));
+            _mm256_storeu_ps(lr + i, _mm256_max_ps(R, reps));
+            _mm256_storeu_ps(lg + i, _mm256_max_ps(G, reps));
+            _mm256_storeu_ps(r + i, A); /* r: a* from here on */
+            _mm256_storeu_ps(gc + i, Y);
+        }
+        if (lam) {
+            sd_row_log_avx2(t, mv, t);
+            memcpy(lam + x0, t, (size_t)m * sizeof(float));
+        }
+        if (e) {
+            sd_row_log_avx2(lr, mv, lr);
+            sd_row_log_avx2(lg, mv, lg);
+            const __m256 c = _mm256_set1_ps((float)(100.0 / 2.302585092994045684));
+            for (int i = 0; i < mv; i += 8)
+                _mm256_storeu_ps(lr + i, _mm256_mul_ps(c, _mm256_sub_ps(_mm256_loadu_ps(lr + i),
+                                                                     _mm256_loadu_ps(lg + i))));
+            memcpy(e + x0, lr, (size_t)m * sizeof(float));
+        }
+        memcpy(a + x0, r, (size_t)m * sizeof(float));
+        memcpy(y + x0, gc, (size_t)m * sizeof(float));
+    }
+}
+
+static inline double hsum4(__m256d v)
+{
+    double l[4];
+    _mm256_storeu_pd(l, v);
+    return (l[0] + l[1]) + (l[2] + l[3]);
+}
+
+/* 4 flag bytes -> all-ones 64-bit lanes where f & bit */
+static inline __m256d flag_mask4(const uint8_t *f, __m256i bit)
+{
+    uint32_t w;
+    memcpy(&w, f, 4);
+    __m256i v = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128((int)w));
+    __m256i off = _mm256_cmpeq_epi64(_mm256_and_si256(v, bit), _mm256_setzero_si256());
+    return _mm256_castsi256_pd(_mm256_xor_si256(off, _mm256_set1_epi64x(-1)));
+}
+
+void sd_row_acc_avx2(const float *a, const float *b, const uint8_t *f, unsigned bit, int n,
+                     double acc[3])
+{
+    const __m256i vbit = _mm256_set1_epi64x((long long)bit);
+    const __m256d sign = _mm256_set1_pd(-0.0);
+    __m256d s = _mm256_setzero_pd(), sa = s, s2 = s;
+    int x = 0;
+    for (; x + 4 <= n; x += 4) {
+        __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(a + x));
+        if (b)
+            v = _mm256_sub_pd(v, _mm256_cvtps_pd(_mm_loadu_ps(b + x)));
+        v = _mm256_and_pd(v, flag_mask4(f + x, vbit));
+        s = _mm256_add_pd(s, v);
+        sa = _mm256_add_pd(sa, _mm256_andnot_pd(sign, v));
+        s2 = _mm256_add_pd(s2, _mm256_mul_pd(v, v));
+    }
+    double t[3] = {hsum4(s), hsum4(sa), hsum4(s2)};
+    sd_row_acc_scalar(a + x, b ? b + x : NULL, f + x, bit, n - x, t);
+    acc[0] += t[0];
+    acc[1] += t[1];
+    acc[2] += t[2];
+}
+
+void sd_row_lap_acc_avx2(const float *up, const float *row, const float *dn, const uint8_t *f,
+                         unsigned bit, int n, double acc[2])
+{
+    const __m256i vbit = _mm256_set1_epi64x((long long)bit);
+    const __m256d four = _mm256_set1_pd(4.0);
+    __m256d s = _mm256_setzero_pd(), s2 = s;
+    int x = 0;
+    for (; x + 4 <= n; x += 4) {
+        __m256d l = _mm256_add_pd(_mm256_cvtps_pd(_mm_loadu_ps(up + x)),
+                                  _mm256_cvtps_pd(_mm_loadu_ps(dn + x)));
+        l = _mm256_add_pd(l, _mm256_cvtps_pd(_mm_loadu_ps(row + x - 1)));
+        l = _mm256_add_pd(l, _mm256_cvtps_pd(_mm_loadu_ps(row + x + 1)));
+        l = _mm256_sub_pd(l, _mm256_mul_pd(four, _mm256_cvtps_pd(_mm_loadu_ps(row + x))));
+        l = _mm256_and_pd(l, flag_mask4(f + x, vbit));
+        s = _mm256_add_pd(s, l);
+        s2 = _mm256_add_pd(s2, _mm256_mul_pd(l, l));
+    }
+    double t[2] = {hsum4(s), hsum4(s2)};
+    sd_row_lap_acc_scalar(up + x, row + x, dn + x, f + x, bit, n - x, t);
+    acc[0] += t[0];
+    acc[1] += t[1];
+}
+#endif

@@ -1,0 +1,125 @@
+/* AVX-512 colour and accumulation row kernels (16 float / 8 double lanes).
+ * Colour: the operations of pixel_avx2.c in the same order on 16 lanes, so
+ * the two agree bit for bit; accumulations: masked adds, one reduction per
+ * call. */
+#include <string.h>
+
+#include "kernels/kernels_internal.h"
+
+#if SD_HAVE_X86
+#include <immintrin.h>
+
+static inline __m512 cbrt16(__m512 t)
+{
+    const __m512 third = _mm512_set1_ps(1.0f / 3.0f);
+    __m512 fi = _mm512_cvtepi32_ps(_mm512_castps_si512(t));
+    __m512 y = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_cvttps_epi32(_mm512_mul_ps(fi, third)),
+                                                    _mm512_set1_epi32(0x2a5137a0)));
+    for (int k = 0; k < 3; k++)
+        y = _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(y, y), _mm512_div_ps(t, _mm512_mul_ps(y, y))),
+                          third);
+    return y;
+}
+
+static inline __m512 labf16(__m512 t)
+{
+    const __m512 eps = _mm512_set1_ps(SD_LAB_EPS_F);
+    __m512 lin = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(SD_LAB_KAPPA_F / 116.0f), t),
+                               _mm512_set1_ps(16.0f / 116.0f));
+    __m512 c = cbrt16(_mm512_max_ps(t, eps));
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, eps, _CMP_GT_OQ), lin, c);
+}
+
+void sd_row_colour_avx512(const uint16_t *rgb, int n, const float g[3], float *lam, float *a,
+                          float *e, float *y)
+{
+    enum { B = SD_COLOUR_BLOCK };
+    float r[B], gc[B], b[B], t[B], lr[B], lg[B];
+    const __m512 yr = _mm512_set1_ps((float)SD_XYZ_YR), yg = _mm512_set1_ps((float)SD_XYZ_YG),
+                 yb = _mm512_set1_ps((float)SD_XYZ_YB), xr = _mm512_set1_ps((float)SD_XYZ_XR),
+                 xg = _mm512_set1_ps((float)SD_XYZ_XG), xb = _mm512_set1_ps((float)SD_XYZ_XB),
+                 xn = _mm512_set1_ps(SD_LAB_XN), leps = _mm512_set1_ps((float)SD_LAMBDA_EPS),
+                 reps = _mm512_set1_ps(SD_ERY_EPS), c500 = _mm512_set1_ps(500.0f);
+    for (int x0 = 0; x0 < n; x0 += B) {
+        const int m = n - x0 < B ? n - x0 : B, mv = (m + 15) & ~15;
+        sd_row_linear(rgb + 3 * (size_t)x0, m, g, r, gc, b);
+        for (int i = m; i < mv; i++)
+            r[i] = gc[i] = b[i] = 0.5f;
+        for (int i = 0; i < mv; i += 16) {
+            __m512 R = _mm512_loadu_ps(r + i), G = _mm512_loadu_ps(gc + i),
+                   Bl = _mm512_loadu_ps(b + i);
+            __m512 Y = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(yr, R), _mm512_mul_ps(yg, G)),
+                                     _mm512_mul_ps(yb, Bl));
+            __m512 X = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(xr, R), _mm512_mul_ps(xg, G)),
+                                     _mm512_mul_ps(xb, Bl));
+            __m512 A = _mm512_mul_ps(c500, _mm512_sub_ps(labf16(_mm512_div_ps(X, xn)), labf16(Y)));
+            _mm512_storeu_ps(t + i, _mm512_add_ps(Y, leps));
+            _mm512_storeu_ps(lr + i, _mm512_max_ps(R, reps));
+            _mm512_storeu_ps(lg + i, _mm512_max_ps(G, reps));
+            _mm512_storeu_ps(r + i, A);
+            _mm512_storeu_ps(gc + i, Y);
+        }
+        if (lam) {
+            sd_row_log_avx512(t, mv, t);
+            memcpy(lam + x0, t, (size_t)m * sizeof(float));
+        }
+        if (e) {
+            sd_row_log_avx512(lr, mv, lr);
+            sd_row_log_avx512(lg, mv, lg);
+            const __m512 c = _mm512_set1_ps((float)(100.0 / 2.302585092994045684));
+            for (int i = 0; i < mv; i += 16)
+                _mm512_storeu_ps(lr + i, _mm512_mul_ps(c, _mm512_sub_ps(_mm512_loadu_ps(lr + i),
+                                                                     _mm512_loadu_ps(lg + i))));
+            memcpy(e + x0, lr, (size_t)m * sizeof(float));
+        }
+        memcpy(a + x0, r, (size_t)m * sizeof(float));
+        memcpy(y + x0, gc, (size_t)m * sizeof(float));
+    }
+}
+
+static inline __mmask8 flag_mask8(const uint8_t *f, __mmask16 lanes, unsigned bit)
+{
+    __m128i v = _mm_maskz_loadu_epi8(lanes, f);
+    return (__mmask8)_mm_test_epi8_mask(v, _mm_set1_epi8((char)bit));
+}
+
+void sd_row_acc_avx512(const float *a, const float *b, const uint8_t *f, unsigned bit, int n,
+                       double acc[3])
+{
+    const __m512d sign = _mm512_set1_pd(-0.0);
+    __m512d s = _mm512_setzero_pd(), sa = s, s2 = s;
+    for (int x = 0; x < n; x += 8) {
+        const __mmask8 lanes = n - x >= 8 ? 0xff : (__mmask8)((1u << (n - x)) - 1);
+        __m512d v = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, a + x));
+        if (b)
+            v = _mm512_sub_pd(v, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, b + x)));
+        const __mmask8 k = flag_mask8(f + x, lanes, bit);
+        s = _mm512_mask_add_pd(s, k, s, v);
+        sa = _mm512_mask_add_pd(sa, k, sa, _mm512_andnot_pd(sign, v));
+        s2 = _mm512_mask_add_pd(s2, k, s2, _mm512_mul_pd(v, v));
+    }
+    acc[0] += _mm512_reduce_add_pd(s);
+    acc[1] += _mm512_reduce_add_pd(sa);
+    acc[2] += _mm512_reduce_add_pd(s2);
+}
+
+void sd_row_lap_acc_avx512(const float *up, const float *row, const float *dn,
+                           const uint8_t *f, unsigned bit, int n, double acc[2])
+{
+    const __m512d four = _mm512_set1_pd(4.0);
+    __m512d s = _mm512_setzero_pd(), s2 = s;
+    for (int x = 0; x < n; x += 8) {
+        const __mmask8 lanes = n - x >= 8 ? 0xff : (__mmask8)((1u << (n - x)) - 1);
+        __m512d l = _mm512_add_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, up + x)),
+                                  _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, dn + x)));
+        l = _mm512_add_pd(l, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, row + x - 1)));
+        l = _mm512_add_pd(l, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, row + x + 1)));
+        l = _mm512_sub_pd(l, _mm512_mul_pd(four, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, row + x))));
+        const __mmask8 k = flag_mask8(f + x, lanes, bit);
+        s = _mm512_mask_add_pd(s, k, s, l);
+        s2 = _mm512_mask_add_pd(s2, k, s2, _mm512_mul_pd(l, l));
+    }
+    acc[0] += _mm512_reduce_add_pd(s);
+    acc[1] += _mm512_reduce_add_pd(s2);
+}
+#endif

@@ -1,0 +1,34 @@
+/*
+ * sd_image_measure in phases (library-internal), so the pipeline driver can
+ * run the per-pixel work of BEFORE and AFTER at the same time and finish
+ * AFTER with BEFORE's thresholds:
+ *
+ *   sd_measure_begin     flags, the fused strip pass (colour, Lambda, the
+ *                        three blurs, H, D, accumulations, histograms);
+ *                        needs no threshold
+ *   sd_measure_thresholds  T_red and T_pore from this image (exact medians)
+ *   sd_measure_finish    red area, pores, median Y: the threshold-dependent
+ *                        parts
+ *
+ * sd_image_measure(...) == begin, thresholds when !thr->set, finish.
+ */
+#ifndef SKINDELTA_MEASURE_INTERNAL_H
+#define SKINDELTA_MEASURE_INTERNAL_H
+
+#include "skindelta/metrics.h"
+
+typedef struct sd_measure sd_measure;
+
+/* Arguments as sd_image_measure; img and mask must outlive *out. Uses
+ * sd_ctx_threads(ctx) threads; results do not depend on it. */
+SD_NODISCARD sd_status sd_measure_begin(sd_ctx *ctx, const sd_image *img, const uint8_t *mask,
+                                        double scale, const double gains[3],
+                                        const sd_metric_params *p, sd_measure **out);
+/* Derive thresholds from this image into *thr (sets thr->set). */
+SD_NODISCARD sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr);
+/* Every metric with thresholds thr (thr->set must be 1). */
+SD_NODISCARD sd_status sd_measure_finish(sd_ctx *ctx, sd_measure *m, const sd_thresholds *thr,
+                                         sd_metrics *out);
+void sd_measure_free(sd_measure *m); /* NULL-safe */
+
+#endif
