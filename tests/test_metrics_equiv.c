@@ -63,7 +63,7 @@ static int setup(void **state)
     ca.noise_seed = 4;
     ca.ev = -0.4;
     fx.xf = ca.xf = sd_synth_similarity(2.0, 1.03, 6, -4, w / 2.0, h / 2.0);
-    fx.scale = sd_mx_scale(&fx.xf);
+    fx.scale = sd_xform_scale(&fx.xf);
     if (sd_synth_pair_render(fx.ctx, &skin, &ses, &cb, &ca, &fx.pair) != SD_OK)
         return -1;
     /* a few clipped and crushed pixels */

@@ -59,6 +59,9 @@ const char *sd_align_status_name(sd_align_status s);    /* "ok", "poor", "failed
 SD_NODISCARD sd_status sd_pair_align(sd_ctx *ctx, const sd_image *before, const sd_image *after,
                                      const sd_align_opts *opts, sd_align_result *out);
 
+/* x' = x, y' = y. */
+extern const sd_xform sd_xform_identity;
+
 /* Apply xf to a point. */
 static inline void sd_xform_apply(const sd_xform *xf, double x, double y, double *ox, double *oy)
 {

@@ -800,7 +800,7 @@ sd_status sd_pair_align(sd_ctx *ctx, const sd_image *before, const sd_image *aft
     sd_align_model model = opts ? opts->model : SD_ALIGN_SIMILARITY;
     out->model = model;
     out->status = SD_ALIGN_FAILED;
-    out->xf = (sd_xform){{1, 0, 0, 0, 1, 0}};
+    out->xf = sd_xform_identity;
     out->scale = 1;
     if (model != SD_ALIGN_SIMILARITY && model != SD_ALIGN_AFFINE && model != SD_ALIGN_NONE)
         return sd_fail(ctx, SD_ERR_ARG, "align: unknown model %d", (int)model);
@@ -838,7 +838,7 @@ sd_status sd_pair_align(sd_ctx *ctx, const sd_image *before, const sd_image *aft
         return st;
     }
 
-    sd_xform full = {{1, 0, 0, 0, 1, 0}};
+    sd_xform full = sd_xform_identity;
     int found = 1;
     if (model != SD_ALIGN_NONE) {
         al_cand cand[AL_CANDIDATES];

@@ -26,6 +26,8 @@ const char *sd_align_status_name(sd_align_status s)
     return "unknown";
 }
 
+const sd_xform sd_xform_identity = {{1, 0, 0, 0, 1, 0}};
+
 int sd_xform_invert(const sd_xform *xf, sd_xform *inv)
 {
     const double *m = xf->m;

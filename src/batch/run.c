@@ -510,8 +510,7 @@ static void measure_base_job(const runner *r, view *v, sess *s, sd_ctx *ctx)
     const double *gains = NULL;
     if (st == SD_OK && v->p.normalize == SD_NORM_REFERENCE) {
         /* the reference gains of the baseline depend on the baseline alone */
-        static const sd_xform id = {{1, 0, 0, 0, 1, 0}};
-        st = sd_pair_normalize(ctx, img, img, &id, &roi, SD_NORM_REFERENCE, &v->p.ref, &self);
+        st = sd_pair_normalize(ctx, img, img, &sd_xform_identity, &roi, SD_NORM_REFERENCE, &v->p.ref, &self);
         gains = self.before_gains;
     }
     s->thr.set = 0;

@@ -29,23 +29,6 @@ static inline const uint16_t *sd_image_px(const sd_image *img, int x, int y)
     return img->px + (size_t)y * img->stride + 3 * (size_t)x;
 }
 
-/* The identity when xf is NULL. */
-static inline void sd_mx_apply(const sd_xform *xf, double x, double y, double *ox, double *oy)
-{
-    if (!xf) {
-        *ox = x;
-        *oy = y;
-        return;
-    }
-    *ox = xf->m[0] * x + xf->m[1] * y + xf->m[2];
-    *oy = xf->m[3] * x + xf->m[4] * y + xf->m[5];
-}
-
-/* Inverse of xf (identity for NULL); 0 when singular or not finite. */
-int sd_mx_invert(const sd_xform *xf, sd_xform *inv);
-/* Linear scale of xf: sqrt(|det|) (1 for NULL). */
-double sd_mx_scale(const sd_xform *xf);
-
 /* Nearest pixel index of a coordinate (pixel centres at integers). */
 static inline long sd_nearest(double v)
 {

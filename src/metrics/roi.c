@@ -24,7 +24,7 @@ void sd_roi_release(sd_roi *roi)
 static int maps_inside(const sd_xform *xf, int x, int y, double ab, double ax1, double ay1,
                        double *u, double *v)
 {
-    sd_mx_apply(xf, x, y, u, v);
+    sd_xform_apply(xf, x, y, u, v);
     return *u >= ab && *v >= ab && *u <= ax1 && *v <= ay1;
 }
 
@@ -36,7 +36,7 @@ sd_status sd_roi_mask_overlap(sd_ctx *ctx, int bw, int bh, int aw, int ah, const
     for (int i = 0; i < 6; i++)
         if (!isfinite(xf->m[i]))
             return sd_fail(ctx, SD_ERR_ARG, "roi: transform is not finite");
-    const double ab = border * sd_mx_scale(xf);
+    const double ab = border * sd_xform_scale(xf);
     const double ax1 = aw - 1 - ab, ay1 = ah - 1 - ab;
     for (int y = 0; y < bh; y++) {
         uint8_t *row = mask + (size_t)y * (size_t)bw;
@@ -77,13 +77,15 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
                        opts->mask_h, bw, bh);
     sd_xform inv;
     double s = 1.0;
+    if (!xf)
+        xf = &sd_xform_identity;
     if (after) {
-        for (int i = 0; xf && i < 6; i++)
+        for (int i = 0; i < 6; i++)
             if (!isfinite(xf->m[i]))
                 return sd_fail(ctx, SD_ERR_ARG, "roi: transform is not finite");
-        if (!sd_mx_invert(xf, &inv))
+        if (!sd_xform_invert(xf, &inv))
             return sd_fail(ctx, SD_ERR_ARG, "roi: transform is singular");
-        s = sd_mx_scale(xf);
+        s = sd_xform_scale(xf);
     }
     if (bw < 2 * (long)border + 1 || bh < 2 * (long)border + 1)
         return sd_fail(ctx, SD_ERR_TOO_SMALL,
@@ -165,7 +167,7 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
     for (int v = 0; v < ah; v++) {
         for (int u = 0; u < aw; u++) {
             double x, y;
-            sd_mx_apply(&inv, u, v, &x, &y);
+            sd_xform_apply(&inv, u, v, &x, &y);
             long nx = sd_nearest(x), ny = sd_nearest(y);
             if (nx < gx0 || ny < gy0 || nx > gx1 || ny > gy1)
                 continue;

@@ -3,33 +3,6 @@
 #include "core/internal.h"
 #include "metrics/metrics_internal.h"
 
-int sd_mx_invert(const sd_xform *xf, sd_xform *inv)
-{
-    if (!xf) {
-        *inv = (sd_xform){{1, 0, 0, 0, 1, 0}};
-        return 1;
-    }
-    const double *m = xf->m;
-    double det = m[0] * m[4] - m[1] * m[3];
-    if (!isfinite(det) || fabs(det) < 1e-12)
-        return 0;
-    double a = m[4] / det, b = -m[1] / det, c = -m[3] / det, d = m[0] / det;
-    inv->m[0] = a;
-    inv->m[1] = b;
-    inv->m[2] = -(a * m[2] + b * m[5]);
-    inv->m[3] = c;
-    inv->m[4] = d;
-    inv->m[5] = -(c * m[2] + d * m[5]);
-    return 1;
-}
-
-double sd_mx_scale(const sd_xform *xf)
-{
-    if (!xf)
-        return 1.0;
-    return sqrt(fabs(xf->m[0] * xf->m[4] - xf->m[1] * xf->m[3]));
-}
-
 static void swapf(float *a, float *b)
 {
     float t = *a;

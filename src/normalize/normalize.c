@@ -120,7 +120,7 @@ static sd_status exposure_gain(sd_ctx *ctx, const sd_image *before, const sd_ima
     double u0 = INFINITY, v0 = INFINITY, u1 = -INFINITY, v1 = -INFINITY;
     for (int i = 0; i < 4; i++) {
         double u, v;
-        sd_mx_apply(xf, bb->x + (i & 1 ? bb->w - 1 : 0), bb->y + (i & 2 ? bb->h - 1 : 0), &u,
+        sd_xform_apply(xf, bb->x + (i & 1 ? bb->w - 1 : 0), bb->y + (i & 2 ? bb->h - 1 : 0), &u,
                     &v);
         u0 = fmin(u0, u);
         v0 = fmin(v0, v);
@@ -133,7 +133,7 @@ static sd_status exposure_gain(sd_ctx *ctx, const sd_image *before, const sd_ima
                                  bb->y + bb->h - 1, &yb);
     if (s != SD_OK)
         return s;
-    if ((s = half_luminance(ctx, after, NORM_SIGMA * sd_mx_scale(xf), u0, v0, u1, v1, &ya)) !=
+    if ((s = half_luminance(ctx, after, NORM_SIGMA * sd_xform_scale(xf), u0, v0, u1, v1, &ya)) !=
         SD_OK) {
         sd_plane_release(&yb.pl);
         return s;
@@ -149,7 +149,7 @@ static sd_status exposure_gain(sd_ctx *ctx, const sd_image *before, const sd_ima
             if (roi->before[(size_t)y * (size_t)roi->bw + (size_t)x] != SD_ROI_IN || n == cap)
                 continue;
             double u, v;
-            sd_mx_apply(xf, x, y, &u, &v);
+            sd_xform_apply(xf, x, y, &u, &v);
             double b = half_sample(&yb, x, y), a = half_sample(&ya, u, v);
             if (b < NORM_DARK || a < NORM_DARK)
                 continue;
@@ -187,7 +187,7 @@ static sd_status patch_mean(sd_ctx *ctx, const sd_image *img, const sd_xform *xf
     double bu0 = INFINITY, bv0 = INFINITY, bu1 = -INFINITY, bv1 = -INFINITY;
     for (int i = 0; i < 4; i++) {
         double u, v;
-        sd_mx_apply(xf, i & 1 ? x1 : x0, i & 2 ? y1 : y0, &u, &v);
+        sd_xform_apply(xf, i & 1 ? x1 : x0, i & 2 ? y1 : y0, &u, &v);
         bu0 = fmin(bu0, u);
         bv0 = fmin(bv0, v);
         bu1 = fmax(bu1, u);
@@ -201,7 +201,7 @@ static sd_status patch_mean(sd_ctx *ctx, const sd_image *img, const sd_xform *xf
     for (int v = uy0; v <= uy1; v++) {
         for (int u = ux0; u <= ux1; u++) {
             double x, y;
-            sd_mx_apply(inv, u, v, &x, &y);
+            sd_xform_apply(inv, u, v, &x, &y);
             if (!(x >= x0 && x < x1 && y >= y0 && y < y1))
                 continue;
             if (sd_px_clipped(sd_image_px(img, u, v))) {
@@ -248,19 +248,19 @@ static sd_status reference_gains(sd_ctx *ctx, const sd_image *before, const sd_i
     double cy[4] = {ref->y - 0.5, ref->y - 0.5, ref->y + ref->h - 0.5, ref->y + ref->h - 0.5};
     for (int i = 0; i < 4; i++) {
         double u, v;
-        sd_mx_apply(xf, cx[i], cy[i], &u, &v);
+        sd_xform_apply(xf, cx[i], cy[i], &u, &v);
         if (!rect_inside(u, v, u, v, after->width, after->height))
             return sd_fail(ctx, SD_ERR_ARG,
                            "normalize: reference patch %d,%d,%d,%d falls outside AFTER", ref->x,
                            ref->y, ref->w, ref->h);
     }
     sd_xform inv;
-    if (!sd_mx_invert(xf, &inv))
+    if (!sd_xform_invert(xf, &inv))
         return sd_fail(ctx, SD_ERR_ARG, "normalize: transform is singular");
     double mb[3], ma[3];
     sd_status s;
-    static const sd_xform id = {{1, 0, 0, 0, 1, 0}};
-    if ((s = patch_mean(ctx, before, &id, &id, ref, "BEFORE", mb)) != SD_OK ||
+    if ((s = patch_mean(ctx, before, &sd_xform_identity, &sd_xform_identity, ref, "BEFORE",
+                        mb)) != SD_OK ||
         (s = patch_mean(ctx, after, xf, &inv, ref, "AFTER", ma)) != SD_OK)
         return s;
     double yb = luminance(mb);
@@ -285,7 +285,9 @@ sd_status sd_pair_normalize(sd_ctx *ctx, const sd_image *before, const sd_image 
         out->gains[c] = out->before_gains[c] = 1.0;
     if (!before || !before->px || !after || !after->px)
         return sd_fail(ctx, SD_ERR_ARG, "normalize: missing image");
-    for (int i = 0; xf && i < 6; i++)
+    if (!xf)
+        xf = &sd_xform_identity;
+    for (int i = 0; i < 6; i++)
         if (!isfinite(xf->m[i]))
             return sd_fail(ctx, SD_ERR_ARG, "normalize: transform is not finite");
     switch (method) {
