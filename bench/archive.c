@@ -31,8 +31,9 @@
  * in the full mode, peak RSS over all patients is at most 1.5x that over 5
  * (4x the patients): memory is bounded by -j, not by patients.
  * --quick is CI's check that every path runs: it never judges speed or RSS.
- * The machine's load average is printed beside each run, because wall
- * times on a shared machine mean little without it.
+ * The machine's load average and the child's CPU time (user + system, from
+ * wait4) are printed beside each run: on a shared machine wall times mean
+ * little without them, and CPU ms per pair does not depend on the load.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -219,7 +220,7 @@ typedef struct run_result {
     const char *name;
     int patients, threads, exit_code;
     const char *cache; /* off | cold | warm */
-    double wall_s, rss_mb, load;
+    double wall_s, cpu_s, rss_mb, load; /* cpu_s: user + system of the child */
     /* summed over the jsonl "done" lines */
     double pairs_aligned, pairs_cached, measured, measured_cached, images_decoded, pairs_ok,
         pairs_failed;
@@ -296,6 +297,8 @@ static void run_batch(run_result *r, const char *prog, const char *root, int pat
     posix_spawn_file_actions_destroy(&fa);
     r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     r->rss_mb = ru.ru_maxrss / 1024.0;
+    r->cpu_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+               (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
     sum_done_lines(r, log);
     sd_ctx *ctx = sd_ctx_new();
     for (int p = 0; p < patients; p++) {
@@ -333,6 +336,8 @@ static cJSON *run_json(const run_result *r, int pairs)
     cJSON_AddNumberToObject(o, "pairs", pairs);
     cJSON_AddNumberToObject(o, "wall_s", round_to(r->wall_s, 0.001));
     cJSON_AddNumberToObject(o, "pairs_per_s", round_to(pairs / r->wall_s, 0.01));
+    cJSON_AddNumberToObject(o, "cpu_s", round_to(r->cpu_s, 0.01));
+    cJSON_AddNumberToObject(o, "cpu_ms_per_pair", round_to(1e3 * r->cpu_s / pairs, 0.1));
     cJSON_AddNumberToObject(o, "peak_rss_mb", round_to(r->rss_mb, 0.1));
     cJSON_AddNumberToObject(o, "load_avg_1min", r->load);
     cJSON_AddNumberToObject(o, "pairs_aligned", r->pairs_aligned);
@@ -449,6 +454,7 @@ int main(int argc, char **argv)
     cJSON_AddNumberToObject(fig, "pairs_per_s_j2", round_to(all_pairs / C.wall_s, 0.01));
     cJSON_AddNumberToObject(fig, "pairs_per_s_j1_subset",
                             round_to(L.subset * pairs_per_patient / A.wall_s, 0.01));
+    cJSON_AddNumberToObject(fig, "cpu_ms_per_pair_j2", round_to(1e3 * C.cpu_s / all_pairs, 0.1));
     cJSON_AddNumberToObject(fig, "speedup_j2_over_j1_subset", round_to(A.wall_s / B.wall_s, 0.01));
     cJSON_AddNumberToObject(fig, "peak_rss_mb_j2_all", round_to(C.rss_mb, 0.1));
     cJSON_AddNumberToObject(fig, "peak_rss_mb_j2_subset", round_to(B.rss_mb, 0.1));
