@@ -53,7 +53,7 @@ $(BUILD)/obj/%_sse2.o:   ISA := -msse2
 $(BUILD)/obj/%_avx2.o:   ISA := -mavx2 -mfma
 $(BUILD)/obj/%_avx512.o: ISA := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma
 
-.PHONY: all test demo bench bench-quick repeatability asan ubsan clean
+.PHONY: all test demo bench bench-quick bench-archive repeatability asan ubsan clean
 all: $(BIN) $(SYNTH) $(LIB)
 
 $(BUILD)/obj/%.o: %.c $(CONFIG)
@@ -104,8 +104,14 @@ BENCH_PROGS := $(BUILD)/bench/bench $(BUILD)/bench/kernels $(BIN)
 bench: $(BENCH_PROGS)
 	@$(BUILD)/bench/bench --skindelta $(BIN) --kernels $(BUILD)/bench/kernels --dir $(BUILD)/bench
 
-bench-quick: $(BENCH_PROGS)
+bench-quick: $(BENCH_PROGS) $(BUILD)/bench/archive
 	@$(BUILD)/bench/bench --quick --skindelta $(BIN) --kernels $(BUILD)/bench/kernels --dir $(BUILD)/bench
+	@$(BUILD)/bench/archive --quick --skindelta $(BIN) --dir $(BUILD)/bench
+
+# `skindelta batch` over a generated archive (20 patients x 6 sessions x
+# 3 views at 2 MP, rendered once into build/bench/archive-full).
+bench-archive: $(BUILD)/bench/archive $(BIN)
+	@$(BUILD)/bench/archive --skindelta $(BIN) --dir $(BUILD)/bench
 
 # The repeatability study: per-metric noise floors (README, "Noise floors").
 repeatability: $(BUILD)/bench/repeatability

@@ -1,11 +1,19 @@
 /* Batch library pieces against independent references: the least-squares
  * slope (textbook closed form on exact data), calendar days (known
- * day counts), manifest validation (messages name the key), plan rules. */
+ * day counts), manifest validation (messages name the key), plan rules;
+ * and sd_batch_run on a generated patient: a cancelled run's stats count
+ * exactly the work items that ran (their events), and a resumed run gets
+ * exactly those from the cache. */
 #include "sd_test.h"
 
+#include <dirent.h>
 #include <math.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include "skindelta/batch.h"
+#include "skindelta/io.h"
+#include "skindelta/synth.h"
 
 static void test_slope(void **state)
 {
@@ -100,12 +108,164 @@ static void test_manifest(void **state)
     sd_ctx_free(ctx);
 }
 
+/* ---- sd_batch_run on a generated patient folder ---- */
+
+static void rm_tree(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            char sub[1024];
+            if (snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) < (int)sizeof sub)
+                rm_tree(sub);
+        }
+        closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static const char *const dates[] = {"2026-01-10", "2026-02-09", "2026-03-11", "2026-04-10"};
+#define N_SESS 4
+
+/* A patient: one view, N_SESS sessions of one skin, each moved a little. */
+static void make_patient(sd_ctx *ctx, const char *dir)
+{
+    sd_synth_skin skin;
+    sd_synth_skin_defaults(&skin, 5, 320, 240);
+    for (int k = 0; k < N_SESS; k++) {
+        char sub[600], path[700];
+        assert_true(snprintf(sub, sizeof sub, "%s/%s", dir, dates[k]) < (int)sizeof sub);
+        assert_int_equal(mkdir(sub, 0777), 0);
+        assert_true(snprintf(path, sizeof path, "%s/cheek.jpg", sub) < (int)sizeof path);
+        sd_synth_session ses;
+        sd_synth_session_defaults(&ses);
+        ses.pores_gone = 0.15 * k;
+        sd_synth_capture cap;
+        sd_synth_capture_defaults(&cap, 320, 240);
+        cap.noise = 0.004;
+        cap.noise_seed = (uint64_t)k + 1;
+        cap.xf = sd_synth_similarity(0.5 * k, 1.0, 2.0 * k, -1.0 * k, 160, 120);
+        sd_image *img = NULL;
+        assert_int_equal(sd_synth_render(ctx, &skin, k ? &ses : NULL, &cap, &img), SD_OK);
+        assert_int_equal(sd_image_save_jpeg(ctx, img, path, 92), SD_OK);
+        sd_image_free(img);
+    }
+}
+
+typedef struct counter {
+    pthread_mutex_t mu;
+    size_t events, cancel_after;
+    size_t n[3][3]; /* phase x {ok, cached, error} */
+} counter;
+
+static void on_event(void *user, const sd_batch_event *ev)
+{
+    counter *c = user;
+    pthread_mutex_lock(&c->mu);
+    int k = strcmp(ev->status, "ok") == 0 ? 0 : strcmp(ev->status, "cached") == 0 ? 1 : 2;
+    c->n[ev->phase][k]++;
+    c->events++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static int on_cancelled(void *user)
+{
+    counter *c = user;
+    pthread_mutex_lock(&c->mu);
+    int stop = c->cancel_after && c->events >= c->cancel_after;
+    pthread_mutex_unlock(&c->mu);
+    return stop;
+}
+
+static sd_status run_patient(sd_ctx *ctx, const char *dir, counter *c, char **json,
+                             sd_batch_stats *st)
+{
+    sd_batch_plan *plan = NULL;
+    assert_int_equal(sd_batch_plan_new(ctx, dir, &plan), SD_OK);
+    for (int k = 0; k < N_SESS; k++)
+        assert_int_equal(sd_batch_plan_add(ctx, plan, dates[k], dates[k], "cheek", "cheek.jpg"),
+                         SD_OK);
+    sd_batch_opts o = {.use_cache = 1};
+    sd_compare_params_default(&o.params);
+    sd_batch_hooks h = {.user = c, .event = on_event, .cancelled = on_cancelled};
+    sd_status s = sd_batch_run(ctx, plan, &o, &h, json, st);
+    sd_batch_plan_free(plan);
+    return s;
+}
+
+static void test_run_cancel_resume(void **state)
+{
+    (void)state;
+    const char *t = getenv("TMPDIR");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/sd_batch_XXXXXX", t && *t ? t : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    sd_ctx *ctx = sd_ctx_new();
+    make_patient(ctx, dir);
+
+    /* cancelled after the 4 probes and 2 of the 3 alignments */
+    counter c = {.cancel_after = N_SESS + 2};
+    pthread_mutex_init(&c.mu, NULL);
+    char *json = NULL;
+    sd_batch_stats st;
+    assert_int_equal(run_patient(ctx, dir, &c, &json, &st), SD_ERR_ARG);
+    assert_non_null(strstr(sd_ctx_message(ctx), "interrupted"));
+    assert_null(json);
+    assert_int_equal(c.events, N_SESS + 2);
+    assert_int_equal(c.n[SD_BATCH_PROBE][0], N_SESS);
+    assert_int_equal(c.n[SD_BATCH_ALIGN][0], 2);
+    assert_int_equal(st.images_decoded, N_SESS);
+    assert_int_equal(st.pairs_aligned, 2);
+    assert_int_equal(st.pairs_cached, 0);
+    assert_int_equal(st.measured + st.measured_cached, 0);
+    assert_int_equal(st.pairs_ok + st.pairs_failed, 0); /* no report, no summary */
+
+    /* resumed: the 2 alignments come from the cache, the third is computed */
+    counter r = {0};
+    pthread_mutex_init(&r.mu, NULL);
+    assert_int_equal(run_patient(ctx, dir, &r, &json, &st), SD_OK);
+    assert_non_null(json);
+    assert_int_equal(st.pairs_cached, 2);
+    assert_int_equal(st.pairs_aligned, 1);
+    assert_int_equal(st.images_decoded, 0); /* the probes were cached too */
+    assert_int_equal(st.measured, N_SESS);
+    assert_int_equal(st.pairs_ok, N_SESS - 1);
+    assert_int_equal(r.n[SD_BATCH_ALIGN][1], 2);
+    assert_int_equal(r.n[SD_BATCH_MEASURE][0], N_SESS);
+
+    /* from scratch (no cache) gives the same bytes */
+    char *json2 = NULL;
+    sd_batch_plan *plan = NULL;
+    assert_int_equal(sd_batch_plan_new(ctx, dir, &plan), SD_OK);
+    for (int k = 0; k < N_SESS; k++)
+        assert_int_equal(sd_batch_plan_add(ctx, plan, dates[k], dates[k], "cheek", "cheek.jpg"),
+                         SD_OK);
+    sd_batch_opts o = {.use_cache = 0};
+    sd_compare_params_default(&o.params);
+    assert_int_equal(sd_batch_run(ctx, plan, &o, NULL, &json2, &st), SD_OK);
+    assert_string_equal(json, json2);
+    assert_int_equal(st.pairs_aligned, N_SESS - 1);
+    sd_batch_plan_free(plan);
+    free(json);
+    free(json2);
+    pthread_mutex_destroy(&c.mu);
+    pthread_mutex_destroy(&r.mu);
+    sd_ctx_free(ctx);
+    rm_tree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_slope),
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_manifest),
+        cmocka_unit_test(test_run_cancel_resume),
     };
     return cmocka_run_group_tests_name("batch", tests, NULL, NULL);
 }

@@ -94,10 +94,18 @@ static char *str_printf(const char *fmt, ...)
     return s;
 }
 
+/* The entry's error always starts with the image it is about ("SESSION/FILE:
+ * "), whichever stage failed (loaders name it already; normalization and
+ * measurement do not), so stderr names each failed file. */
 static void set_error(sess *s, const char *msg)
 {
+    size_t n = strlen(s->rel);
+    if (!*msg)
+        msg = "failed";
+    char *e = strncmp(msg, s->rel, n) == 0 && msg[n] == ':' ? str_printf("%s", msg)
+                                                             : str_printf("%s: %s", s->rel, msg);
     free(s->error);
-    s->error = str_printf("%s", *msg ? msg : "failed");
+    s->error = e;
     s->state = ST_ERROR;
 }
 
@@ -893,8 +901,10 @@ static cJSON *view_json(const view *v, sd_batch_stats *st)
         cJSON_AddStringToObject(e, "image", s->rel);
         if (s->state != ST_OK || !b) {
             cJSON_AddStringToObject(e, "status", "error");
-            cJSON_AddStringToObject(e, "error",
-                                    s->error ? s->error : "the view's baseline failed");
+            char why[512];
+            if (!s->error)
+                snprintf(why, sizeof why, "%s: not measured, the view's baseline failed", s->rel);
+            cJSON_AddStringToObject(e, "error", s->error ? s->error : why);
             st->pairs_failed++;
             continue;
         }

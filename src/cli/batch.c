@@ -352,16 +352,25 @@ static int one_patient(const sd_cli_batch_opts *o, int mode, const char *dir)
     if (p.bar_shown)
         fputs("\r\033[K", stderr);
     if (mode == PROG_JSONL) {
+        /* The work counters are what was done before the signal (items in
+         * flight finish and count); pairs_ok/pairs_failed are the report's
+         * summary, and an interrupted run has no report: null, not 0. */
+        int done = !g_signal && s == SD_OK;
+        char ok[32] = "null", failed[32] = "null";
+        if (done) {
+            snprintf(ok, sizeof ok, "%zu", st.pairs_ok);
+            snprintf(failed, sizeof failed, "%zu", st.pairs_failed);
+        }
         fputs("{\"folder\":", stderr);
         json_str(dir);
         fprintf(stderr,
                 ",\"event\":\"%s\",\"pairs_aligned\":%zu,"
                 "\"pairs_cached\":%zu,\"measured\":%zu,\"measured_cached\":%zu,"
-                "\"images_decoded\":%zu,\"cache_rejected\":%zu,\"pairs_ok\":%zu,"
-                "\"pairs_failed\":%zu,\"elapsed_ms\":%.1f}\n",
-                g_signal ? "interrupted" : "done", st.pairs_aligned, st.pairs_cached,
-                st.measured, st.measured_cached, st.images_decoded, st.cache_rejected,
-                st.pairs_ok, st.pairs_failed, now_ms() - p.t0);
+                "\"images_decoded\":%zu,\"cache_rejected\":%zu,\"pairs_ok\":%s,"
+                "\"pairs_failed\":%s,\"elapsed_ms\":%.1f}\n",
+                g_signal ? "interrupted" : done ? "done" : "failed", st.pairs_aligned,
+                st.pairs_cached, st.measured, st.measured_cached, st.images_decoded,
+                st.cache_rejected, ok, failed, now_ms() - p.t0);
     }
     if (g_signal) {
         rc = 128 + g_signal;

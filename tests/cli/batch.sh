@@ -77,8 +77,71 @@ printf '{"views": {"cheek-left": {"roi": [1, 2, 3]}}}' >"$P/patient.json"
 "$SD" batch -q "$P" 2>"$T/errm"; rc=$?
 [ "$rc" -eq 2 ] && grep -q 'patient.json: views.cheek-left.roi: expected \[x, y, w, h\]' "$T/errm" && ok "batch: manifest error names the key" || bad "batch: manifest error" "exit $rc: $(cat "$T/errm")"
 rm -f "$P/patient.json"
-"$SD" batch -q -o x.json "$P" "$P" 2>"$T/erro"; rc=$?
-[ "$rc" -eq 1 ] && ok "batch: -o with two patients is a usage error" || bad "batch: -o with two patients" "exit $rc"
+
+# a reference patch (--ref / manifest "ref"). Skin of one chromaticity (no
+# blotches, no red patches, base tone a* = 13) photographed at known
+# exposures: the patch's mean becomes neutral grey, so a* = 0 everywhere
+# (CIELAB of a neutral colour), and each session's exposure_ev is the
+# generator's EV; gains/before_gains = 2^-EV in every channel.
+PR="$B/patient-ref"; PRR="$PR/skindelta-progress.json"
+mkdir -p "$PR/2026-01-10"; $SY --seed 21 --size 360x270 --no-redness --no-blotch --out-before "$PR/2026-01-10/cheek-left.jpg" >/dev/null
+refshot() { # session ev shift pores-fewer
+    mkdir -p "$PR/$1"
+    $SY --seed 21 --size 360x270 --no-redness --no-blotch --ev "$2" --shift "$3" --pores-fewer "$4" --out-after "$PR/$1/cheek-left.jpg" >/dev/null
+}
+refshot 2026-02-09 0.4 3,2 0.3
+refshot 2026-03-11 -0.5 -4,1 0.6
+"$SD" batch -q --progress=none --ref 100,80,60,50 "$PR" 2>"$T/errr"; rc=$?
+[ "$rc" -eq 0 ] && ok "batch --ref: exits 0" || bad "batch --ref: exits 0" "exit $rc: $(cat "$T/errr")"
+cp "$PRR" "$T/ref-cli.json"
+[ "$($JQ "$PRR" params.normalize)" = reference ] && [ "$($JQ "$PRR" views.0.sessions.1.normalization.method)" = reference ] && [ "$($JQ "$PRR" views.0.sessions.2.normalization.calibrated)" = true ] && ok "batch --ref: sessions are calibrated on the patch" || bad "batch --ref: calibrated" "$($JQ "$PRR" views.0.sessions.1.normalization)"
+refev() { # session-index ev
+    e=$($JQ "$PRR" views.0.sessions.$1.normalization.exposure_ev)
+    g=""; for c in 0 1 2; do g="$g $($JQ "$PRR" views.0.sessions.$1.normalization.gains.$c) $($JQ "$PRR" views.0.sessions.$1.normalization.before_gains.$c)"; done
+    awk -v e="$e" -v ev="$2" -v g="$g" 'BEGIN{split(g, a, " "); want = 2 ^ -ev; bad = !(e - ev < 0.05 && ev - e < 0.05)
+        for (c = 0; c < 3; c++) { r = a[2 * c + 1] / a[2 * c + 2] / want; if (r < 0.98 || r > 1.02) bad = 1 }; exit bad}' \
+        && ok "batch --ref: session $1 exposure_ev $e ~ $2, gains/before_gains = 2^-EV" || bad "batch --ref: session $1 gains" "ev $e, gains/before $g"
+}
+refev 1 0.4
+refev 2 -0.5
+a0=$($JQ "$PRR" views.0.sessions.0.metrics.redness.mean_a); a1=$($JQ "$PRR" views.0.sessions.1.metrics.redness.mean_a); a2=$($JQ "$PRR" views.0.sessions.2.metrics.redness.mean_a)
+awk "BEGIN{exit !($a0 < 0.5 && $a0 > -0.5 && $a1 < 0.5 && $a1 > -0.5 && $a2 < 0.5 && $a2 > -0.5)}" && ok "batch --ref: baseline and sessions neutral on the patch (a* $a0 $a1 $a2)" || bad "batch --ref: neutral" "a* $a0 $a1 $a2"
+"$SD" batch -q --no-cache --progress=none -o "$T/ref-exp.json" "$PR"
+e0=$($JQ "$T/ref-exp.json" views.0.sessions.0.metrics.redness.mean_a)
+awk "BEGIN{exit !($e0 > 12 && $e0 < 14)}" && ok "batch: without --ref the base tone's a* = 13 stays ($e0)" || bad "batch: exposure a*" "$e0"
+# the same patch from the manifest: the same numbers, the view's params say so
+printf '{"views": {"cheek-left": {"ref": [100, 80, 60, 50]}}}' >"$PR/patient.json"
+"$SD" batch -q --progress=none "$PR"; rc=$?
+same=1; for k in 0 1 2; do [ "$($JQ "$PRR" views.0.sessions.$k)" = "$($JQ "$T/ref-cli.json" views.0.sessions.$k)" ] || same=0; done
+[ "$rc" -eq 0 ] && [ "$same" -eq 1 ] && [ "$($JQ "$PRR" views.0.params.normalize)" = reference ] && [ "$($JQ "$PRR" views.0.params.ref.2)" = 60 ] && ok "batch: manifest ref == --ref" || bad "batch: manifest ref" "exit $rc, same $same"
+# a patch that leaves one session's frame fails that session only, naming it
+printf '{"views": {"cheek-left": {"ref": [0, 0, 40, 40]}}}' >"$PR/patient.json"
+"$SD" batch -q --progress=none "$PR" 2>"$T/errr"; rc=$?
+[ "$rc" -eq 5 ] && [ "$($JQ "$PRR" views.0.sessions.1.status)" = ok ] && [ "$($JQ "$PRR" views.0.sessions.2.status)" = error ] && ok "batch: a patch outside one session fails that session only" || bad "batch: patch outside" "exit $rc $($JQ "$PRR" views.0.sessions.2.error)"
+$JQ "$PRR" views.0.sessions.2.error | grep -q '^2026-03-11/cheek-left.jpg: normalize: reference patch 0,0,40,40 falls outside AFTER' && grep -Eq "^skindelta: $PR/2026-03-11/cheek-left\.jpg: normalize: " "$T/errr" && [ "$(wc -l <"$T/errr")" -eq 1 ] && ok "batch: a normalization error names the image" || bad "batch: normalization error names the image" "$(cat "$T/errr")"
+rm -f "$PR/patient.json"
+"$SD" batch -q --progress=none --ref 100,80,60,50 "$PR"
+
+# several patient folders in one command: each its own report (the same
+# bytes as alone), one "done" line each in order, exit 5 when any failed
+Q="$B/patient-q"; rm -rf "$Q"; mkdir -p "$Q"; cp -R "$PR/2026-01-10" "$PR/2026-02-09" "$PR/2026-03-11" "$Q/"
+head -c 3000 "$PR/2026-02-09/cheek-left.jpg" >"$Q/2026-02-09/cheek-left.jpg"
+rm -f "$PRR" "$Q/skindelta-progress.json"
+"$SD" batch -q --progress=jsonl --ref 100,80,60,50 "$PR" "$Q" 2>"$T/bm"; rc=$?
+[ "$rc" -eq 5 ] && ok "batch: two patients, one with a damaged photo: exit 5" || bad "batch: two patients exit 5" "exit $rc"
+cmp -s "$PRR" "$T/ref-cli.json" && ok "batch: the healthy patient's report == its report alone" || bad "batch: healthy patient" "differs"
+[ "$($JQ "$Q/skindelta-progress.json" patient)" = patient-q ] && [ "$($JQ "$Q/skindelta-progress.json" views.0.sessions.1.status)" = error ] && [ "$($JQ "$Q/skindelta-progress.json" views.0.sessions.2.status)" = ok ] && ok "batch: the damaged patient gets its own report" || bad "batch: damaged patient report" "$($JQ "$Q/skindelta-progress.json" patient)"
+grep '"event"' "$T/bm" | sed 's/.*"folder":"\([^"]*\)","event":"\([a-z]*\)".*"pairs_failed":\([0-9]*\).*/\1 \2 \3/' >"$T/bm.done"
+printf '%s done 0\n%s done 1\n' "$PR" "$Q" | cmp -s - "$T/bm.done" && ok "batch: one done line per patient, in order" || bad "batch: done lines" "$(cat "$T/bm.done")"
+[ "$(grep -c "^skindelta: " "$T/bm")" -eq 1 ] && grep -q "^skindelta: $Q/2026-02-09/cheek-left\.jpg: " "$T/bm" && ok "batch: stderr names the failed file of the right patient" || bad "batch: stderr with two patients" "$(grep '^skindelta' "$T/bm")"
+# a folder that cannot be read: exit 2 (outranks 5), the others still run
+rm -f "$PRR" "$Q/skindelta-progress.json"
+"$SD" batch -q --progress=none --ref 100,80,60,50 "$PR" "$B/no-such-patient" "$Q" 2>"$T/bm2"; rc=$?
+[ "$rc" -eq 2 ] && grep -q "^skindelta: $B/no-such-patient: " "$T/bm2" && [ -f "$PRR" ] && [ -f "$Q/skindelta-progress.json" ] && ok "batch: an unreadable patient folder exits 2, the others get their reports" || bad "batch: unreadable folder among several" "exit $rc: $(cat "$T/bm2")"
+# -o is refused with several folders (each gets its own report): nothing runs
+rm -f "$PRR"
+"$SD" batch -q -o "$T/x.json" "$PR" "$Q" 2>"$T/erro"; rc=$?
+[ "$rc" -eq 1 ] && grep -q "^skindelta: -o is for a single patient folder" "$T/erro" && [ ! -e "$T/x.json" ] && [ ! -e "$PRR" ] && ok "batch: -o with two patients is a usage error, nothing written" || bad "batch: -o with two patients" "exit $rc: $(cat "$T/erro")"
 
 # interrupted: SIGINT mid-run keeps the previous report, leaves no temp files, resumes to the same report
 rm -rf "$P/.skindelta-cache"; cp "$R" "$T/before-int.json"
@@ -91,6 +154,23 @@ cmp -s "$R" "$T/before-int.json" && ok "batch: previous report kept whole" || ba
 "$SD" batch -q --progress=jsonl "$P" 2>"$T/bjr"; "$SD" batch -q --no-cache -o "$T/rs.json" "$P"
 cmp -s "$R" "$T/rs.json" && ok "batch: resumed run == uninterrupted run" || bad "batch: resumed run" "differs"
 grep -q '"pairs_cached":[1-9]' "$T/bjr" && ok "batch: resume reuses work done before the signal" || bad "batch: resume reuses work" "$(tail -1 "$T/bjr")"
+# the interrupted line is honest: its work counters are the per-item lines
+# printed before it, and there is no summary (no report was built)
+last=$(grep '"event"' "$T/bji" | tail -1); printf '%s' "$last" >"$T/last.json"
+cnt() { grep -c "\"phase\":\"$1\",\"status\":\"$2\"" "$T/bji"; }
+if [ "$($JQ "$T/last.json" event)" = interrupted ] && [ "$($JQ "$T/last.json" pairs_ok)" = null ] && [ "$($JQ "$T/last.json" pairs_failed)" = null ] &&
+   [ "$($JQ "$T/last.json" pairs_aligned)" -eq "$(cnt align ok)" ] && [ "$($JQ "$T/last.json" pairs_cached)" -eq "$(cnt align cached)" ] &&
+   [ "$($JQ "$T/last.json" measured)" -eq "$(cnt measure ok)" ] && [ "$($JQ "$T/last.json" images_decoded)" -eq "$(cnt probe ok)" ]; then
+    ok "batch: the interrupted jsonl line counts exactly the items done ($(cnt align ok) aligned)"
+else
+    bad "batch: interrupted line" "$last; align ok $(cnt align ok), measure ok $(cnt measure ok), probe ok $(cnt probe ok)"
+fi
+# SIGTERM during the first of two patients: the second does not start
+rm -rf "$P/.skindelta-cache"; rm -f "$PRR"
+"$SD" batch -q -j1 --progress=jsonl "$P" "$PR" 2>"$T/bjt" & pid=$!
+i=0; while [ $i -lt 100 ] && ! grep -q '"phase":"align"' "$T/bjt" 2>/dev/null; do sleep 0.05; i=$((i + 1)); done
+kill -TERM $pid; wait $pid; rc=$?
+[ "$rc" -eq 143 ] && [ ! -e "$PRR" ] && [ "$(grep -c '"event"' "$T/bjt")" -eq 1 ] && ! grep -q patient-ref "$T/bjt" && ok "batch: SIGTERM exits 143, later patients not started" || bad "batch: SIGTERM with two patients" "exit $rc: $(tail -2 "$T/bjt")"
 
 if [ -n "${standalone:-}" ]; then
     echo "cli: $pass passed, $fail failed, $skip skipped"
