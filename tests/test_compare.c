@@ -218,6 +218,12 @@ static void test_verdicts(void **state)
     assert_string_equal(sd_group_verdict("pores", 0, &b, &a), "unchanged");
     a.pore_mean_area_px = 10;
     assert_string_equal(sd_group_verdict("pores", 0, &b, &a), "improved");
+    /* fewer pores and a smaller area share outweigh a larger mean area */
+    a.pore_area_fraction = 0.005;
+    a.pore_mean_area_px = 20;
+    assert_string_equal(sd_group_verdict("pores", 0, &b, &a), "improved");
+    /* and the other way round */
+    assert_string_equal(sd_group_verdict("pores", 0, &a, &b), "worsened");
 }
 
 int main(void)

@@ -42,10 +42,10 @@ double sd_metric_floor(const sd_metric_desc *d, const sd_metrics *before);
 const char *sd_metric_verdict(const sd_metric_desc *d, const sd_metrics *before,
                               const sd_metrics *after);
 
-/* Verdict of a group ("texture", "redness", "pores"): "improved" when at
- * least one of its metrics improved beyond its noise floor and none
- * worsened beyond its floor, "worsened" the other way round, otherwise
- * "unchanged" (no change beyond the floors, or changes both ways). */
+/* Verdict of a group ("texture", "redness", "pores"): "improved" when more
+ * of its metrics improved beyond their noise floors than worsened beyond
+ * theirs, "worsened" the other way round, otherwise "unchanged" (no change
+ * beyond the floors, or as many changes one way as the other). */
 const char *sd_group_verdict(const char *group, int with_mm, const sd_metrics *before,
                              const sd_metrics *after);
 

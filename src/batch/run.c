@@ -817,7 +817,19 @@ static cJSON *changes_json(const view *v, const sd_metrics *a, const sd_metrics 
         cJSON *l = cJSON_AddObjectToObject(g, t[i].name);
         cJSON_AddItemToObject(l, "delta", sd_rjson_num(y - x));
         cJSON_AddItemToObject(l, "change_pct", sd_rjson_num(pct(x, y)));
+        cJSON_AddItemToObject(l, "noise_floor_pct", sd_rjson_num(sd_metric_floor(&t[i], a)));
+        cJSON_AddStringToObject(l, "verdict", sd_metric_verdict(&t[i], a, b));
     }
+    return o;
+}
+
+/* Per group, the same verdict as a compare report's summary. */
+static cJSON *summary_json(const view *v, const sd_metrics *a, const sd_metrics *b)
+{
+    static const char *const groups[] = {"texture", "redness", "pores"};
+    cJSON *o = cJSON_CreateObject();
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
+        cJSON_AddStringToObject(o, groups[g], sd_group_verdict(groups[g], with_mm(v), a, b));
     return o;
 }
 
@@ -916,6 +928,8 @@ static cJSON *view_json(const view *v, sd_batch_stats *st)
                               is_base ? cJSON_CreateNull() : changes_json(v, &b->m, &s->m));
         cJSON_AddItemToObject(e, "vs_previous",
                               prev ? changes_json(v, &prev->m, &s->m) : cJSON_CreateNull());
+        cJSON_AddItemToObject(e, "summary",
+                              is_base ? cJSON_CreateNull() : summary_json(v, &b->m, &s->m));
         cJSON_AddItemToObject(e, "alignment",
                               is_base ? cJSON_CreateNull() : sd_rjson_alignment(&s->al));
         cJSON_AddItemToObject(e, "normalization",

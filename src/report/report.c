@@ -95,9 +95,9 @@ const char *sd_group_verdict(const char *group, int with_mm, const sd_metrics *b
         better += strcmp(v, "improved") == 0;
         worse += strcmp(v, "worsened") == 0;
     }
-    if (better && !worse)
+    if (better > worse)
         return "improved";
-    if (worse && !better)
+    if (worse > better)
         return "worsened";
     return "unchanged";
 }

@@ -36,6 +36,7 @@ awk "BEGIN{exit !($c1 > $c2 && $c2 > $c3)}" && ok "batch: pore count falls sessi
 s=$($JQ "$R" views.0.trend.pores.count.slope_per_30d); r=$($JQ "$R" views.0.trend.redness.mean_a.slope_per_30d)
 awk "BEGIN{exit !($s < 0 && $r < 0)}" && ok "batch: pore and redness trends negative ($s, $r)" || bad "batch: trends" "$s $r"
 [ "$($JQ "$R" views.0.sessions.0.vs_baseline)" = "null" ] && $JQ "$R" views.0.sessions.2.vs_previous.pores.count.change_pct >/dev/null && ok "batch: vs_baseline / vs_previous" || bad "batch: vs fields" "missing"
+[ "$($JQ "$R" views.0.sessions.2.summary.pores)" = improved ] && [ "$($JQ "$R" views.0.sessions.2.vs_baseline.pores.count.verdict)" = improved ] && $JQ "$R" views.0.sessions.2.vs_baseline.pores.count.noise_floor_pct >/dev/null && [ "$($JQ "$R" views.0.sessions.0.summary)" = null ] && ok "batch: per-session verdicts against the noise floors" || bad "batch: verdicts" "$($JQ "$R" views.0.sessions.2.summary)"
 n=0; okl=1; while IFS= read -r line; do n=$((n + 1)); printf '%s' "$line" >"$T/line.json"; $JQ "$T/line.json" >/dev/null || okl=0; done <"$T/bj1"
 [ "$okl" -eq 1 ] && [ "$n" -ge 9 ] && ok "batch: --progress=jsonl lines parse ($n)" || bad "batch: jsonl" "$n lines, parse $okl"
 grep -q '"pairs_aligned":2,' "$T/bj1" && ok "batch: first run aligns 2 pairs" || bad "batch: first run aligns 2 pairs" "$(tail -1 "$T/bj1")"
