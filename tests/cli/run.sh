@@ -101,5 +101,8 @@ else
     skip=$((skip + 2)); echo "skip unrelated pair: $F not found"
 fi
 
+# ---- output faults: full disk, unwritable folder, signals (shares the counters) ----
+. tests/cli/faults.sh
+
 echo "cli: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
