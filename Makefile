@@ -77,7 +77,6 @@ $(BUILD)/tests/%: tests/%.c tests/sd_test.h $(LIB) $(CONFIG)
 FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_NAMES   := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
 REPLAYS      := $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
-FUZZERS      := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
 # harnesses may use the CLI's option parser as well as the library
 FUZZ_OBJS    := $(BUILD)/obj/src/cli/parse.o
 FUZZ_SECONDS ?= 60
@@ -126,7 +125,7 @@ fuzz-run:
 	        -rss_limit_mb=$(FUZZ_RSS_MB) -timeout=$(FUZZ_TIMEOUT) -max_len=$$maxlen \
 	        -print_final_stats=1 -artifact_prefix=$(BUILD)/artifacts/$$n/ \
 	        $(BUILD)/corpus/$$n $$seeds >$(BUILD)/fuzz-$$n.log 2>&1; rc=$$?; \
-	    grep -E '^#[0-9]+ +(INITED|DONE)|^stat::(number_of_executed_units|peak_rss_mb)|^SUMMARY|invariant broken' \
+	    grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::(number_of_executed_units|peak_rss_mb)|^SUMMARY|invariant broken' \
 	        $(BUILD)/fuzz-$$n.log; \
 	    if [ $$rc -ne 0 ] || ls $(BUILD)/artifacts/$$n/* >/dev/null 2>&1; then \
 	        echo "fuzz: $$n failed (exit $$rc): $$(ls $(BUILD)/artifacts/$$n)"; exit 1; fi; \
@@ -140,7 +139,7 @@ valgrind: $(BIN) $(BUILD)/tests/jsonq
 	@command -v $(VALGRIND) >/dev/null 2>&1 || { echo "valgrind: not installed (apt-get install valgrind)"; exit 1; }
 	@rm -rf build-valgrind && mkdir -p build-valgrind/tests build-valgrind/logs
 	@ln -s $(abspath $(BUILD)/tests/jsonq) build-valgrind/tests/jsonq
-	@printf '#!/bin/sh\nexec $(VALGRIND) -q --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --track-fds=no --error-exitcode=99 --log-file=$(abspath build-valgrind/logs)/vg.%%p.log $(abspath $(BIN)) "$$@"\n' >build-valgrind/skindelta
+	@printf '#!/bin/sh\nexec $(VALGRIND) -q --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 --log-file=$(abspath build-valgrind/logs)/vg.%%p.log $(abspath $(BIN)) "$$@"\n' >build-valgrind/skindelta
 	@chmod +x build-valgrind/skindelta
 	@SKINDELTA_SHARED=$(SHARED) BUILD=build-valgrind sh tests/cli/run.sh; rc=$$?; \
 	 for f in build-valgrind/logs/*.log; do [ -s "$$f" ] && { echo "valgrind: $$f:"; cat "$$f"; rc=1; }; done; \
@@ -160,7 +159,6 @@ asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test
 ubsan:
 	$(MAKE) BUILD=build-ubsan OPT=-O1 SAN="-fsanitize=undefined -fno-sanitize-recover=all" test
-
 
 # Benchmarks: JSON on stdout. `make bench` is the full run (2 MP and 12 MP
 # pairs); `make bench-quick` is CI's check that every path runs.
