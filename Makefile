@@ -41,31 +41,42 @@ LIB       := $(BUILD)/libskindelta.a
 BIN       := $(BUILD)/skindelta
 SYNTH     := $(BUILD)/skindelta-synth
 
+# Quiet by default; `make V=1` shows the commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 # ISA flags only on the files that need them (libwebp's makefile).
 $(BUILD)/obj/%_sse2.o:   ISA := -msse2
 $(BUILD)/obj/%_avx2.o:   ISA := -mavx2 -mfma
 $(BUILD)/obj/%_avx512.o: ISA := -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma
 
-.PHONY: all test demo bench bench-quick asan ubsan clean
+.PHONY: all test demo bench bench-quick repeatability asan ubsan clean
 all: $(BIN) $(SYNTH) $(LIB)
 
 $(BUILD)/obj/%.o: %.c $(CONFIG)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA) $(DEP_CFLAGS) -MMD -MP -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(ISA) $(DEP_CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(BIN): $(CLI_OBJS) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(LIB) $(DEP_LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(LIB) $(DEP_LIBS)
 
 $(SYNTH): $(BUILD)/obj/src/cli/synth_main.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)
 
 $(BUILD)/tests/%: tests/%.c tests/sd_test.h $(LIB) $(CONFIG)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS) $(TEST_LIBS)
+	@$(if $(Q),echo "  CC LD   $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) $(TEST_CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS) $(TEST_LIBS)
 
 # ---- hostile input: fuzz harnesses, replay of the crashers, memcheck ----
 # Every tests/fuzz/fuzz_NAME.c is one libFuzzer harness, built twice:
@@ -149,7 +160,8 @@ valgrind: $(BIN) $(BUILD)/tests/jsonq
 # The whole suite: every unit-test binary, then the CLI cases.
 $(BUILD)/tests/jsonq: tests/cli/jsonq.c $(CONFIG)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) -o $@ $< $(DEP_LIBS)
+	@$(if $(Q),echo "  CC LD   $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) -o $@ $< $(DEP_LIBS)
 
 test: $(TESTS) $(REPLAYS) $(BIN) $(SYNTH) $(BUILD)/tests/jsonq
 	@SKINDELTA_SHARED=$(SHARED) BUILD=$(BUILD) sh tests/run.sh $(TESTS) $(REPLAYS)
@@ -164,13 +176,19 @@ ubsan:
 # pairs); `make bench-quick` is CI's check that every path runs.
 $(BUILD)/bench/%: bench/%.c $(LIB) $(CONFIG)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)
+	@$(if $(Q),echo "  CC LD   $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEP_CFLAGS) -o $@ $< $(LIB) $(DEP_LIBS)
 
-bench: $(BUILD)/bench/bench $(BIN)
-	@$(BUILD)/bench/bench --skindelta $(BIN) --dir $(BUILD)/bench
+BENCH_PROGS := $(BUILD)/bench/bench $(BUILD)/bench/kernels $(BIN)
+bench: $(BENCH_PROGS)
+	@$(BUILD)/bench/bench --skindelta $(BIN) --kernels $(BUILD)/bench/kernels --dir $(BUILD)/bench
 
-bench-quick: $(BUILD)/bench/bench $(BIN)
-	@$(BUILD)/bench/bench --quick --skindelta $(BIN) --dir $(BUILD)/bench
+bench-quick: $(BENCH_PROGS)
+	@$(BUILD)/bench/bench --quick --skindelta $(BIN) --kernels $(BUILD)/bench/kernels --dir $(BUILD)/bench
+
+# The repeatability study: per-metric noise floors (README, "Noise floors").
+repeatability: $(BUILD)/bench/repeatability
+	@SKINDELTA_SHARED=$(SHARED) $(BUILD)/bench/repeatability --json $(BUILD)/repeatability.json
 
 demo: $(BIN)
 	@sh samples/demo.sh $(BIN)

@@ -8,7 +8,12 @@
  * a warm-up), their ratio to the floor, and the peak RSS of the real
  * program doing the compare (a child process, measured by wait4).
  *
- *   bench [--quick] [--reps N] [--dir DIR] [--skindelta PATH]
+ *   bench [--quick] [--reps N] [--dir DIR] [--skindelta PATH] [--kernels PATH]
+ *
+ * --kernels PATH runs the kernel micro-benchmark (bench/kernels.c: Mpix/s per
+ * kernel and SIMD level) and embeds its JSON under "kernels". The pipeline
+ * runs at the best SIMD level, and once more forced to scalar at -j 1, so the
+ * metric stage's speed-up over its own scalar reference is measured.
  *
  * --quick: one small pair and two repetitions, for CI: it checks that every
  * path runs and that the thread count does not change a number; it never
@@ -32,6 +37,7 @@
 
 #include "skindelta/compare.h"
 #include "skindelta/io.h"
+#include "skindelta/kernels.h"
 #include "skindelta/synth.h"
 
 extern char **environ;
@@ -219,6 +225,34 @@ static double peak_rss_mb(const char *prog, const char *a, const char *b)
     return ru.ru_maxrss / 1024.0;
 }
 
+/* Run the kernel micro-benchmark and parse its JSON. */
+static cJSON *kernels_json(const char *prog, int runs)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "'%s' %d", prog, runs);
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, len = 0, n;
+    char *buf = malloc(cap);
+    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len < 2) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb)
+                free(buf);
+            buf = nb;
+        }
+    }
+    int rc = pclose(f);
+    if (!buf)
+        return NULL;
+    buf[len] = '\0';
+    cJSON *j = rc == 0 ? cJSON_Parse(buf) : NULL;
+    free(buf);
+    return j;
+}
+
 /* The numbers must not depend on the thread count. */
 static int same_metrics(const sd_compare_result *x, const sd_compare_result *y)
 {
@@ -230,7 +264,7 @@ static int same_metrics(const sd_compare_result *x, const sd_compare_result *y)
 int main(int argc, char **argv)
 {
     int quick = 0, reps = 5;
-    const char *dir = "build/bench", *prog = "build/skindelta";
+    const char *dir = "build/bench", *prog = "build/skindelta", *kprog = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1, reps = 2;
@@ -240,8 +274,11 @@ int main(int argc, char **argv)
             dir = argv[++i];
         else if (strcmp(argv[i], "--skindelta") == 0 && i + 1 < argc)
             prog = argv[++i];
+        else if (strcmp(argv[i], "--kernels") == 0 && i + 1 < argc)
+            kprog = argv[++i];
         else {
-            fputs("usage: bench [--quick] [--reps N] [--dir DIR] [--skindelta PATH]\n", stderr);
+            fputs("usage: bench [--quick] [--reps N] [--dir DIR] [--skindelta PATH] [--kernels PATH]\n",
+                  stderr);
             return 1;
         }
     }
@@ -259,6 +296,15 @@ int main(int argc, char **argv)
     cJSON_AddStringToObject(root, "version", SD_VERSION);
     cJSON_AddBoolToObject(root, "quick", quick);
     cJSON_AddNumberToObject(root, "reps", reps);
+    sd_simd_level best = sd_simd_active();
+    cJSON_AddStringToObject(root, "simd", sd_simd_name(best));
+    if (kprog) {
+        cJSON *k = kernels_json(kprog, quick ? 1 : reps);
+        if (k)
+            cJSON_AddItemToObject(root, "kernels", k);
+        else
+            cJSON_AddNullToObject(root, "kernels");
+    }
     cJSON *pairs = cJSON_AddArrayToObject(root, "pairs");
     int ok = 1;
     for (int c = 0; c < n_cases; c++) {
@@ -277,6 +323,13 @@ int main(int argc, char **argv)
             sd_compare_result r1, r2;
             sd_timing t1 = compare_ms(ctx, a, b, 1, reps, &r1);
             sd_timing t2 = compare_ms(ctx, a, b, 2, reps, &r2);
+            sd_compare_result r0;
+            sd_simd_set(SD_SIMD_SCALAR);
+            sd_timing t0 = compare_ms(ctx, a, b, 1, quick ? 1 : 3, &r0);
+            sd_simd_set(best);
+            cJSON_AddItemToObject(o, "compare_ms_scalar_j1", stage_json(&t0));
+            cJSON_AddNumberToObject(o, "metrics_speedup_over_scalar",
+                                    round(t0.metrics_ms / t1.metrics_ms * 100) / 100);
             cJSON_AddItemToObject(o, "compare_ms_j1", stage_json(&t1));
             cJSON_AddItemToObject(o, "compare_ms_j2", stage_json(&t2));
             cJSON_AddNumberToObject(o, "floor_ratio_j2", round(t2.total_ms / fl * 100) / 100);
@@ -296,6 +349,8 @@ int main(int argc, char **argv)
             cJSON_AddItemToArray(pairs, o);
         }
     }
+    if (kprog && !cJSON_IsObject(cJSON_GetObjectItem(root, "kernels")))
+        ok = 0;
     cJSON_AddBoolToObject(root, "checks_passed", ok);
     char *s = cJSON_Print(root);
     puts(s);

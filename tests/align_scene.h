@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "skindelta/align.h"
 #include "skindelta/core.h"
@@ -171,6 +172,58 @@ static inline double sc_roi_error(const sd_xform *truth, const sd_xform *est, in
             sd_xform_apply(est, xs[i], ys[j], &bx, &by);
             worst = fmax(worst, hypot(ax - bx, ay - by));
         }
+    return worst;
+}
+
+/* The same over the ROI intersected with the overlap: BEFORE minus a 10 %
+ * border, clipped to the points whose true map lands inside AFTER (aw x ah,
+ * pixel edges at -0.5 and w - 0.5). That region is a convex polygon and the
+ * error of an affine estimate is a convex function, so its maximum is at a
+ * vertex. Returns -1 when the region is empty. */
+static inline double sc_roi_overlap_error(const sd_xform *truth, const sd_xform *est, int w, int h,
+                                          int aw, int ah)
+{
+    double px[16][2], qx[16][2];
+    int n = 4;
+    const double x0 = 0.1 * w, x1 = 0.9 * w - 1, y0 = 0.1 * h, y1 = 0.9 * h - 1;
+    const double init[4][2] = {{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}};
+    memcpy(px, init, sizeof init);
+    /* half-planes k0 x + k1 y + k2 >= 0 */
+    const double *m = truth->m;
+    const double hp[4][3] = {{m[0], m[1], m[2] + 0.5},
+                             {-m[0], -m[1], aw - 0.5 - m[2]},
+                             {m[3], m[4], m[5] + 0.5},
+                             {-m[3], -m[4], ah - 0.5 - m[5]}};
+    for (int k = 0; k < 4 && n > 0; k++) {
+        int q = 0;
+        for (int i = 0; i < n; i++) {
+            const double *a = px[i], *b = px[(i + 1) % n];
+            double da = hp[k][0] * a[0] + hp[k][1] * a[1] + hp[k][2];
+            double db = hp[k][0] * b[0] + hp[k][1] * b[1] + hp[k][2];
+            if (da >= 0) {
+                qx[q][0] = a[0];
+                qx[q][1] = a[1];
+                q++;
+            }
+            if ((da >= 0) != (db >= 0)) {
+                double t = da / (da - db);
+                qx[q][0] = a[0] + t * (b[0] - a[0]);
+                qx[q][1] = a[1] + t * (b[1] - a[1]);
+                q++;
+            }
+        }
+        memcpy(px, qx, sizeof(double) * 2 * (size_t)q);
+        n = q;
+    }
+    if (n == 0)
+        return -1;
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+        double ax, ay, bx, by;
+        sd_xform_apply(truth, px[i][0], px[i][1], &ax, &ay);
+        sd_xform_apply(est, px[i][0], px[i][1], &bx, &by);
+        worst = fmax(worst, hypot(ax - bx, ay - by));
+    }
     return worst;
 }
 

@@ -320,6 +320,50 @@ static void test_warp(void **state)
     sd_ctx_free(ctx);
 }
 
+/* The result does not depend on the thread count (the search grid and the
+ * base level's rows are shared among threads): bit for bit the same map,
+ * NCC and overlap for 1, 2, 3 and 7 threads, at a size where only the
+ * search is threaded and at one where the base level is too. */
+static void test_threads_equal(void **state)
+{
+    (void)state;
+    const int sizes[2][2] = {{640, 480}, {1280, 960}};
+    for (int k = 0; k < 2; k++) {
+        int w = sizes[k][0], h = sizes[k][1];
+        scene sc = {31337u + (uint32_t)k, w / 640.0, 0, 0};
+        sd_xform truth = sc_similarity(-6.5, 1.05, 0.05 * w, 0.03 * w, (w - 1) / 2.0,
+                                       (h - 1) / 2.0);
+        sd_image *b, *a;
+        render_pair(&sc, &truth, 0.4, 1.0, w, h, &b, &a);
+        sd_align_result r1;
+        for (int m = 0; m < 2; m++) {
+            sd_align_opts o = {m ? SD_ALIGN_AFFINE : SD_ALIGN_SIMILARITY};
+            const int threads[4] = {1, 2, 3, 7};
+            for (int t = 0; t < 4; t++) {
+                sd_ctx *ctx = sd_ctx_new();
+                sd_ctx_set_threads(ctx, threads[t]);
+                sd_align_result r;
+                assert_int_equal(sd_pair_align(ctx, b, a, &o, &r), SD_OK);
+                assert_int_equal(r.status, SD_ALIGN_OK);
+                assert_true(sc_roi_error(&truth, &r.xf, w, h) < 1.0);
+                if (t == 0)
+                    r1 = r;
+                else {
+                    for (int i = 0; i < 6; i++)
+                        assert_true(r.xf.m[i] == r1.xf.m[i]);
+                    assert_true(r.ncc == r1.ncc && r.overlap_fraction == r1.overlap_fraction);
+                    assert_true(r.rotation_deg == r1.rotation_deg && r.scale == r1.scale);
+                    assert_int_equal(r.status, r1.status);
+                }
+                sd_ctx_free(ctx);
+            }
+        }
+        print_message("%dx%d: identical results with 1, 2, 3 and 7 threads\n", w, h);
+        sd_image_free(b);
+        sd_image_free(a);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_affine_model),
         cmocka_unit_test(test_none_model),
         cmocka_unit_test(test_unrelated_refused),
+        cmocka_unit_test(test_threads_equal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

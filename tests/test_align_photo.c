@@ -8,9 +8,9 @@
 
 #include <math.h>
 
-#include "align_photo.h"
 #include "align_scene.h"
 #include "skindelta/align.h"
+#include "skindelta/io.h"
 #include "skindelta/kernels.h"
 
 static uint32_t rng_state = 7771u;
@@ -25,10 +25,29 @@ static sd_image *load_or_skip(const char *rel)
 {
     char path[1024];
     SD_REQUIRE_DATA(path, rel);
-    sd_image *img = ph_load(path);
-    if (!img)
-        fail_msg("cannot read %s", path);
+    sd_ctx *ctx = sd_ctx_new();
+    sd_image *img = NULL;
+    if (sd_image_load(ctx, path, NULL, &img) != SD_OK)
+        fail_msg("%s", sd_ctx_message(ctx));
+    sd_ctx_free(ctx);
     return img;
+}
+
+/* JPEG recompression through the io stage: encode at `quality`, decode the
+ * bytes again. */
+static sd_image *jpeg_roundtrip(sd_ctx *ctx, const sd_image *img, int quality)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    sd_image *out = NULL;
+    if (sd_image_encode_jpeg(ctx, img, quality, &buf, &len) != SD_OK ||
+        sd_image_load_mem(ctx, buf, len, "recompressed", NULL, &out) != SD_OK)
+        fail_msg("%s", sd_ctx_message(ctx));
+    free(buf);
+    assert_string_equal(out->format, "jpeg");
+    assert_int_equal(out->width, img->width);
+    assert_int_equal(out->height, img->height);
+    return out;
 }
 
 /* Exposure gain 2^ev and a left-right lighting gradient on linear light,
@@ -65,7 +84,7 @@ static void make_pair(const sd_image *photo, const sd_xform *truth, double ev, d
     sd_image *warped = NULL;
     assert_int_equal(sd_image_warp(ctx, photo, &to_photo, w, h, &warped), SD_OK);
     relight(warped, ev, 0.2, noise, 99);
-    *a = ph_jpeg_roundtrip(warped, quality);
+    *a = jpeg_roundtrip(ctx, warped, quality);
     sd_image_free(warped);
     sd_ctx_free(ctx);
 }

@@ -11,6 +11,8 @@
 #ifndef SKINDELTA_ALIGN_H
 #define SKINDELTA_ALIGN_H
 
+#include <math.h>
+
 #include "skindelta/core.h"
 
 #ifdef __cplusplus
@@ -58,7 +60,17 @@ SD_NODISCARD sd_status sd_pair_align(sd_ctx *ctx, const sd_image *before, const 
                                      const sd_align_opts *opts, sd_align_result *out);
 
 /* Apply xf to a point. */
-void sd_xform_apply(const sd_xform *xf, double x, double y, double *ox, double *oy);
+static inline void sd_xform_apply(const sd_xform *xf, double x, double y, double *ox, double *oy)
+{
+    *ox = xf->m[0] * x + xf->m[1] * y + xf->m[2];
+    *oy = xf->m[3] * x + xf->m[4] * y + xf->m[5];
+}
+/* Scale of xf's linear part: sqrt(|det|). */
+static inline double sd_xform_scale(const sd_xform *xf)
+{
+    double det = xf->m[0] * xf->m[4] - xf->m[1] * xf->m[3];
+    return sqrt(det < 0 ? -det : det);
+}
 /* Inverse of xf; returns 0 when singular. */
 int sd_xform_invert(const sd_xform *xf, sd_xform *inv);
 /* Similarity decomposition: rotation (deg), scale = sqrt(|det|). */

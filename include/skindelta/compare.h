@@ -66,6 +66,12 @@ SD_NODISCARD sd_status sd_pair_compare(sd_ctx *ctx, const char *before_path,
                                        const char *after_path, const sd_compare_params *p,
                                        sd_compare_result *out);
 
+/* Load a user mask (--mask): an image of exactly w x h; *out (w * h bytes,
+ * 1 where the mask's green is >= 50 %, else 0) is malloc'd, owned by the
+ * caller. */
+SD_NODISCARD sd_status sd_mask_load(sd_ctx *ctx, const char *path, uint64_t max_pixels, int w,
+                                    int h, uint8_t **out);
+
 typedef struct sd_analyze_result {
     sd_image_info image;
     sd_roi_source roi_source;

@@ -52,7 +52,9 @@ float sd_lab_f(float t);
 
 /* ---- row kernels ---- */
 
-/* Lambda of n RGB pixels (interleaved, sRGB-encoded 16-bit). */
+/* Lambda of n RGB pixels (interleaved, sRGB-encoded 16-bit), through the
+ * dispatch. The scalar path uses logf; the AVX2/AVX-512 paths a vector ln
+ * with |error| < 1e-6 against log() (docs/kernels.md). */
 void sd_row_lambda(const uint16_t *rgb, int n, float *out);
 
 /* ---- Gaussian blur ---- */
@@ -62,9 +64,51 @@ int sd_gauss_radius(double sigma);
 
 /* dst = G_sigma * src (separable sampled Gaussian, normalized, edges
  * mirrored). src and dst are the same size; they may not alias.
- * sigma <= 0 copies. */
+ * sigma <= 0 copies. Runs on sd_ctx_threads(ctx) threads (ctx may be NULL:
+ * one thread); the result is bit-identical whatever the thread count, and
+ * within the tolerance of docs/kernels.md across SIMD levels. */
 SD_NODISCARD sd_status sd_gauss_blur(sd_ctx *ctx, const sd_plane *src, sd_plane *dst,
                                      double sigma);
+
+/* ---- SIMD dispatch ----
+ *
+ * Every row kernel has a scalar reference and ISA versions beside it
+ * (src/kernels/ blur_sse2.c, blur_avx2.c, color_avx512.c, ...). The level is chosen once, at
+ * the first kernel call, from CPUID and the OS's saved-state support (XCR0
+ * via xgetbv), then lowered by SKINDELTA_SIMD=scalar|sse2|avx2|avx512 when set
+ * (a value above what the machine has is clamped to it; an unknown value is
+ * ignored). The level is process-wide; changing it is thread-safe (a call in
+ * flight finishes with the table it started with). See docs/kernels.md. */
+typedef enum sd_simd_level {
+    SD_SIMD_SCALAR = 0,
+    SD_SIMD_SSE2,
+    SD_SIMD_AVX2,   /* AVX2 + FMA, YMM state enabled by the OS */
+    SD_SIMD_AVX512  /* AVX-512 F+BW+DQ+VL, ZMM and opmask state enabled */
+} sd_simd_level;
+
+/* Best level this CPU and OS support (detected once, cached). */
+sd_simd_level sd_simd_detect(void);
+/* Level the kernels use now. */
+sd_simd_level sd_simd_active(void);
+/* Use `want`, clamped to sd_simd_detect(); returns the level actually used.
+ * For --simd and for tests. */
+sd_simd_level sd_simd_set(sd_simd_level want);
+/* "scalar", "sse2", "avx2", "avx512"; "unknown" otherwise. Never NULL. */
+const char *sd_simd_name(sd_simd_level level);
+/* Parse a name as above into *out; returns 0 on success, -1 when unknown
+ * (*out untouched). */
+int sd_simd_parse(const char *name, sd_simd_level *out);
+
+/* Injectable detector (tests hide instruction sets with a fake CPUID).
+ * cpuid fills r[0..3] = EAX, EBX, ECX, EDX for (leaf, subleaf); xgetbv
+ * returns XCR0 and is only called when CPUID reports OSXSAVE. */
+typedef struct sd_cpu_probe {
+    void (*cpuid)(void *user, uint32_t leaf, uint32_t subleaf, uint32_t r[4]);
+    uint64_t (*xgetbv)(void *user);
+    void *user;
+} sd_cpu_probe;
+/* The level the probed CPU supports (pure: touches no global state). */
+sd_simd_level sd_simd_detect_with(const sd_cpu_probe *probe);
 
 #ifdef __cplusplus
 }

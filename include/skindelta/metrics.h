@@ -87,6 +87,14 @@ SD_NODISCARD sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const s
                                     const sd_xform *xf, const sd_roi_opts *opts, sd_roi *out);
 void sd_roi_release(sd_roi *roi); /* NULL-safe */
 
+/* The geometric part of sd_roi_build's overlap test, for a ROI shared by
+ * several images (batch: the intersection of every session's overlap):
+ * clears in mask (bw x bh, BEFORE's frame, nonzero = in) each pixel that
+ * does not map through xf at least border * scale pixels inside an aw x ah
+ * AFTER frame. Pixels already 0 stay 0. */
+SD_NODISCARD sd_status sd_roi_mask_overlap(sd_ctx *ctx, int bw, int bh, int aw, int ah,
+                                           const sd_xform *xf, int border, uint8_t *mask);
+
 /* ---- measurement ---- */
 
 typedef struct sd_thresholds {

@@ -13,6 +13,7 @@
  * level l: the linear part is the same at every level.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +21,6 @@
 #include "core/internal.h"
 #include "skindelta/align.h"
 #include "skindelta/kernels.h"
-
-/* ------------------------------------------------------------------ */
-/* pyramids                                                             */
 
 typedef struct al_level {
     sd_plane lam; /* Lambda at this level (box/Gaussian decimated) */
@@ -49,33 +47,98 @@ static void pyr_release(al_pyr *p)
     memset(p, 0, sizeof *p);
 }
 
-/* Base level: Lambda averaged over f0 x f0 boxes (the remainder columns
- * and rows are dropped). One pass over the full-resolution image. */
+/* ------------------------------------------------------------------ */
+/* threads                                                              */
+
+enum { AL_MAX_THREADS = 64 };
+
+/* Number of threads for `units` independent pieces of work. */
+static int threads_for(const sd_ctx *ctx, int units)
+{
+    return SD_MAX(1, SD_MIN(sd_ctx_threads(ctx), SD_MIN(units, (int)AL_MAX_THREADS)));
+}
+
+/* Run fn on each of the n job records (n <= AL_MAX_THREADS, `size` bytes
+ * apart): job 0 on this thread, the others on their own threads; a job
+ * whose thread cannot start runs here afterwards. Jobs write only their
+ * own outputs, so results do not depend on how they are scheduled. */
+static void run_jobs(void *(*fn)(void *), void *jobs, size_t size, int n)
+{
+    pthread_t tid[AL_MAX_THREADS];
+    char *j = jobs;
+    int started = 1;
+    for (int t = 1; t < n; t++) {
+        if (pthread_create(&tid[t], NULL, fn, j + (size_t)t * size) != 0)
+            break;
+        started++;
+    }
+    fn(j);
+    for (int t = 1; t < started; t++)
+        pthread_join(tid[t], NULL);
+    for (int t = started; t < n; t++)
+        fn(j + (size_t)t * size);
+}
+
+/* ------------------------------------------------------------------ */
+/* pyramids                                                             */
+
+/* Base level: Lambda of the linear luminance averaged over f0 x f0 boxes,
+ * ln(mean Y + 1/4096) (the remainder columns and rows are dropped). Box
+ * averaging belongs in linear light, where the sensor integrates, and it
+ * takes one log per box instead of one per pixel. Y is computed as in
+ * sd_row_lambda, so f0 = 1 gives sd_row_lambda's values. This is the only
+ * pass over the full-resolution image; block rows are shared among
+ * threads. */
+typedef struct al_base_job {
+    const sd_image *img;
+    int f0, by0, by1; /* block rows [by0, by1) */
+    sd_plane *out;
+} al_base_job;
+
+static void *base_job_run(void *arg)
+{
+    const al_base_job *J = arg;
+    const sd_image *img = J->img;
+    const int f0 = J->f0, bw = J->out->w;
+    const float *lut = sd_srgb16_lut();
+    const float kr = (float)SD_XYZ_YR, kg = (float)SD_XYZ_YG, kb = (float)SD_XYZ_YB;
+    const float inv = 1.0f / (float)(f0 * f0), eps = (float)SD_LAMBDA_EPS;
+    for (int by = J->by0; by < J->by1; by++) {
+        float *o = sd_plane_row(J->out, by); /* sums of Y, then Lambda */
+        for (int bx = 0; bx < bw; bx++)
+            o[bx] = 0;
+        for (int k = 0; k < f0; k++) {
+            const uint16_t *p = img->px + (size_t)(by * f0 + k) * img->stride;
+            for (int bx = 0; bx < bw; bx++, p += 3 * f0) {
+                float acc = 0;
+                for (int j = 0; j < f0; j++)
+                    acc += kr * lut[p[3 * j]] + kg * lut[p[3 * j + 1]] + kb * lut[p[3 * j + 2]];
+                o[bx] += acc;
+            }
+        }
+        for (int bx = 0; bx < bw; bx++)
+            o[bx] = logf(o[bx] * inv + eps);
+    }
+    return NULL;
+}
+
 static sd_status base_level(sd_ctx *ctx, const sd_image *img, int f0, sd_plane *out)
 {
     int bw = img->width / f0, bh = img->height / f0;
     sd_status st = sd_plane_init(ctx, out, bw, bh);
     if (st != SD_OK)
         return st;
-    float *row = sd_alloc_array((size_t)img->width, sizeof(float));
-    if (!row)
-        return sd_fail(ctx, SD_ERR_NOMEM, "align: out of memory");
-    const float inv = 1.0f / (float)(f0 * f0);
-    for (int by = 0; by < bh; by++) {
-        float *o = sd_plane_row(out, by);
-        for (int k = 0; k < f0; k++) {
-            sd_row_lambda(img->px + (size_t)(by * f0 + k) * img->stride, bw * f0, row);
-            for (int bx = 0; bx < bw; bx++) {
-                float acc = 0;
-                for (int j = 0; j < f0; j++)
-                    acc += row[bx * f0 + j];
-                o[bx] += acc;
-            }
-        }
-        for (int bx = 0; bx < bw; bx++)
-            o[bx] *= inv;
+    /* threads only where there is enough work to pay for them */
+    int nt = threads_for(ctx, (int)SD_MIN((int64_t)bh, (int64_t)img->width * img->height / 250000));
+    al_base_job jobs[AL_MAX_THREADS];
+    for (int t = 0; t < nt; t++) {
+        jobs[t].img = img;
+        jobs[t].f0 = f0;
+        jobs[t].by0 = (int)((int64_t)bh * t / nt);
+        jobs[t].by1 = (int)((int64_t)bh * (t + 1) / nt);
+        jobs[t].out = out;
     }
-    free(row);
+    run_jobs(base_job_run, jobs, sizeof jobs[0], nt);
     return SD_OK;
 }
 
@@ -469,127 +532,187 @@ static void cand_insert(al_cand *c, int *nc, int cap, const sd_xform *xf, double
     c[i].ncc = ncc;
 }
 
-/* For every rotation and scale of the grid, AFTER is resampled into the
- * BEFORE frame on a margin-extended grid (NaN outside AFTER), and the NCC
- * is evaluated for every integer shift. The best shift of each rotation and
- * scale is kept, and the AL_CANDIDATES best of those are returned. */
+/* The global search. For every rotation and scale of the grid, AFTER is
+ * resampled into the BEFORE frame on a margin-extended grid, and the NCC is
+ * evaluated for every integer shift; the best shift of each rotation and
+ * scale is kept, and the AL_CANDIDATES best of those are returned. The grid
+ * points are independent and are shared out among up to sd_ctx_threads()
+ * threads; each writes only its own result slot, and the slots are merged
+ * in grid order on the calling thread, so the candidates do not depend on
+ * the thread count. */
+typedef struct al_search {
+    const sd_plane *tb, *ib;
+    const float *T2; /* tb squared, packed tw x th */
+    int M, ew, eh;   /* shift margin; extended grid size */
+    int min_n;       /* fewest overlapping pixels a shift may have */
+} al_search;
+
+typedef struct al_gridbest {
+    double ncc; /* best NCC over the shifts; -2 when no shift qualified */
+    sd_xform xf;
+} al_gridbest;
+
+enum { AL_GRID = AL_SEARCH_NROT * AL_SEARCH_NSCALE };
+
+/* Grid point k (rotation k / AL_SEARCH_NSCALE, scale k % AL_SEARCH_NSCALE),
+ * with W and V as scratch (ew x eh each). */
+static void search_point(const al_search *S, int k, float *W, float *V, al_gridbest *res)
+{
+    const sd_plane *tb = S->tb, *ib = S->ib;
+    const int tw = tb->w, th = tb->h, M = S->M, ew = S->ew, eh = S->eh;
+    const double cbx = (tw - 1) / 2.0, cby = (th - 1) / 2.0;
+    const double cax = (ib->w - 1) / 2.0, cay = (ib->h - 1) / 2.0;
+    const int ri = k / AL_SEARCH_NSCALE, si = k % AL_SEARCH_NSCALE;
+    double th_deg = -AL_SEARCH_ROT + ri * (2.0 * AL_SEARCH_ROT / (AL_SEARCH_NROT - 1));
+    double cs = cos(th_deg * M_PI / 180.0), sn = sin(th_deg * M_PI / 180.0);
+    double sc = AL_SEARCH_SMIN + si * ((AL_SEARCH_SMAX - AL_SEARCH_SMIN) / (AL_SEARCH_NSCALE - 1));
+    double a = sc * cs, b = -sc * sn, c = sc * sn, d = sc * cs;
+    /* W: resampled AFTER, 0 outside; V: 1 inside, 0 outside (branch-free
+     * sums that the compiler vectorizes) */
+    for (int ey = 0; ey < eh; ey++) {
+        double py = ey - M - cby;
+        for (int ex = 0; ex < ew; ex++) {
+            double px = ex - M - cbx;
+            double fx = a * px + b * py + cax, fy = c * px + d * py + cay;
+            int in = fx >= 0 && fx <= ib->w - 1 && fy >= 0 && fy <= ib->h - 1;
+            W[(size_t)ey * ew + ex] = in ? sample_clamped(ib, fx, fy) : 0.0f;
+            V[(size_t)ey * ew + ex] = in ? 1.0f : 0.0f;
+        }
+    }
+    double best = -2;
+    int bdx = 0, bdy = 0;
+    for (int dy = -M; dy <= M; dy++) {
+        for (int dx = -M; dx <= M; dx++) {
+            double n = 0, st = 0, sw = 0, stt = 0, sww = 0, stw = 0;
+            for (int y = 0; y < th; y++) {
+                const float *t = sd_plane_row(tb, y);
+                const float *t2 = S->T2 + (size_t)y * tw;
+                const float *wr = W + (size_t)(y + dy + M) * ew + (dx + M);
+                const float *vr = V + (size_t)(y + dy + M) * ew + (dx + M);
+                /* AL_LANES independent partial sums per row */
+                float acc[6][AL_LANES] = {{0}};
+                int x = 0;
+                for (; x + AL_LANES <= tw; x += AL_LANES)
+                    for (int j = 0; j < AL_LANES; j++) {
+                        acc[0][j] += vr[x + j];
+                        acc[1][j] += t[x + j] * vr[x + j];
+                        acc[2][j] += wr[x + j];
+                        acc[3][j] += t2[x + j] * vr[x + j];
+                        acc[4][j] += wr[x + j] * wr[x + j];
+                        acc[5][j] += t[x + j] * wr[x + j];
+                    }
+                for (int j = 0; x < tw; x++, j++) {
+                    acc[0][j] += vr[x];
+                    acc[1][j] += t[x] * vr[x];
+                    acc[2][j] += wr[x];
+                    acc[3][j] += t2[x] * vr[x];
+                    acc[4][j] += wr[x] * wr[x];
+                    acc[5][j] += t[x] * wr[x];
+                }
+                float fn = 0, fst = 0, fsw = 0, fstt = 0, fsww = 0, fstw = 0;
+                for (int j = 0; j < AL_LANES; j++) {
+                    fn += acc[0][j];
+                    fst += acc[1][j];
+                    fsw += acc[2][j];
+                    fstt += acc[3][j];
+                    fsww += acc[4][j];
+                    fstw += acc[5][j];
+                }
+                n += fn;
+                st += fst;
+                sw += fsw;
+                stt += fstt;
+                sww += fsww;
+                stw += fstw;
+            }
+            if (n < S->min_n || n < 16)
+                continue;
+            double vt = stt - st * st / n, vw = sww - sw * sw / n;
+            if (!(vt > 1e-12 * n) || !(vw > 1e-12 * n))
+                continue;
+            double r = (stw - st * sw / n) / sqrt(vt * vw);
+            if (r > best) { /* ties: the first in scan order */
+                best = r;
+                bdx = dx;
+                bdy = dy;
+            }
+        }
+    }
+    res->ncc = best;
+    /* x' = A (x + e - cb) + ca */
+    res->xf.m[0] = a;
+    res->xf.m[1] = b;
+    res->xf.m[3] = c;
+    res->xf.m[4] = d;
+    res->xf.m[2] = cax + a * (bdx - cbx) + b * (bdy - cby);
+    res->xf.m[5] = cay + c * (bdx - cbx) + d * (bdy - cby);
+}
+
+typedef struct al_search_job {
+    const al_search *S;
+    int first, stride; /* grid points first, first + stride, ... */
+    float *W, *V;
+    al_gridbest *res;  /* AL_GRID slots, shared; this job writes its own */
+} al_search_job;
+
+static void *search_job_run(void *arg)
+{
+    al_search_job *j = arg;
+    for (int k = j->first; k < AL_GRID; k += j->stride)
+        search_point(j->S, k, j->W, j->V, &j->res[k]);
+    return NULL;
+}
+
 static sd_status coarse_search(sd_ctx *ctx, const al_level *T, const al_level *I, al_cand *out,
                                int *nout)
 {
-    const sd_plane *tb = &T->bp, *ib = &I->bp;
-    const int tw = tb->w, th = tb->h;
-    const int M = (int)ceil(AL_SEARCH_SHIFT * SD_MAX(tw, th));
-    const int ew = tw + 2 * M, eh = th + 2 * M;
-    /* W: resampled AFTER, 0 outside; V: 1 inside, 0 outside (branch-free
-     * sums that the compiler vectorizes) */
-    float *W = sd_alloc_array((size_t)ew * (size_t)eh, sizeof(float));
-    float *V = sd_alloc_array((size_t)ew * (size_t)eh, sizeof(float));
+    al_search S;
+    S.tb = &T->bp;
+    S.ib = &I->bp;
+    const int tw = S.tb->w, th = S.tb->h;
+    S.M = (int)ceil(AL_SEARCH_SHIFT * SD_MAX(tw, th));
+    S.ew = tw + 2 * S.M;
+    S.eh = th + 2 * S.M;
+    S.min_n = (int)(AL_SEARCH_MIN_OVERLAP * tw * th);
+    const size_t ne = (size_t)S.ew * (size_t)S.eh;
+    int nt = threads_for(ctx, AL_GRID);
+    al_search_job jobs[AL_MAX_THREADS];
+    al_gridbest res[AL_GRID];
     float *T2 = sd_alloc_array((size_t)tw * (size_t)th, sizeof(float));
-    if (!W || !V || !T2) {
-        free(W);
-        free(V);
-        free(T2);
-        return sd_fail(ctx, SD_ERR_NOMEM, "align: out of memory");
+    int made = 0;
+    sd_status st = T2 ? SD_OK : SD_ERR_NOMEM;
+    for (int t = 0; t < nt && st == SD_OK; t++) {
+        jobs[t].S = &S;
+        jobs[t].first = t;
+        jobs[t].stride = nt;
+        jobs[t].res = res;
+        jobs[t].W = sd_alloc_array(ne, sizeof(float));
+        jobs[t].V = sd_alloc_array(ne, sizeof(float));
+        made = t + 1;
+        if (!jobs[t].W || !jobs[t].V)
+            st = SD_ERR_NOMEM;
     }
-    for (int y = 0; y < th; y++)
-        for (int x = 0; x < tw; x++)
-            T2[(size_t)y * tw + x] = sd_plane_row(tb, y)[x] * sd_plane_row(tb, y)[x];
-    const double cbx = (tw - 1) / 2.0, cby = (th - 1) / 2.0;
-    const double cax = (ib->w - 1) / 2.0, cay = (ib->h - 1) / 2.0;
-    const int min_n = (int)(AL_SEARCH_MIN_OVERLAP * tw * th);
-    *nout = 0;
-    for (int ri = 0; ri < AL_SEARCH_NROT; ri++) {
-        double th_deg = -AL_SEARCH_ROT + ri * (2.0 * AL_SEARCH_ROT / (AL_SEARCH_NROT - 1));
-        double cs = cos(th_deg * M_PI / 180.0), sn = sin(th_deg * M_PI / 180.0);
-        for (int si = 0; si < AL_SEARCH_NSCALE; si++) {
-            double sc = AL_SEARCH_SMIN + si * ((AL_SEARCH_SMAX - AL_SEARCH_SMIN) /
-                                               (AL_SEARCH_NSCALE - 1));
-            double a = sc * cs, b = -sc * sn, c = sc * sn, d = sc * cs;
-            for (int ey = 0; ey < eh; ey++) {
-                double py = ey - M - cby;
-                for (int ex = 0; ex < ew; ex++) {
-                    double px = ex - M - cbx;
-                    double fx = a * px + b * py + cax, fy = c * px + d * py + cay;
-                    int in = fx >= 0 && fx <= ib->w - 1 && fy >= 0 && fy <= ib->h - 1;
-                    W[(size_t)ey * ew + ex] = in ? sample_clamped(ib, fx, fy) : 0.0f;
-                    V[(size_t)ey * ew + ex] = in ? 1.0f : 0.0f;
-                }
-            }
-            double best = -2;
-            int bdx = 0, bdy = 0;
-            for (int dy = -M; dy <= M; dy++) {
-                for (int dx = -M; dx <= M; dx++) {
-                    double n = 0, st = 0, sw = 0, stt = 0, sww = 0, stw = 0;
-                    for (int y = 0; y < th; y++) {
-                        const float *t = sd_plane_row(tb, y);
-                        const float *t2 = T2 + (size_t)y * tw;
-                        const float *wr = W + (size_t)(y + dy + M) * ew + (dx + M);
-                        const float *vr = V + (size_t)(y + dy + M) * ew + (dx + M);
-                        /* AL_LANES independent partial sums per row */
-                        float acc[6][AL_LANES] = {{0}};
-                        int x = 0;
-                        for (; x + AL_LANES <= tw; x += AL_LANES)
-                            for (int j = 0; j < AL_LANES; j++) {
-                                acc[0][j] += vr[x + j];
-                                acc[1][j] += t[x + j] * vr[x + j];
-                                acc[2][j] += wr[x + j];
-                                acc[3][j] += t2[x + j] * vr[x + j];
-                                acc[4][j] += wr[x + j] * wr[x + j];
-                                acc[5][j] += t[x + j] * wr[x + j];
-                            }
-                        for (int j = 0; x < tw; x++, j++) {
-                            acc[0][j] += vr[x];
-                            acc[1][j] += t[x] * vr[x];
-                            acc[2][j] += wr[x];
-                            acc[3][j] += t2[x] * vr[x];
-                            acc[4][j] += wr[x] * wr[x];
-                            acc[5][j] += t[x] * wr[x];
-                        }
-                        float fn = 0, fst = 0, fsw = 0, fstt = 0, fsww = 0, fstw = 0;
-                        for (int j = 0; j < AL_LANES; j++) {
-                            fn += acc[0][j];
-                            fst += acc[1][j];
-                            fsw += acc[2][j];
-                            fstt += acc[3][j];
-                            fsww += acc[4][j];
-                            fstw += acc[5][j];
-                        }
-                        n += fn;
-                        st += fst;
-                        sw += fsw;
-                        stt += fstt;
-                        sww += fsww;
-                        stw += fstw;
-                    }
-                    if (n < min_n || n < 16)
-                        continue;
-                    double vt = stt - st * st / n, vw = sww - sw * sw / n;
-                    if (!(vt > 1e-12 * n) || !(vw > 1e-12 * n))
-                        continue;
-                    double r = (stw - st * sw / n) / sqrt(vt * vw);
-                    if (r > best) {
-                        best = r;
-                        bdx = dx;
-                        bdy = dy;
-                    }
-                }
-            }
-            if (best <= -2)
-                continue;
-            /* x' = A (x + e - cb) + ca */
-            sd_xform xf;
-            xf.m[0] = a;
-            xf.m[1] = b;
-            xf.m[3] = c;
-            xf.m[4] = d;
-            xf.m[2] = cax + a * (bdx - cbx) + b * (bdy - cby);
-            xf.m[5] = cay + c * (bdx - cbx) + d * (bdy - cby);
-            cand_insert(out, nout, AL_CANDIDATES, &xf, best);
+    if (st == SD_OK) {
+        for (int y = 0; y < th; y++) {
+            const float *t = sd_plane_row(S.tb, y);
+            for (int x = 0; x < tw; x++)
+                T2[(size_t)y * tw + x] = t[x] * t[x];
         }
+        S.T2 = T2;
+        run_jobs(search_job_run, jobs, sizeof jobs[0], nt);
+        /* merge in grid order */
+        *nout = 0;
+        for (int k = 0; k < AL_GRID; k++)
+            if (res[k].ncc > -2)
+                cand_insert(out, nout, AL_CANDIDATES, &res[k].xf, res[k].ncc);
     }
-    free(W);
-    free(V);
+    for (int t = 0; t < made; t++) {
+        free(jobs[t].W);
+        free(jobs[t].V);
+    }
     free(T2);
+    if (st != SD_OK)
+        return sd_fail(ctx, st, "align: out of memory");
     return SD_OK;
 }
 

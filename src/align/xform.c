@@ -26,13 +26,6 @@ const char *sd_align_status_name(sd_align_status s)
     return "unknown";
 }
 
-void sd_xform_apply(const sd_xform *xf, double x, double y, double *ox, double *oy)
-{
-    const double *m = xf->m;
-    *ox = m[0] * x + m[1] * y + m[2];
-    *oy = m[3] * x + m[4] * y + m[5];
-}
-
 int sd_xform_invert(const sd_xform *xf, sd_xform *inv)
 {
     const double *m = xf->m;

@@ -12,9 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/batch.h"
 #include "cli/parse.h"
 #include "skindelta/compare.h"
 #include "skindelta/io.h"
+#include "skindelta/kernels.h"
 #include "skindelta/report.h"
 
 enum { EXIT_USAGE = 1, EXIT_INPUT = 2, EXIT_ALIGN = 3, EXIT_OUTPUT = 4 };
@@ -22,6 +24,7 @@ enum { EXIT_USAGE = 1, EXIT_INPUT = 2, EXIT_ALIGN = 3, EXIT_OUTPUT = 4 };
 static const char usage_text[] =
     "usage: skindelta compare [options] BEFORE AFTER   one pair -> report JSON\n"
     "       skindelta analyze [options] IMAGE          one image -> metrics JSON\n"
+    "       skindelta batch [options] PATIENT_DIR...   sessions -> progress JSON\n"
     "       skindelta --help | --version\n"
     "\n"
     "options:\n"
@@ -38,10 +41,16 @@ static const char usage_text[] =
     "      --red-delta D        red area threshold above the BEFORE median a* (default 5)\n"
     "      --pore-contrast T    fixed pore threshold instead of 4 robust SDs of BEFORE\n"
     "  -j, --jobs N             worker threads (default: number of cores)\n"
+    "      --simd LEVEL         scalar | sse2 | avx2 | avx512: force a kernel level (default:\n"
+    "                           the best the CPU has; also SKINDELTA_SIMD)\n"
     "  -q, --quiet              no summary on stderr\n"
+    "batch only:\n"
+    "      --progress MODE      auto (bar on a TTY, else none) | bar | jsonl | none\n"
+    "      --no-cache           ignore and do not write PATIENT_DIR/.skindelta-cache\n"
     "\n"
     "exit codes: 0 ok, 1 usage error, 2 input error, 3 not comparable (alignment failed),\n"
-    "            4 output error\n";
+    "            4 output error, 5 batch finished with some sessions failed,\n"
+    "            130/143 batch interrupted by SIGINT/SIGTERM (previous report kept)\n";
 
 static int usage_error(const char *fmt, ...) SD_PRINTF(1, 2);
 
@@ -78,12 +87,14 @@ typedef struct cli {
     const char *output;
     int quiet;
     int norm_given;
+    const char *progress; /* batch only */
+    int no_cache;         /* batch only */
     sd_compare_params p;
 } cli;
 
 enum {
     OPT_ROI = 256, OPT_MASK, OPT_PXMM, OPT_ALIGN, OPT_ALLOW, OPT_NORM, OPT_REF, OPT_MAXPX,
-    OPT_REDDELTA, OPT_PORECONTRAST
+    OPT_REDDELTA, OPT_PORECONTRAST, OPT_SIMD, OPT_PROGRESS, OPT_NOCACHE
 };
 
 static const struct option long_opts[] = {
@@ -98,6 +109,9 @@ static const struct option long_opts[] = {
     {"max-pixels", required_argument, NULL, OPT_MAXPX},
     {"red-delta", required_argument, NULL, OPT_REDDELTA},
     {"pore-contrast", required_argument, NULL, OPT_PORECONTRAST},
+    {"simd", required_argument, NULL, OPT_SIMD},
+    {"progress", required_argument, NULL, OPT_PROGRESS},
+    {"no-cache", no_argument, NULL, OPT_NOCACHE},
     {"jobs", required_argument, NULL, 'j'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -118,6 +132,7 @@ static int parse_options(int argc, char **argv, cli *c)
     static const char *const norms[] = {"exposure", "reference", "none", NULL};
     static const sd_align_model align_v[] = {SD_ALIGN_SIMILARITY, SD_ALIGN_AFFINE, SD_ALIGN_NONE};
     static const sd_norm_method norm_v[] = {SD_NORM_EXPOSURE, SD_NORM_REFERENCE, SD_NORM_NONE};
+    static const char *const progress_modes[] = {"auto", "bar", "jsonl", "none", NULL};
     char err[200];
     double px_per_mm = 0;
     int opt, k;
@@ -173,6 +188,19 @@ static int parse_options(int argc, char **argv, cli *c)
             if (sd_parse_double(optarg, 1e-6, 10, &c->p.metric.pore_contrast, err, sizeof err))
                 return usage_error("--pore-contrast: %s", err);
             break;
+        case OPT_SIMD: {
+            sd_simd_level lv;
+            if (sd_simd_parse(optarg, &lv) != 0)
+                return usage_error("--simd: '%s' is not one of scalar, sse2, avx2, avx512", optarg);
+            sd_simd_set(lv); /* a level the CPU lacks falls back to the best it has */
+            break;
+        }
+        case OPT_PROGRESS:
+            if (sd_parse_choice(optarg, progress_modes) < 0)
+                return usage_error("--progress: '%s' is not one of auto, bar, jsonl, none", optarg);
+            c->progress = optarg;
+            break;
+        case OPT_NOCACHE: c->no_cache = 1; break;
         case ':': return usage_error("%s needs a value", name);
         default: return usage_error("unknown option '%s'", name);
         }
@@ -258,6 +286,8 @@ static int run(int argc, char **argv, int pair)
     int rc = parse_options(argc, argv, &c);
     if (rc >= 0)
         return rc;
+    if (c.progress || c.no_cache)
+        return usage_error("%s is only used by batch", c.progress ? "--progress" : "--no-cache");
     int want = pair ? 2 : 1;
     if (argc - optind != want)
         return usage_error("%s", pair ? "compare needs BEFORE and AFTER image paths"
@@ -294,6 +324,24 @@ static int run(int argc, char **argv, int pair)
     return rc;
 }
 
+static int run_batch(int argc, char **argv)
+{
+    cli c = {.output = NULL, .progress = "auto"};
+    sd_compare_params_default(&c.p);
+    c.p.threads = default_threads();
+    int rc = parse_options(argc, argv, &c);
+    if (rc >= 0)
+        return rc;
+    if (argc - optind < 1)
+        return usage_error("batch needs at least one PATIENT_DIR");
+    if (c.output && argc - optind > 1)
+        return usage_error("-o is for a single patient folder (each gets %s otherwise)",
+                           "PATIENT_DIR/skindelta-progress.json");
+    sd_cli_batch_opts o = {.output = c.output, .progress = c.progress, .quiet = c.quiet,
+                           .no_cache = c.no_cache, .p = c.p};
+    return sd_cli_batch(&o, argc - optind, argv + optind);
+}
+
 int main(int argc, char **argv)
 {
     /* Over the file-size limit (ulimit -f) a write raises SIGXFSZ, whose
@@ -317,5 +365,7 @@ int main(int argc, char **argv)
         return run(argc - 1, argv + 1, 1);
     if (strcmp(cmd, "analyze") == 0)
         return run(argc - 1, argv + 1, 0);
+    if (strcmp(cmd, "batch") == 0)
+        return run_batch(argc - 1, argv + 1);
     return usage_error("unknown command '%s'", cmd);
 }

@@ -1,4 +1,6 @@
 #include <math.h>
+#include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -41,27 +43,73 @@ static sd_status load(sd_ctx *ctx, const char *path, const sd_compare_params *p,
     return sd_image_load(ctx, path, &lo, out);
 }
 
+typedef struct load_job {
+    sd_ctx *ctx;
+    const char *path;
+    const sd_compare_params *p;
+    sd_image *img;
+    sd_status status;
+} load_job;
+
+static void *load_job_run(void *arg)
+{
+    load_job *j = arg;
+    j->status = load(j->ctx, j->path, j->p, &j->img);
+    return NULL;
+}
+
+/* Decode both images, on two threads when the context allows. BEFORE's
+ * error wins when both fail, whatever the thread count. */
+static sd_status load_pair(sd_ctx *ctx, const char *bp, const char *ap,
+                           const sd_compare_params *p, sd_image **b, sd_image **a)
+{
+    load_job jb = {ctx, bp, p, NULL, SD_OK}, ja = {NULL, ap, p, NULL, SD_OK};
+    pthread_t th;
+    int threaded = sd_ctx_threads(ctx) > 1 && (ja.ctx = sd_ctx_new()) != NULL &&
+                   pthread_create(&th, NULL, load_job_run, &ja) == 0;
+    load_job_run(&jb);
+    if (threaded) {
+        pthread_join(th, NULL);
+    } else if (jb.status == SD_OK) {
+        sd_ctx *own = ja.ctx;
+        ja.ctx = ctx;
+        load_job_run(&ja);
+        ja.ctx = own;
+    }
+    sd_status s = jb.status != SD_OK ? jb.status : ja.status;
+    if (jb.status == SD_OK && ja.status != SD_OK && ja.ctx)
+        sd_fail(ctx, ja.status, "%s", sd_ctx_message(ja.ctx));
+    sd_ctx_free(ja.ctx);
+    if (s != SD_OK) {
+        sd_image_free(jb.img);
+        sd_image_free(ja.img);
+        return s;
+    }
+    *b = jb.img;
+    *a = ja.img;
+    return SD_OK;
+}
+
 /* The user's mask: an image of BEFORE's size, white (>= 50 % grey) = measured. */
-static sd_status load_mask(sd_ctx *ctx, const sd_compare_params *p, const sd_image *before,
-                           uint8_t **out)
+sd_status sd_mask_load(sd_ctx *ctx, const char *path, uint64_t max_pixels, int w, int h,
+                       uint8_t **out)
 {
     *out = NULL;
-    if (!p->mask_path)
-        return SD_OK;
     sd_image *m = NULL;
-    sd_status s = load(ctx, p->mask_path, p, &m);
+    sd_load_opts lo = {.max_pixels = max_pixels, .scale_denom = 1};
+    sd_status s = sd_image_load(ctx, path, &lo, &m);
     if (s != SD_OK)
         return s;
-    if (m->width != before->width || m->height != before->height) {
-        s = sd_fail(ctx, SD_ERR_ARG, "%s: mask is %dx%d but the image is %dx%d", p->mask_path,
-                    m->width, m->height, before->width, before->height);
+    if (m->width != w || m->height != h) {
+        s = sd_fail(ctx, SD_ERR_ARG, "%s: mask is %dx%d but the image is %dx%d", path, m->width,
+                    m->height, w, h);
         sd_image_free(m);
         return s;
     }
     uint8_t *mask = sd_alloc_array((size_t)m->width, (size_t)m->height);
     if (!mask) {
         sd_image_free(m);
-        return sd_fail(ctx, SD_ERR_NOMEM, "%s: out of memory", p->mask_path);
+        return sd_fail(ctx, SD_ERR_NOMEM, "%s: out of memory", path);
     }
     for (int y = 0; y < m->height; y++) {
         const uint16_t *row = m->px + (size_t)y * m->stride;
@@ -73,8 +121,18 @@ static sd_status load_mask(sd_ctx *ctx, const sd_compare_params *p, const sd_ima
     return SD_OK;
 }
 
-static sd_status build_roi(sd_ctx *ctx, const sd_compare_params *p, const sd_image *before,
-                           const sd_image *after, const sd_xform *xf, sd_roi *roi)
+static sd_status load_mask(sd_ctx *ctx, const sd_compare_params *p, const sd_image *before,
+                           uint8_t **out)
+{
+    *out = NULL;
+    if (!p->mask_path)
+        return SD_OK;
+    return sd_mask_load(ctx, p->mask_path, p->max_pixels, before->width, before->height, out);
+}
+
+static sd_status build_roi(sd_ctx *ctx, const sd_compare_params *p, const char *before_path,
+                           const sd_image *before, const sd_image *after, const sd_xform *xf,
+                           sd_roi *roi)
 {
     uint8_t *mask = NULL;
     sd_status s = load_mask(ctx, p, before, &mask);
@@ -89,6 +147,12 @@ static sd_status build_roi(sd_ctx *ctx, const sd_compare_params *p, const sd_ima
     };
     s = sd_roi_build(ctx, before, after, xf, &ro, roi);
     free(mask);
+    if (s != SD_OK && s != SD_ERR_NOMEM) {
+        /* name the image the ROI could not be made for */
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", sd_ctx_message(ctx));
+        s = sd_fail(ctx, s, "%s: %s", before_path, msg);
+    }
     return s;
 }
 
@@ -99,9 +163,7 @@ sd_status sd_pair_compare(sd_ctx *ctx, const char *before_path, const char *afte
     double t0 = now_ms();
     sd_image *before = NULL, *after = NULL;
     sd_roi roi = {0};
-    sd_status s = load(ctx, before_path, p, &before);
-    if (s == SD_OK)
-        s = load(ctx, after_path, p, &after);
+    sd_status s = load_pair(ctx, before_path, after_path, p, &before, &after);
     if (s != SD_OK)
         goto done;
     info_from(&out->before, before_path, before);
@@ -124,7 +186,7 @@ sd_status sd_pair_compare(sd_ctx *ctx, const char *before_path, const char *afte
     out->timing.align_ms = t2 - t1;
 
     const sd_xform *xf = &out->alignment.xf;
-    s = build_roi(ctx, p, before, after, xf, &roi);
+    s = build_roi(ctx, p, before_path, before, after, xf, &roi);
     if (s != SD_OK)
         goto done;
     out->roi_source = roi.source;
@@ -173,7 +235,7 @@ sd_status sd_image_analyze(sd_ctx *ctx, const char *path, const sd_compare_param
     info_from(&out->image, path, img);
     double t1 = now_ms();
     out->timing.decode_ms = t1 - t0;
-    s = build_roi(ctx, p, img, NULL, NULL, &roi);
+    s = build_roi(ctx, p, path, img, NULL, NULL, &roi);
     if (s != SD_OK)
         goto done;
     out->roi_source = roi.source;

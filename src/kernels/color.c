@@ -1,7 +1,7 @@
 #include <math.h>
 #include <pthread.h>
 
-#include "skindelta/kernels.h"
+#include "kernels/kernels_internal.h"
 
 #define LAB_EPS (216.0 / 24389.0)
 #define LAB_KAPPA (24389.0 / 27.0)
@@ -59,7 +59,7 @@ float sd_lab_f(float t)
     return cbrtf(t);
 }
 
-void sd_row_lambda(const uint16_t *rgb, int n, float *out)
+void sd_row_lambda_scalar(const uint16_t *rgb, int n, float *out)
 {
     const float *lut = sd_srgb16_lut();
     for (int i = 0; i < n; i++) {
@@ -68,4 +68,30 @@ void sd_row_lambda(const uint16_t *rgb, int n, float *out)
                   (float)SD_XYZ_YB * lut[p[2]];
         out[i] = logf(y + (float)SD_LAMBDA_EPS);
     }
+}
+
+void sd_row_lambda_with_log(const uint16_t *rgb, int n, float *out, sd_row_log_fn row_log)
+{
+    enum { BLOCK = 256 };
+    const float *lut = sd_srgb16_lut();
+    float t[BLOCK];
+    for (int x0 = 0; x0 < n; x0 += BLOCK) {
+        int m = n - x0 < BLOCK ? n - x0 : BLOCK;
+        const uint16_t *p = rgb + 3 * (size_t)x0;
+        for (int i = 0; i < m; i++, p += 3)
+            t[i] = (float)SD_XYZ_YR * lut[p[0]] + (float)SD_XYZ_YG * lut[p[1]] +
+                   (float)SD_XYZ_YB * lut[p[2]] + (float)SD_LAMBDA_EPS;
+        row_log(t, m, out + x0);
+    }
+}
+
+void sd_row_log_scalar(const float *in, int n, float *out)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = logf(in[i]);
+}
+
+void sd_row_lambda(const uint16_t *rgb, int n, float *out)
+{
+    sd_dsp_active()->row_lambda(rgb, n, out);
 }

@@ -19,6 +19,36 @@ void sd_roi_release(sd_roi *roi)
     memset(roi, 0, sizeof *roi);
 }
 
+/* The geometric overlap test: BEFORE pixel (x, y) maps through xf to an
+ * AFTER position at least `ab` AFTER pixels inside [0, ax1 + ab] x [0, ay1 + ab]. */
+static int maps_inside(const sd_xform *xf, int x, int y, double ab, double ax1, double ay1,
+                       double *u, double *v)
+{
+    sd_mx_apply(xf, x, y, u, v);
+    return *u >= ab && *v >= ab && *u <= ax1 && *v <= ay1;
+}
+
+sd_status sd_roi_mask_overlap(sd_ctx *ctx, int bw, int bh, int aw, int ah, const sd_xform *xf,
+                              int border, uint8_t *mask)
+{
+    if (!xf || !mask || bw <= 0 || bh <= 0 || aw <= 0 || ah <= 0 || border < 0)
+        return sd_fail(ctx, SD_ERR_ARG, "roi: invalid overlap mask arguments");
+    for (int i = 0; i < 6; i++)
+        if (!isfinite(xf->m[i]))
+            return sd_fail(ctx, SD_ERR_ARG, "roi: transform is not finite");
+    const double ab = border * sd_mx_scale(xf);
+    const double ax1 = aw - 1 - ab, ay1 = ah - 1 - ab;
+    for (int y = 0; y < bh; y++) {
+        uint8_t *row = mask + (size_t)y * (size_t)bw;
+        for (int x = 0; x < bw; x++) {
+            double u, v;
+            if (row[x] && !maps_inside(xf, x, y, ab, ax1, ay1, &u, &v))
+                row[x] = 0;
+        }
+    }
+    return SD_OK;
+}
+
 sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *after,
                        const sd_xform *xf, const sd_roi_opts *opts, sd_roi *out)
 {
@@ -87,8 +117,7 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
             long ux = 0, uy = 0;
             if (after) {
                 double u, v;
-                sd_mx_apply(xf, x, y, &u, &v);
-                if (!(u >= ab && v >= ab && u <= ax1 && v <= ay1))
+                if (!maps_inside(xf, x, y, ab, ax1, ay1, &u, &v))
                     continue;
                 ux = sd_nearest(u);
                 uy = sd_nearest(v);

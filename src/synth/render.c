@@ -125,7 +125,7 @@ static void skin_bbox(const sd_xform *inv, int w, int h, double *u0, double *v0,
     *u1 = *v1 = -INFINITY;
     for (int k = 0; k < 4; k++) {
         double u, v;
-        sd_synth_xf_apply(inv, cx[k], cy[k], &u, &v);
+        sd_xform_apply(inv, cx[k], cy[k], &u, &v);
         *u0 = fmin(*u0, u);
         *u1 = fmax(*u1, u);
         *v0 = fmin(*v0, v);
@@ -145,7 +145,7 @@ static sd_status model_new(sd_ctx *ctx, const sd_synth_skin *s, const sd_synth_s
     if (!m)
         return sd_fail(ctx, SD_ERR_NOMEM, "synth: out of memory");
     m->comp = s->components;
-    if (!sd_synth_xf_invert(&cap->xf, &m->inv)) {
+    if (!sd_xform_invert(&cap->xf, &m->inv)) {
         model_free(m);
         return sd_fail(ctx, SD_ERR_ARG, "synth: the capture's transform is singular");
     }
@@ -276,9 +276,9 @@ static inline float pores_at(const model *m, float u, float v)
 static int row_patches(const model *m, int y, int *list)
 {
     double u0, v0, u1, v1, ua, va, ub, vb;
-    sd_synth_xf_apply(&m->inv, -0.5, y, &ua, &va);
-    sd_synth_xf_apply(&m->inv, m->w - 0.5, y, &ub, &vb);
-    double pad = sd_synth_xf_scale(&m->inv); /* half a pixel each way, generously */
+    sd_xform_apply(&m->inv, -0.5, y, &ua, &va);
+    sd_xform_apply(&m->inv, m->w - 0.5, y, &ub, &vb);
+    double pad = sd_xform_scale(&m->inv); /* half a pixel each way, generously */
     u0 = fmin(ua, ub) - pad;
     u1 = fmax(ua, ub) + pad;
     v0 = fmin(va, vb) - pad;
@@ -302,7 +302,7 @@ static void render_row(const model *m, int y, float *out, int *plist)
     const double *mi = m->m_inv;
     for (int x = 0; x < m->w; x++) {
         double pu, pv;
-        sd_synth_xf_apply(&m->inv, x, y, &pu, &pv);
+        sd_xform_apply(&m->inv, x, y, &pu, &pv);
         float fu = (float)pu, fv = (float)pv;
         double lslow = 0.0, a = m->base_a, b = m->base_b;
         if (m->comp & SD_SYNTH_SHADING)
@@ -442,77 +442,6 @@ static sd_status run_rows(sd_ctx *ctx, const model *m, sd_image *img, sd_plane *
     return st;
 }
 
-/* ---- JPEG round trip ---- */
-
-struct dec_state {
-    struct jpeg_decompress_struct d;
-    struct jpeg_error_mgr jerr;
-    jmp_buf jb;
-    char msg[JMSG_LENGTH_MAX];
-    JSAMPLE *row;
-    int created;
-};
-
-static void dec_error_exit(j_common_ptr ci)
-{
-    struct dec_state *s = (struct dec_state *)ci->client_data;
-    ci->err->format_message(ci, s->msg);
-    longjmp(s->jb, 1);
-}
-
-static void dec_output_message(j_common_ptr ci)
-{
-    (void)ci;
-}
-
-/* Decode our own baseline JPEG (same size as img) into img's samples. */
-static sd_status jpeg_into(sd_ctx *ctx, const uint8_t *data, size_t len, sd_image *img)
-{
-    struct dec_state *s = calloc(1, sizeof *s);
-    if (s)
-        s->row = sd_alloc_array((size_t)img->width, 3);
-    if (!s || !s->row) {
-        if (s)
-            free(s->row);
-        free(s);
-        return sd_fail(ctx, SD_ERR_NOMEM, "synth: out of memory");
-    }
-    sd_status st = SD_OK;
-    s->d.err = jpeg_std_error(&s->jerr);
-    s->jerr.error_exit = dec_error_exit;
-    s->jerr.output_message = dec_output_message;
-    s->d.client_data = s;
-    if (setjmp(s->jb)) {
-        st = sd_fail(ctx, SD_ERR_CORRUPT, "synth: JPEG round trip: %s", s->msg);
-        goto done;
-    }
-    jpeg_create_decompress(&s->d);
-    s->created = 1;
-    jpeg_mem_src(&s->d, data, (unsigned long)len);
-    jpeg_read_header(&s->d, TRUE);
-    s->d.out_color_space = JCS_RGB;
-    s->d.dct_method = JDCT_ISLOW;
-    jpeg_start_decompress(&s->d);
-    if ((int)s->d.output_width != img->width || (int)s->d.output_height != img->height ||
-        s->d.output_components != 3) {
-        st = sd_fail(ctx, SD_ERR_CORRUPT, "synth: JPEG round trip changed the size");
-        goto done;
-    }
-    while (s->d.output_scanline < s->d.output_height) {
-        uint16_t *dst = img->px + (size_t)s->d.output_scanline * img->stride;
-        JSAMPROW rows[1] = {s->row};
-        jpeg_read_scanlines(&s->d, rows, 1);
-        for (size_t i = 0; i < 3 * (size_t)img->width; i++)
-            dst[i] = (uint16_t)(s->row[i] * 257u);
-    }
-    jpeg_finish_decompress(&s->d);
-done:
-    if (s->created)
-        jpeg_destroy_decompress(&s->d);
-    free(s->row);
-    free(s);
-    return st;
-}
 
 /* ---- public ---- */
 
@@ -570,11 +499,17 @@ sd_status sd_synth_render(sd_ctx *ctx, const sd_synth_skin *skin,
     if (st == SD_OK && cap->jpeg_quality > 0) {
         uint8_t *buf = NULL;
         size_t len = 0;
+        sd_image *dec = NULL;
         st = sd_image_encode_jpeg(ctx, img, cap->jpeg_quality, &buf, &len);
         if (st == SD_OK)
-            st = jpeg_into(ctx, buf, len, img);
+            st = sd_image_load_mem(ctx, buf, len, "synth capture", NULL, &dec);
         free(buf);
-        img->bits = 8;
+        if (st == SD_OK) { /* the decoded photograph replaces the rendered pixels */
+            sd_image_free(img);
+            img = dec;
+            img->format[0] = '\0';
+            img->sha256[0] = '\0';
+        }
     }
     if (st != SD_OK) {
         sd_image_free(img);

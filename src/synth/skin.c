@@ -272,7 +272,7 @@ sd_status sd_synth_check_capture(sd_ctx *ctx, const sd_synth_capture *c, const c
                                               c->width, c->height)
                                     : st;
     CHECK(finite_all(c->xf.m, 6), "%s: transform is not finite", what);
-    double sc = sd_synth_xf_scale(&c->xf);
+    double sc = sd_xform_scale(&c->xf);
     CHECK(sc > 1e-3 && sc < 1e3, "%s: transform scale %g outside (0.001, 1000)", what, sc);
     CHECK(isfinite(c->ev) && fabs(c->ev) <= 16, "%s: exposure %g EV outside +-16", what, c->ev);
     CHECK(isfinite(c->noise) && c->noise >= 0 && c->noise <= 1,
@@ -287,27 +287,6 @@ sd_status sd_synth_check_capture(sd_ctx *ctx, const sd_synth_capture *c, const c
 }
 
 /* ---- affine helpers ---- */
-
-double sd_synth_xf_scale(const sd_xform *xf)
-{
-    return sqrt(fabs(xf->m[0] * xf->m[4] - xf->m[1] * xf->m[3]));
-}
-
-int sd_synth_xf_invert(const sd_xform *xf, sd_xform *inv)
-{
-    const double *m = xf->m;
-    double det = m[0] * m[4] - m[1] * m[3];
-    if (!isfinite(det) || fabs(det) < 1e-12)
-        return 0;
-    double a = m[4] / det, b = -m[1] / det, c = -m[3] / det, d = m[0] / det;
-    inv->m[0] = a;
-    inv->m[1] = b;
-    inv->m[2] = -(a * m[2] + b * m[5]);
-    inv->m[3] = c;
-    inv->m[4] = d;
-    inv->m[5] = -(c * m[2] + d * m[5]);
-    return 1;
-}
 
 sd_xform sd_synth_xf_compose(const sd_xform *a, const sd_xform *b)
 {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "core/internal.h"
+#include "skindelta/align.h"
 #include "skindelta/synth.h"
 
 /* splitmix64 finalizer: a good 64-bit mixing function. */
@@ -116,18 +117,7 @@ sd_status sd_synth_check(sd_ctx *ctx, const sd_synth_skin *skin, const sd_synth_
 /* Validate a capture (size, transform, ranges). */
 sd_status sd_synth_check_capture(sd_ctx *ctx, const sd_synth_capture *cap, const char *what);
 
-/* ---- affine helpers (the align stage has public ones; the generator keeps
- * its own so that it does not depend on that stage) ---- */
-int sd_synth_xf_invert(const sd_xform *xf, sd_xform *inv);
-static inline void sd_synth_xf_apply(const sd_xform *xf, double x, double y, double *ox,
-                                     double *oy)
-{
-    *ox = xf->m[0] * x + xf->m[1] * y + xf->m[2];
-    *oy = xf->m[3] * x + xf->m[4] * y + xf->m[5];
-}
-/* sqrt(|det|) of the linear part. */
-double sd_synth_xf_scale(const sd_xform *xf);
-/* a o b (apply b first). */
+/* a o b (apply b first); the other affine helpers are the align stage's. */
 sd_xform sd_synth_xf_compose(const sd_xform *a, const sd_xform *b);
 
 #endif

@@ -31,7 +31,7 @@ sd_status sd_synth_truth_new(sd_ctx *ctx, const sd_synth_skin *skin,
     if (st != SD_OK)
         return st;
     sd_xform binv;
-    if (!sd_synth_xf_invert(&before->xf, &binv))
+    if (!sd_xform_invert(&before->xf, &binv))
         return sd_fail(ctx, SD_ERR_ARG, "synth: the BEFORE transform is singular");
 
     sd_synth_truth *t = calloc(1, sizeof *t);
@@ -46,14 +46,14 @@ sd_status sd_synth_truth_new(sd_ctx *ctx, const sd_synth_skin *skin,
     t->xf = sd_synth_xf_compose(&after->xf, &binv);
     t->exposure_ev = after->ev - before->ev;
     const sd_synth_session *ses = &t->session;
-    double bscale = sd_synth_xf_scale(&before->xf), ascale = sd_synth_xf_scale(&after->xf);
+    double bscale = sd_xform_scale(&before->xf), ascale = sd_xform_scale(&after->xf);
 
     /* pores: the grid cells under the BEFORE frame */
     if ((skin->components & SD_SYNTH_PORES) && skin->pore_fill > 0 && skin->pore_depth > 0) {
         double u[2] = {INFINITY, -INFINITY}, v[2] = {INFINITY, -INFINITY};
         for (int k = 0; k < 4; k++) {
             double pu, pv;
-            sd_synth_xf_apply(&binv, k & 1 ? before->width - 0.5 : -0.5,
+            sd_xform_apply(&binv, k & 1 ? before->width - 0.5 : -0.5,
                               k & 2 ? before->height - 0.5 : -0.5, &pu, &pv);
             u[0] = fmin(u[0], pu);
             u[1] = fmax(u[1], pu);
@@ -77,7 +77,7 @@ sd_status sd_synth_truth_new(sd_ctx *ctx, const sd_synth_skin *skin,
                 if (!p.present)
                     continue;
                 double bx, by;
-                sd_synth_xf_apply(&before->xf, p.x, p.y, &bx, &by);
+                sd_xform_apply(&before->xf, p.x, p.y, &bx, &by);
                 if (!in_frame(bx, by, before->width, before->height))
                     continue;
                 sd_synth_pore *q = &t->pores[t->n_pores++];
@@ -86,7 +86,7 @@ sd_status sd_synth_truth_new(sd_ctx *ctx, const sd_synth_skin *skin,
                 q->sigma = p.sigma * bscale;
                 q->depth = p.depth;
                 q->survives = !(p.u_gone < ses->pores_gone);
-                sd_synth_xf_apply(&after->xf, p.x, p.y, &q->after_x, &q->after_y);
+                sd_xform_apply(&after->xf, p.x, p.y, &q->after_x, &q->after_y);
                 q->after_sigma = q->survives ? p.sigma * ses->pore_radius_scale * ascale : 0;
                 q->after_depth = q->survives ? p.depth * ses->pore_depth_scale : 0;
             }
@@ -102,7 +102,7 @@ sd_status sd_synth_truth_new(sd_ctx *ctx, const sd_synth_skin *skin,
         for (size_t k = 0; k < t->n_patches; k++) {
             sd_synth_patch *p = &t->patches[k];
             double bx, by;
-            sd_synth_xf_apply(&before->xf, p->x, p->y, &bx, &by);
+            sd_xform_apply(&before->xf, p->x, p->y, &bx, &by);
             p->x = bx;
             p->y = by;
             p->sigma *= bscale;
@@ -222,7 +222,7 @@ sd_status sd_synth_truth_json(sd_ctx *ctx, const sd_synth_truth *t, char **out)
 
     cJSON *tr = cJSON_AddObjectToObject(root, "transform");
     cJSON_AddItemToObject(tr, "matrix", cJSON_CreateDoubleArray(t->xf.m, 6));
-    double sc = sd_synth_xf_scale(&t->xf);
+    double sc = sd_xform_scale(&t->xf);
     double rot = atan2(t->xf.m[3] - t->xf.m[1], t->xf.m[0] + t->xf.m[4]) * 180.0 /
                  3.14159265358979323846;
     cJSON_AddNumberToObject(tr, "rotation_deg", rot);

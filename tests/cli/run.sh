@@ -50,6 +50,15 @@ case_ "analyze" 0 '' -- $SD analyze $B
 [ "$($JQ "$T/out" schema)" = "skindelta/analyze/1" ] && $JQ "$T/out" metrics.pores.count >/dev/null && ok "analyze report" || bad "analyze report" "schema or metrics missing"
 case_ "px-per-mm adds mm figures" 0 '' -- $SD compare --px-per-mm 20 $B $A
 $JQ "$T/out" metrics.pores.density_per_cm2.before >/dev/null && ok "density_per_cm2 present" || bad "density_per_cm2 present" "absent"
+case_ "reference patch" 0 '' -- $SD compare --ref 100,100,50,50 $B $A
+[ "$($JQ "$T/out" normalization.method)" = reference ] && [ "$($JQ "$T/out" normalization.calibrated)" = true ] && ok "reference: calibrated" || bad "reference: calibrated" "$($JQ "$T/out" normalization)"
+case_ "normalize none" 0 '' -- $SD compare --normalize none $B $A
+[ "$($JQ "$T/out" normalization.gains)" = "[1,1,1]" ] && ok "none: unit gains" || bad "none: unit gains" "$($JQ "$T/out" normalization.gains)"
+case_ "affine model" 0 '' -- $SD compare --align affine $B $A
+[ "$($JQ "$T/out" alignment.model)" = affine ] && [ "$($JQ "$T/out" alignment.status)" = ok ] && ok "affine: ok" || bad "affine: ok" "$($JQ "$T/out" alignment)"
+case_ "align none on a moved pair" 3 '^skindelta: samples/after\.jpg: cannot be aligned' -- $SD compare --align none $B $A
+case_ "forced scalar kernels" 0 '' -- $SD compare --simd scalar $B $A
+[ "$($JQ "$T/out" params.simd)" = scalar ] && ok "params.simd records the level" || bad "params.simd records the level" "$($JQ "$T/out" params.simd)"
 case_ "help" 0 '' -- $SD --help
 grep -q "exit codes" "$T/out" && ok "help text" || bad "help text" "no exit codes in --help"
 case_ "version" 0 '' -- $SD --version
@@ -63,6 +72,8 @@ case_ "empty file" 2 "^skindelta: $T/empty\.png: .*empty" -- $SD analyze "$T/emp
 head -c 20000 $A >"$T/trunc.jpg"
 case_ "truncated JPEG" 2 "^skindelta: $T/trunc\.jpg: .*(premature|truncat|corrupt)" -- $SD compare $B "$T/trunc.jpg"
 case_ "over --max-pixels" 2 "^skindelta: samples/before\.jpg: .*(limit|max-pixels)" -- $SD compare --max-pixels 1000 $B $A
+$BUILD/skindelta-synth --size 32x24 --out-before "$T/tiny.png" >/dev/null 2>&1
+case_ "image too small for the filters" 2 "^skindelta: $T/tiny\.png: .*too small" -- $SD analyze "$T/tiny.png"
 case_ "a folder as input" 2 '^skindelta: samples: ' -- $SD analyze samples
 
 # ---- output errors: exit 4, an older report untouched ----
@@ -87,6 +98,8 @@ case_ "bad normalize" 1 "^skindelta: --normalize: 'auto' is not one of" -- $SD c
 case_ "reference without ref" 1 '^skindelta: --normalize reference needs --ref' -- $SD compare --normalize reference $B $A
 case_ "bad max-pixels" 1 "^skindelta: --max-pixels: '-5' is not a positive count" -- $SD compare --max-pixels -5 $B $A
 case_ "bad jobs" 1 '^skindelta: -j: ' -- $SD compare -j 0 $B $A
+case_ "bad simd" 1 "^skindelta: --simd: 'neon' is not one of" -- $SD compare --simd neon $B $A
+case_ "roi outside the image" 1 '^skindelta: samples/before\.jpg: roi: rectangle 700,500,200,200 is not inside' -- $SD compare --roi 700,500,200,200 $B $A
 case_ "missing value" 1 '^skindelta: --roi needs a value' -- $SD compare $B $A --roi
 
 # ---- not comparable: exit 3 ----
@@ -101,6 +114,19 @@ else
     skip=$((skip + 2)); echo "skip unrelated pair: $F not found"
 fi
 
+# ---- every corrupt PngSuite file is refused with exit 2 ----
+if [ -d "$SHARED/data/pngsuite" ]; then
+    for f in "$SHARED"/data/pngsuite/x*.png; do
+        base=$(basename "$f")
+        case_ "pngsuite $base refused" 2 "^skindelta: $f: " -- $SD analyze "$f"
+    done
+elif [ "${CI:-}" = true ]; then
+    bad "pngsuite x*.png" "test data missing in CI: $SHARED/data/pngsuite"
+else
+    skip=$((skip + 1)); echo "skip pngsuite x*.png: $SHARED/data/pngsuite not found"
+fi
+# batch cases (shares the counters above)
+[ -f tests/cli/batch.sh ] && . tests/cli/batch.sh
 # ---- output faults: full disk, unwritable folder, signals (shares the counters) ----
 . tests/cli/faults.sh
 

@@ -1,0 +1,170 @@
+/*
+ * SIMD level detection and the dispatch tables.
+ *
+ * Compiled without ISA flags: nothing here executes an instruction the
+ * baseline CPU lacks. CPUID says what the CPU has; XCR0 (xgetbv, only when
+ * the OS has set OSXSAVE) says which register state the OS saves on a context
+ * switch. AVX2 needs YMM state (XCR0 bits 1, 2), AVX-512 also opmask and ZMM
+ * state (bits 5, 6, 7).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels_internal.h"
+
+#if SD_HAVE_X86
+#include <cpuid.h>
+#endif
+
+/* CPUID bits */
+#define L1_EDX_SSE2 (1u << 26)
+#define L1_ECX_FMA (1u << 12)
+#define L1_ECX_OSXSAVE (1u << 27)
+#define L1_ECX_AVX (1u << 28)
+#define L7_EBX_AVX2 (1u << 5)
+#define L7_EBX_AVX512F (1u << 16)
+#define L7_EBX_AVX512DQ (1u << 17)
+#define L7_EBX_AVX512BW (1u << 30)
+#define L7_EBX_AVX512VL (1u << 31)
+/* XCR0 bits */
+#define XCR0_YMM 0x6u   /* SSE and AVX state */
+#define XCR0_ZMM 0xe0u  /* opmask, ZMM_Hi256, Hi16_ZMM */
+
+sd_simd_level sd_simd_detect_with(const sd_cpu_probe *probe)
+{
+    uint32_t r[4] = {0, 0, 0, 0};
+    probe->cpuid(probe->user, 0, 0, r);
+    uint32_t max_leaf = r[0];
+    if (max_leaf < 1)
+        return SD_SIMD_SCALAR;
+    probe->cpuid(probe->user, 1, 0, r);
+    uint32_t ecx1 = r[2], edx1 = r[3];
+    if (!(edx1 & L1_EDX_SSE2))
+        return SD_SIMD_SCALAR;
+    if (max_leaf < 7 || !(ecx1 & L1_ECX_OSXSAVE))
+        return SD_SIMD_SSE2;
+    uint64_t xcr0 = probe->xgetbv(probe->user);
+    probe->cpuid(probe->user, 7, 0, r);
+    uint32_t ebx7 = r[1];
+    if (!(ecx1 & L1_ECX_AVX) || !(ecx1 & L1_ECX_FMA) || !(ebx7 & L7_EBX_AVX2) ||
+        (xcr0 & XCR0_YMM) != XCR0_YMM)
+        return SD_SIMD_SSE2;
+    const uint32_t f512 = L7_EBX_AVX512F | L7_EBX_AVX512DQ | L7_EBX_AVX512BW | L7_EBX_AVX512VL;
+    if ((ebx7 & f512) != f512 || (xcr0 & XCR0_ZMM) != XCR0_ZMM)
+        return SD_SIMD_AVX2;
+    return SD_SIMD_AVX512;
+}
+
+#if SD_HAVE_X86
+static void real_cpuid(void *user, uint32_t leaf, uint32_t subleaf, uint32_t r[4])
+{
+    (void)user;
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid_count(leaf, subleaf, &a, &b, &c, &d))
+        a = b = c = d = 0;
+    r[0] = a;
+    r[1] = b;
+    r[2] = c;
+    r[3] = d;
+}
+
+static uint64_t real_xgetbv(void *user)
+{
+    (void)user;
+    uint32_t lo, hi;
+    /* xgetbv with ECX = 0 (XCR0); the caller checked OSXSAVE */
+    __asm__ volatile(".byte 0x0f, 0x01, 0xd0" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+#endif
+
+static const char *const level_names[] = {"scalar", "sse2", "avx2", "avx512"};
+
+const char *sd_simd_name(sd_simd_level level)
+{
+    if ((int)level < 0 || (int)level > SD_SIMD_AVX512)
+        return "unknown";
+    return level_names[level];
+}
+
+int sd_simd_parse(const char *name, sd_simd_level *out)
+{
+    if (!name)
+        return -1;
+    for (int i = 0; i <= SD_SIMD_AVX512; i++)
+        if (strcmp(name, level_names[i]) == 0) {
+            *out = (sd_simd_level)i;
+            return 0;
+        }
+    return -1;
+}
+
+/* ---- the tables: scalar everywhere, then what each level improves ---- */
+
+static const sd_dsp dsp_tables[] = {
+    {SD_SIMD_SCALAR, sd_blur_taps_scalar, sd_row_lambda_scalar, sd_row_log_scalar},
+#if SD_HAVE_X86
+    {SD_SIMD_SSE2, sd_blur_taps_sse2, sd_row_lambda_scalar, sd_row_log_scalar},
+    {SD_SIMD_AVX2, sd_blur_taps_avx2, sd_row_lambda_avx2, sd_row_log_avx2},
+    {SD_SIMD_AVX512, sd_blur_taps_avx512, sd_row_lambda_avx512, sd_row_log_avx512},
+#endif
+};
+
+static sd_simd_level detected = SD_SIMD_SCALAR;
+static atomic_int active_level = SD_SIMD_SCALAR;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void simd_init(void)
+{
+#if SD_HAVE_X86
+    const sd_cpu_probe probe = {real_cpuid, real_xgetbv, NULL};
+    detected = sd_simd_detect_with(&probe);
+#else
+    detected = SD_SIMD_SCALAR;
+#endif
+    sd_simd_level want = detected;
+    const char *env = getenv("SKINDELTA_SIMD");
+    if (env && *env && sd_simd_parse(env, &want) == 0 && want > detected)
+        want = detected;
+    atomic_store(&active_level, (int)want);
+}
+
+sd_simd_level sd_simd_detect(void)
+{
+    pthread_once(&init_once, simd_init);
+    return detected;
+}
+
+sd_simd_level sd_simd_active(void)
+{
+    pthread_once(&init_once, simd_init);
+    return (sd_simd_level)atomic_load(&active_level);
+}
+
+sd_simd_level sd_simd_set(sd_simd_level want)
+{
+    pthread_once(&init_once, simd_init);
+    if ((int)want < 0)
+        want = SD_SIMD_SCALAR;
+    if (want > detected)
+        want = detected;
+    atomic_store(&active_level, (int)want);
+    return want;
+}
+
+const sd_dsp *sd_dsp_level(sd_simd_level level)
+{
+    pthread_once(&init_once, simd_init);
+    if ((int)level < 0)
+        level = SD_SIMD_SCALAR;
+    if (level > detected)
+        level = detected;
+    return &dsp_tables[level];
+}
+
+const sd_dsp *sd_dsp_active(void)
+{
+    return sd_dsp_level(sd_simd_active());
+}
