@@ -4,14 +4,13 @@
 # 4 for an output that cannot be written, no partial file, the old report
 # intact, and never a temporary file left behind.
 #
-# Sourced by tests/cli/run.sh before its summary (sharing $SD, $T, $B, $A,
+# Sourced by tests/cli/run.sh before its summary (sharing $SD, $T, $JQ,
 # case_, ok, bad and the counters); also runs alone: sh tests/cli/faults.sh
 set -u
 if ! command -v case_ >/dev/null 2>&1; then
     BUILD=${BUILD:-build}; SD=$BUILD/skindelta; JQ=$BUILD/tests/jsonq
     pass=0; fail=0; skip=0
     T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-    B=samples/before.jpg; A=samples/after.jpg
     ok()  { pass=$((pass + 1)); echo "ok   $1"; }
     bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
     case_() {
@@ -25,6 +24,8 @@ if ! command -v case_ >/dev/null 2>&1; then
     }
     faults_alone=1
 fi
+# own names: the scripts sourced before may have reused B, A or F
+FB=samples/before.jpg; FA=samples/after.jpg
 F=$T/faults; mkdir -p "$F"
 
 # no_temp NAME DIR: nothing but the expected files in DIR (the writer's
@@ -40,7 +41,7 @@ old_intact() {
 # ---- full disk, simulated: the file-size limit (SIGXFSZ, then EFBIG) ----
 mkdir "$F/fsize"; printf 'OLD REPORT\n' >"$F/fsize/r.json"
 case_ "ulimit -f: exit 4" 4 "^skindelta: $F/fsize/r\.json: cannot write: File too large" -- \
-    sh -c 'ulimit -f 2; exec "$@"' sh $SD compare -q -o "$F/fsize/r.json" $B $A
+    sh -c 'ulimit -f 2; exec "$@"' sh $SD compare -q -o "$F/fsize/r.json" $FB $FA
 old_intact "ulimit -f" "$F/fsize/r.json"
 no_temp "ulimit -f" "$F/fsize"
 
@@ -50,7 +51,7 @@ if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=8k sd-faults "$F/tmpfs" 2>/dev/n
     printf 'OLD REPORT\n' >"$F/tmpfs/r.json"
     head -c 4096 /dev/zero >"$F/tmpfs/filler" 2>/dev/null # the last free page
     case_ "full tmpfs: exit 4" 4 "^skindelta: $F/tmpfs/r\.json: cannot write: No space left" -- \
-        $SD compare -q -o "$F/tmpfs/r.json" $B $A
+        $SD compare -q -o "$F/tmpfs/r.json" $FB $FA
     old_intact "full tmpfs" "$F/tmpfs/r.json"
     rm -f "$F/tmpfs/filler"
     no_temp "full tmpfs" "$F/tmpfs"
@@ -63,11 +64,11 @@ fi
 if [ "$(id -u)" = 0 ]; then
     # root writes through permissions: /proc takes no new files
     case_ "unwritable folder: exit 4" 4 '^skindelta: /proc/sd-report\.json: cannot create a temporary file in /proc' -- \
-        $SD compare -q -o /proc/sd-report.json $B $A
+        $SD compare -q -o /proc/sd-report.json $FB $FA
 else
     mkdir "$F/ro"; printf 'OLD REPORT\n' >"$F/ro/r.json"; chmod 0555 "$F/ro"
     case_ "unwritable folder: exit 4" 4 "^skindelta: $F/ro/r\.json: cannot create a temporary file in $F/ro: Permission denied" -- \
-        $SD compare -q -o "$F/ro/r.json" $B $A
+        $SD compare -q -o "$F/ro/r.json" $FB $FA
     chmod 0755 "$F/ro"
     old_intact "unwritable folder" "$F/ro/r.json"
 fi
@@ -98,9 +99,9 @@ interrupt() { # SIGNAL DELAY DIR
     if [ "$2" = fsync ]; then
         SD_SLOW_FSYNC_MARK=$F/mark LD_PRELOAD=$shim \
             ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
-            sh -c 'echo $$ >"$0"; exec "$@"' "$F/pid" $SD compare -q -o "$3/r.json" $B $A 2>/dev/null
+            sh -c 'echo $$ >"$0"; exec "$@"' "$F/pid" $SD compare -q -o "$3/r.json" $FB $FA 2>/dev/null
     else
-        sh -c 'echo $$ >"$0"; exec "$@"' "$F/pid" $SD compare -q -o "$3/r.json" $B $A 2>/dev/null
+        sh -c 'echo $$ >"$0"; exec "$@"' "$F/pid" $SD compare -q -o "$3/r.json" $FB $FA 2>/dev/null
     fi
     rc=$?
     wait $watcher
