@@ -5,6 +5,7 @@
  */
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,8 +260,21 @@ static int write_report(sd_ctx *ctx, const cli *c, char *json)
     memcpy(buf, json, len);
     buf[len] = '\n';
     free(json);
+    /* The writer's temporary file exists only during this call. Hold
+     * SIGINT, SIGTERM, SIGHUP and SIGQUIT until it returns (the report is
+     * then complete under its name, or the temporary file is gone) and let
+     * a pending one take effect after: an interrupted run never leaves a
+     * temporary file behind. The program runs no other thread here. */
+    sigset_t term, old;
+    sigemptyset(&term);
+    sigaddset(&term, SIGINT);
+    sigaddset(&term, SIGTERM);
+    sigaddset(&term, SIGHUP);
+    sigaddset(&term, SIGQUIT);
+    sigprocmask(SIG_BLOCK, &term, &old);
     sd_status s = sd_file_write_atomic(ctx, c->output, buf, len + 1);
     free(buf);
+    sigprocmask(SIG_SETMASK, &old, NULL);
     return s == SD_OK ? 0 : fail(ctx, s);
 }
 
@@ -330,6 +344,11 @@ static int run_batch(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* Over the file-size limit (ulimit -f) a write raises SIGXFSZ, whose
+     * default action kills the program with the writer's temporary file
+     * left behind; ignored, the write fails with EFBIG, the writer removes
+     * the file and the run ends with exit 4 like any full disk. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2)
         return usage_error("no command given");
     const char *cmd = argv[1];

@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -6,12 +7,20 @@
 
 #include "cli/parse.h"
 
+/* strtod, strtol and strtoull skip leading white space (and strtoull then
+ * negates a '-' it finds after it: " -18446744073709551615" reads as 1);
+ * a value must start with what the grammar allows, so refuse it up front. */
+static int leading_space(const char *s)
+{
+    return s && isspace((unsigned char)*s);
+}
+
 int sd_parse_double(const char *s, double lo, double hi, double *out, char *err, size_t n)
 {
     char *end = NULL;
     errno = 0;
     double v = s && *s ? strtod(s, &end) : NAN;
-    if (!s || !*s || *end || errno || !isfinite(v)) {
+    if (!s || !*s || leading_space(s) || *end || errno || !isfinite(v)) {
         snprintf(err, n, "'%s' is not a number", s ? s : "");
         return -1;
     }
@@ -28,7 +37,7 @@ int sd_parse_int(const char *s, long lo, long hi, int *out, char *err, size_t n)
     char *end = NULL;
     errno = 0;
     long v = s && *s ? strtol(s, &end, 10) : 0;
-    if (!s || !*s || *end || errno) {
+    if (!s || !*s || leading_space(s) || *end || errno) {
         snprintf(err, n, "'%s' is not an integer", s ? s : "");
         return -1;
     }
@@ -44,7 +53,7 @@ int sd_parse_count(const char *s, uint64_t lo, uint64_t hi, uint64_t *out, char 
 {
     char *end = NULL;
     errno = 0;
-    if (!s || !*s || *s == '-' || *s == '+') {
+    if (!s || !*s || *s == '-' || *s == '+' || leading_space(s)) {
         snprintf(err, n, "'%s' is not a positive count", s ? s : "");
         return -1;
     }

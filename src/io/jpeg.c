@@ -176,8 +176,10 @@ static long memory_cap(uint64_t max_pixels)
 
 /* 8-bit samples to 16-bit (v * 257), four at a time in a 64-bit word:
  * each byte is spread into its own 16-bit lane, then v | v << 8 within
- * every lane (-O2 does not vectorize the plain loop). */
-static void widen8(const uint8_t *restrict in, size_t n, uint16_t *restrict out)
+ * every lane (-O2 does not vectorize the plain loop). Not inlined: inside
+ * the setjmp function gcc -O1 -fsanitize=undefined warns that `lanes`
+ * might be clobbered by longjmp (-Werror=clobbered broke `make ubsan`). */
+__attribute__((noinline)) static void widen8(const uint8_t *restrict in, size_t n, uint16_t *restrict out)
 {
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {

@@ -123,6 +123,43 @@ static sd_status precheck_ihdr(sd_ctx *ctx, const uint8_t *d, size_t len, const 
     return sd_image_check_size(ctx, name, w, h, max_pixels);
 }
 
+/* libpng allocates some ancillary chunks whole, at the length the chunk
+ * header declares, before reading their data: libpng 1.6.39's eXIf
+ * handler mallocs up to 2 GiB for a 60-byte file (png_set_chunk_malloc_max
+ * does not apply to it). The whole file is in memory, so walk the chunk
+ * headers first and refuse a chunk that declares more bytes than the file
+ * has left: every allocation libpng makes for a chunk is then bounded by
+ * the input size. Stops at IEND, at a damaged signature or length (left to
+ * libpng, which says what is wrong). */
+static sd_status precheck_chunks(sd_ctx *ctx, const uint8_t *d, size_t len, const char *name)
+{
+    if (len < 8 || memcmp(d, "\x89PNG\r\n\x1a\n", 8) != 0)
+        return SD_OK;
+    size_t pos = 8;
+    while (len - pos >= 8) {
+        uint32_t n = be32(d + pos);
+        if (n > 0x7FFFFFFFu)
+            return SD_OK;
+        size_t left = len - pos - 8;
+        if (memcmp(d + pos + 4, "IDAT", 4) != 0 && (size_t)n > left) {
+            char type[5];
+            for (int i = 0; i < 4; i++) {
+                char c = (char)d[pos + 4 + i];
+                type[i] = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ? c : '?';
+            }
+            type[4] = '\0';
+            return sd_fail(ctx, SD_ERR_CORRUPT,
+                           "%s: premature end of PNG data (chunk %s declares %u bytes, "
+                           "%zu left)",
+                           name, type, (unsigned)n, left);
+        }
+        if (memcmp(d + pos + 4, "IEND", 4) == 0 || (size_t)n + 4 > left)
+            return SD_OK;
+        pos += 12 + (size_t)n;
+    }
+    return SD_OK;
+}
+
 /* 8-bit RGB bytes at the start of a row -> 16-bit in place (from the end,
  * so nothing is overwritten before it is read). */
 static void expand_row_8_to_16(uint16_t *row, size_t n)
@@ -137,6 +174,8 @@ sd_status sd_io_decode_png(sd_ctx *ctx, const uint8_t *data, size_t len, const c
 {
     *out = NULL;
     sd_status s = precheck_ihdr(ctx, data, len, name, opts->max_pixels);
+    if (s == SD_OK)
+        s = precheck_chunks(ctx, data, len, name);
     if (s != SD_OK)
         return s;
     pngd_err err;

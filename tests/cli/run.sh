@@ -127,6 +127,8 @@ else
 fi
 # batch cases (shares the counters above)
 [ -f tests/cli/batch.sh ] && . tests/cli/batch.sh
+# ---- output faults: full disk, unwritable folder, signals (shares the counters) ----
+. tests/cli/faults.sh
 
 echo "cli: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
