@@ -200,6 +200,6 @@ demo: $(BIN)
 	@sh samples/demo.sh $(BIN)
 
 clean:
-	rm -rf build build-asan build-ubsan
+	rm -rf build build-asan build-ubsan build-fuzz build-valgrind
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)
