@@ -168,6 +168,13 @@ sd_status sd_image_load_mem(sd_ctx *ctx, const void *data, size_t len, const cha
     }
     if (s != SD_OK) {
         sd_image_free(img);
+        /* sd_image_new speaks of "image": name the file instead */
+        const char *m = sd_ctx_message(ctx);
+        if (strncmp(m, "image: ", 7) == 0) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", m + 7);
+            s = sd_fail(ctx, s, "%s: %s", name, why);
+        }
         return s;
     }
     snprintf(img->format, sizeof img->format, "%s", format);
