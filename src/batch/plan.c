@@ -217,6 +217,16 @@ static sd_status rect_of(sd_ctx *ctx, const char *name, const char *key, const c
     return SD_OK;
 }
 
+/* Is k's key also the key of an earlier member of obj? (JSON leaves
+ * duplicate keys undefined, RFC 8259 section 4; cJSON keeps both.) */
+static int key_repeated(const cJSON *obj, const cJSON *k)
+{
+    for (const cJSON *e = obj->child; e && e != k; e = e->next)
+        if (strcmp(e->string, k->string) == 0)
+            return 1;
+    return 0;
+}
+
 static int plain_name(const char *s)
 {
     return *s && s[0] != '.' && !strchr(s, '/') && strlen(s) < 256;
@@ -359,7 +369,13 @@ sd_status sd_batch_manifest_parse(sd_ctx *ctx, sd_batch_plan *p, const char *nam
     if (!cJSON_IsObject(root))
         s = bad(ctx, name, "(top level)", "expected an object");
     for (const cJSON *k = root->child; s == SD_OK && k; k = k->next) {
-        if (strcmp(k->string, "patient") == 0) {
+        if (key_repeated(root, k)) {
+            /* a second "sessions", "files" or "views" would be parsed into
+             * the arrays of the first */
+            char key[64];
+            snprintf(key, sizeof key, "%.50s", k->string);
+            s = bad(ctx, name, key, "listed twice");
+        } else if (strcmp(k->string, "patient") == 0) {
             if (!cJSON_IsString(k) || !*k->valuestring)
                 s = bad(ctx, name, "patient", "expected a non-empty string");
             else {
