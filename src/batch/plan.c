@@ -249,6 +249,10 @@ static sd_status parse_sessions(sd_ctx *ctx, sd_batch_plan *p, const char *name,
             return bad(ctx, name, key, "expected {\"folder\": ..., \"date\": ...}");
         const cJSON *f = NULL, *d = NULL;
         for (const cJSON *k = e->child; k; k = k->next) {
+            if (key_repeated(e, k)) {
+                snprintf(key, sizeof key, "sessions[%zu].%.40s", i, k->string);
+                return bad(ctx, name, key, "listed twice");
+            }
             if (strcmp(k->string, "folder") == 0)
                 f = k;
             else if (strcmp(k->string, "date") == 0)
@@ -294,6 +298,8 @@ static sd_status parse_files(sd_ctx *ctx, sd_batch_plan *p, const char *name, co
         snprintf(key, sizeof key, "files.%.60s", e->string);
         if (!plain_name(e->string))
             return bad(ctx, name, key, "expected a file name without a folder");
+        if (key_repeated(o, e))
+            return bad(ctx, name, key, "listed twice");
         if (!cJSON_IsString(e) || !plain_name(e->valuestring))
             return bad(ctx, name, key, "expected a view name");
         sd_batch_file_map *m = &p->files[p->n_files];
@@ -320,6 +326,8 @@ static sd_status parse_views(sd_ctx *ctx, sd_batch_plan *p, const char *name, co
         snprintf(key, sizeof key, "views.%.60s", v->string);
         if (!plain_name(v->string))
             return bad(ctx, name, key, "expected a view name");
+        if (key_repeated(o, v))
+            return bad(ctx, name, key, "listed twice");
         if (!cJSON_IsObject(v))
             return bad(ctx, name, key, "expected an object");
         sd_batch_view_cfg *c = &p->views[p->n_views++];
@@ -327,6 +335,8 @@ static sd_status parse_views(sd_ctx *ctx, sd_batch_plan *p, const char *name, co
             return sd_fail(ctx, SD_ERR_NOMEM, "%s: out of memory", name);
         for (const cJSON *k = v->child; k; k = k->next) {
             snprintf(key, sizeof key, "views.%.60s.%.40s", v->string, k->string);
+            if (key_repeated(v, k))
+                return bad(ctx, name, key, "listed twice");
             if (strcmp(k->string, "roi") == 0) {
                 if ((s = rect_of(ctx, name, key, k, &c->roi)) != SD_OK)
                     return s;
