@@ -120,13 +120,19 @@ static void check_refusal(sd_status s, const char *msg, size_t len)
     const char *rest = msg + sizeof pre - 1;
     if (s == SD_ERR_NOMEM)
         return;
+    /* an unknown key is echoed, so it may itself read "not valid JSON
+     * (near byte ...": only the exact form is taken as the JSON error */
     static const char nj[] = "not valid JSON (near byte ";
     if (strncmp(rest, nj, sizeof nj - 1) == 0) {
-        char *end = NULL;
-        unsigned long long at = strtoull(rest + sizeof nj - 1, &end, 10);
-        FUZZ_CHECK(end && end[0] == ')' && end[1] == '\0');
-        FUZZ_CHECK(at <= len);
-        return;
+        const char *q = rest + sizeof nj - 1;
+        unsigned long long at = 0;
+        int nd = 0;
+        for (; *q >= '0' && *q <= '9' && nd < 20; q++, nd++)
+            at = at * 10 + (unsigned)(*q - '0');
+        if (nd > 0 && q[0] == ')' && q[1] == '\0') {
+            FUZZ_CHECK(at <= len);
+            return;
+        }
     }
     /* KEY: reason, with a non-empty reason after the last ": " */
     const char *sep = strstr(rest, ": ");
