@@ -217,6 +217,16 @@ static sd_status rect_of(sd_ctx *ctx, const char *name, const char *key, const c
     return SD_OK;
 }
 
+/* Is k's key also the key of an earlier member of obj? (JSON leaves
+ * duplicate keys undefined, RFC 8259 section 4; cJSON keeps both.) */
+static int key_repeated(const cJSON *obj, const cJSON *k)
+{
+    for (const cJSON *e = obj->child; e && e != k; e = e->next)
+        if (strcmp(e->string, k->string) == 0)
+            return 1;
+    return 0;
+}
+
 static int plain_name(const char *s)
 {
     return *s && s[0] != '.' && !strchr(s, '/') && strlen(s) < 256;
@@ -239,6 +249,10 @@ static sd_status parse_sessions(sd_ctx *ctx, sd_batch_plan *p, const char *name,
             return bad(ctx, name, key, "expected {\"folder\": ..., \"date\": ...}");
         const cJSON *f = NULL, *d = NULL;
         for (const cJSON *k = e->child; k; k = k->next) {
+            if (key_repeated(e, k)) {
+                snprintf(key, sizeof key, "sessions[%zu].%.40s", i, k->string);
+                return bad(ctx, name, key, "listed twice");
+            }
             if (strcmp(k->string, "folder") == 0)
                 f = k;
             else if (strcmp(k->string, "date") == 0)
@@ -284,6 +298,8 @@ static sd_status parse_files(sd_ctx *ctx, sd_batch_plan *p, const char *name, co
         snprintf(key, sizeof key, "files.%.60s", e->string);
         if (!plain_name(e->string))
             return bad(ctx, name, key, "expected a file name without a folder");
+        if (key_repeated(o, e))
+            return bad(ctx, name, key, "listed twice");
         if (!cJSON_IsString(e) || !plain_name(e->valuestring))
             return bad(ctx, name, key, "expected a view name");
         sd_batch_file_map *m = &p->files[p->n_files];
@@ -310,6 +326,8 @@ static sd_status parse_views(sd_ctx *ctx, sd_batch_plan *p, const char *name, co
         snprintf(key, sizeof key, "views.%.60s", v->string);
         if (!plain_name(v->string))
             return bad(ctx, name, key, "expected a view name");
+        if (key_repeated(o, v))
+            return bad(ctx, name, key, "listed twice");
         if (!cJSON_IsObject(v))
             return bad(ctx, name, key, "expected an object");
         sd_batch_view_cfg *c = &p->views[p->n_views++];
@@ -317,6 +335,8 @@ static sd_status parse_views(sd_ctx *ctx, sd_batch_plan *p, const char *name, co
             return sd_fail(ctx, SD_ERR_NOMEM, "%s: out of memory", name);
         for (const cJSON *k = v->child; k; k = k->next) {
             snprintf(key, sizeof key, "views.%.60s.%.40s", v->string, k->string);
+            if (key_repeated(v, k))
+                return bad(ctx, name, key, "listed twice");
             if (strcmp(k->string, "roi") == 0) {
                 if ((s = rect_of(ctx, name, key, k, &c->roi)) != SD_OK)
                     return s;
@@ -359,7 +379,13 @@ sd_status sd_batch_manifest_parse(sd_ctx *ctx, sd_batch_plan *p, const char *nam
     if (!cJSON_IsObject(root))
         s = bad(ctx, name, "(top level)", "expected an object");
     for (const cJSON *k = root->child; s == SD_OK && k; k = k->next) {
-        if (strcmp(k->string, "patient") == 0) {
+        if (key_repeated(root, k)) {
+            /* a second "sessions", "files" or "views" would be parsed into
+             * the arrays of the first */
+            char key[64];
+            snprintf(key, sizeof key, "%.50s", k->string);
+            s = bad(ctx, name, key, "listed twice");
+        } else if (strcmp(k->string, "patient") == 0) {
             if (!cJSON_IsString(k) || !*k->valuestring)
                 s = bad(ctx, name, "patient", "expected a non-empty string");
             else {
