@@ -144,16 +144,25 @@ rm -f "$PRR"
 "$SD" batch -q -o "$T/x.json" "$PR" "$Q" 2>"$T/erro"; rc=$?
 [ "$rc" -eq 1 ] && grep -q "^skindelta: -o is for a single patient folder" "$T/erro" && [ ! -e "$T/x.json" ] && [ ! -e "$PRR" ] && ok "batch: -o with two patients is a usage error, nothing written" || bad "batch: -o with two patients" "exit $rc: $(cat "$T/erro")"
 
-# interrupted: SIGINT mid-run keeps the previous report, leaves no temp files, resumes to the same report
-rm -rf "$P/.skindelta-cache"; cp "$R" "$T/before-int.json"
-"$SD" batch -q -j1 --progress=jsonl "$P" 2>"$T/bji" & pid=$!
+# interrupted: SIGINT mid-run keeps the previous report, leaves no temp files, resumes to the same report.
+# A patient large enough that the run is still busy long after its first
+# alignment (6 sessions at 800x600), whatever the machine's speed.
+PI="$B/patient-int"; RI="$PI/skindelta-progress.json"
+mkdir -p "$PI/2026-01-10"; $SY --seed 12 --size 800x600 --out-before "$PI/2026-01-10/cheek-left.jpg" >/dev/null
+for k in 1 2 3 4 5; do
+    mkdir -p "$PI/2026-0$((k + 1))-10"
+    $SY --seed 12 --size 800x600 --shift "$k,-$k" --rotate "$k" --pores-fewer "0.$k" --out-after "$PI/2026-0$((k + 1))-10/cheek-left.jpg" >/dev/null
+done
+"$SD" batch -q --progress=none "$PI" 2>/dev/null
+rm -rf "$PI/.skindelta-cache"; cp "$RI" "$T/before-int.json"
+"$SD" batch -q -j1 --progress=jsonl "$PI" 2>"$T/bji" & pid=$!
 i=0; while [ $i -lt 100 ] && ! grep -q '"phase":"align"' "$T/bji" 2>/dev/null; do sleep 0.05; i=$((i + 1)); done
 kill -INT $pid; wait $pid; rc=$?
 [ "$rc" -eq 130 ] && ok "batch: SIGINT exits 130" || bad "batch: SIGINT exits 130" "exit $rc"
-cmp -s "$R" "$T/before-int.json" && ok "batch: previous report kept whole" || bad "batch: previous report kept" "changed"
-[ -z "$(find "$P" -name '.*.??????' -type f)" ] && ok "batch: no temporary files after SIGINT" || bad "batch: temp files" "$(find "$P" -name '.*.??????')"
-"$SD" batch -q --progress=jsonl "$P" 2>"$T/bjr"; "$SD" batch -q --no-cache -o "$T/rs.json" "$P"
-cmp -s "$R" "$T/rs.json" && ok "batch: resumed run == uninterrupted run" || bad "batch: resumed run" "differs"
+cmp -s "$RI" "$T/before-int.json" && ok "batch: previous report kept whole" || bad "batch: previous report kept" "changed"
+[ -z "$(find "$PI" -name '.*.??????' -type f)" ] && ok "batch: no temporary files after SIGINT" || bad "batch: temp files" "$(find "$PI" -name '.*.??????')"
+"$SD" batch -q --progress=jsonl "$PI" 2>"$T/bjr"; "$SD" batch -q --no-cache -o "$T/rs.json" "$PI"
+cmp -s "$RI" "$T/rs.json" && ok "batch: resumed run == uninterrupted run" || bad "batch: resumed run" "differs"
 grep -q '"pairs_cached":[1-9]' "$T/bjr" && ok "batch: resume reuses work done before the signal" || bad "batch: resume reuses work" "$(tail -1 "$T/bjr")"
 # the interrupted line is honest: its work counters are the per-item lines
 # printed before it, and there is no summary (no report was built)
@@ -167,8 +176,8 @@ else
     bad "batch: interrupted line" "$last; align ok $(cnt align ok), measure ok $(cnt measure ok), probe ok $(cnt probe ok)"
 fi
 # SIGTERM during the first of two patients: the second does not start
-rm -rf "$P/.skindelta-cache"; rm -f "$PRR"
-"$SD" batch -q -j1 --progress=jsonl "$P" "$PR" 2>"$T/bjt" & pid=$!
+rm -rf "$PI/.skindelta-cache"; rm -f "$PRR"
+"$SD" batch -q -j1 --progress=jsonl "$PI" "$PR" 2>"$T/bjt" & pid=$!
 i=0; while [ $i -lt 100 ] && ! grep -q '"phase":"align"' "$T/bjt" 2>/dev/null; do sleep 0.05; i=$((i + 1)); done
 kill -TERM $pid; wait $pid; rc=$?
 [ "$rc" -eq 143 ] && [ ! -e "$PRR" ] && [ "$(grep -c '"event"' "$T/bjt")" -eq 1 ] && ! grep -q patient-ref "$T/bjt" && ok "batch: SIGTERM exits 143, later patients not started" || bad "batch: SIGTERM with two patients" "exit $rc: $(tail -2 "$T/bjt")"
