@@ -39,7 +39,7 @@ enum { F_MASK = 1, F_MEASURED = 2, F_CLIPPED = 4, F_VISITED = 8 };
 /* Rows per strip: the unit of the per-strip float sums (fixed, so the
  * merge order does not depend on the thread count). */
 #define STRIP_ROWS 32
-#define MAX_THREADS 64
+#define MAX_THREADS SD_MAX_JOBS
 #define HBINS 65536
 
 /* float sums of one strip */
@@ -84,12 +84,11 @@ static int params_ok(const sd_metric_params *p)
            isfinite(p->pore_contrast) && isfinite(p->px_per_mm);
 }
 
-/* Run fn(job i) for i < nt on nt threads (the caller's included); a thread
- * that cannot start runs its job here: same result. */
-static void run_jobs(int nt, void *(*fn)(void *), void *jobs, size_t size)
+void sd_run_jobs(int nt, void *(*fn)(void *), void *jobs, size_t size)
 {
-    pthread_t tid[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
+    pthread_t tid[SD_MAX_JOBS];
+    int started[SD_MAX_JOBS] = {0};
+    nt = SD_CLAMP(nt, 1, SD_MAX_JOBS);
     for (int t = 1; t < nt; t++)
         started[t] = pthread_create(&tid[t], NULL, fn, (char *)jobs + size * (size_t)t) == 0;
     fn(jobs);
@@ -342,7 +341,7 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
     }
     if (s != SD_OK)
         goto done;
-    run_jobs(nt, band_run, jobs, sizeof jobs[0]);
+    sd_run_jobs(nt, band_run, jobs, sizeof jobs[0]);
     /* merge: strips in order, histograms (integers) in any order */
     for (int i = 0; i < nstrips; i++) {
         const strip_acc *a = &acc[i];
@@ -503,7 +502,7 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, int want_a, colle
             s = SD_ERR_NOMEM;
     }
     if (s == SD_OK) {
-        run_jobs(nt, colour_run, jobs, sizeof jobs[0]);
+        sd_run_jobs(nt, colour_run, jobs, sizeof jobs[0]);
         /* concatenate in job order (selection does not depend on it anyway) */
         for (int t = 0; t < nt; t++) {
             for (size_t i = 0; want_a && i < jobs[t].ca.n && ca->n < ca->cap; i++)
@@ -693,7 +692,7 @@ static sd_status flag_pass(sd_ctx *ctx, sd_measure *m, const uint8_t *mask, doub
             s = SD_ERR_NOMEM;
     }
     if (s == SD_OK) {
-        run_jobs(nt, flag_run, jobs, sizeof jobs[0]);
+        sd_run_jobs(nt, flag_run, jobs, sizeof jobs[0]);
         for (int t = 0; t < nt; t++) {
             m->n_mask += jobs[t].n_mask;
             m->n_crush += jobs[t].n_crush;
@@ -771,7 +770,7 @@ static sd_status d_pass(sd_ctx *ctx, const sd_measure *m, int absdev, double med
         }
     }
     if (s == SD_OK) {
-        run_jobs(nt, dpass_run, jobs, sizeof jobs[0]);
+        sd_run_jobs(nt, dpass_run, jobs, sizeof jobs[0]);
         for (int t = 0; t < nt; t++) {
             for (size_t i = 0; c && i < jobs[t].c.n && c->n < c->cap; i++)
                 c->v[c->n++] = jobs[t].c.v[i];
