@@ -60,6 +60,7 @@ typedef struct fwd_job {
     const sd_image *before, *after;
     const sd_xform *xf;
     const uint8_t *mask;
+    const uint8_t *arow_clip; /* per AFTER row: has a clipped pixel */
     uint8_t *out;
     double ab, ax1, ay1;
     int x0, x1, y0, y1;
@@ -91,7 +92,10 @@ static void *fwd_run(void *arg)
                 const double u = m[0] * x + my1 + m[2], v = m[3] * x + my4 + m[5];
                 if (!(u >= j->ab && v >= j->ab && u <= j->ax1 && v <= j->ay1))
                     continue;
-                ca = sd_px_clipped(sd_image_px(after, (int)(u + 0.5), (int)(v + 0.5)));
+                const int uy = (int)(v + 0.5);
+                /* AFTER is read only on rows that have a clipped pixel: the
+                 * slanted walk through it otherwise misses the cache */
+                ca = j->arow_clip[uy] && sd_px_clipped(sd_image_px(after, (int)(u + 0.5), uy));
             }
             geo++;
             gx0 = SD_MIN(gx0, x);
@@ -121,6 +125,28 @@ static void *fwd_run(void *arg)
             j->by0 = SD_MIN(j->by0, y);
             j->by1 = y;
         }
+    }
+    return NULL;
+}
+
+/* Which rows [v0, v1) of img hold a clipped pixel (a sequential pass, no
+ * branch per pixel). */
+typedef struct clip_job {
+    const sd_image *img;
+    uint8_t *row_clip;
+    int v0, v1;
+} clip_job;
+
+static void *clip_run(void *arg)
+{
+    const clip_job *j = arg;
+    const size_t n = 3 * (size_t)j->img->width;
+    for (int v = j->v0; v < j->v1; v++) {
+        const uint16_t *p = sd_image_px(j->img, 0, v);
+        int any = 0;
+        for (size_t i = 0; i < n; i++)
+            any |= p[i] >= SD_CLIP_LEVEL;
+        j->row_clip[v] = (uint8_t)any;
     }
     return NULL;
 }
@@ -213,14 +239,30 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
         x1 = SD_MIN(x1, r->x + r->w - 1);
         y1 = SD_MIN(y1, r->y + r->h - 1);
     }
-    const int nt = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, y1 - y0 + 1));
+    uint8_t *arow_clip = NULL;
+    if (after) {
+        arow_clip = sd_alloc_array((size_t)after->height, 1);
+        if (!arow_clip) {
+            sd_roi_release(out);
+            return sd_fail(ctx, SD_ERR_NOMEM, "roi: out of memory");
+        }
+        const int ntc = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, after->height));
+        clip_job cj[SD_MAX_JOBS];
+        for (int t = 0; t < ntc; t++)
+            cj[t] = (clip_job){after, arow_clip, (int)((long)after->height * t / ntc),
+                               (int)((long)after->height * (t + 1) / ntc)};
+        sd_run_jobs(ntc, clip_run, cj, sizeof cj[0]);
+    }
+    /* the window may be empty (a rectangle inside the border): one empty band */
+    const int nt = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MAX(1, SD_MIN(SD_MAX_JOBS, y1 - y0 + 1)));
     fwd_job jobs[SD_MAX_JOBS];
     for (int t = 0; t < nt; t++)
         jobs[t] = (fwd_job){.before = before, .after = after, .xf = xf, .mask = opts->mask,
-                            .out = out->before, .ab = ab, .ax1 = ax1, .ay1 = ay1, .x0 = x0,
+                            .arow_clip = arow_clip, .out = out->before, .ab = ab, .ax1 = ax1, .ay1 = ay1, .x0 = x0,
                             .x1 = x1, .y0 = y0 + (int)((long)(y1 - y0 + 1) * t / nt),
                             .y1 = y0 + (int)((long)(y1 - y0 + 1) * (t + 1) / nt) - 1};
     sd_run_jobs(nt, fwd_run, jobs, sizeof jobs[0]);
+    free(arow_clip);
     /* merged in a fixed order: integer counts and boxes */
     int bx0 = bw, by0 = bh, bx1 = -1, by1 = -1; /* bbox of the ROI */
     int gx0 = bw, gy0 = bh, gx1 = -1, gy1 = -1; /* of the geometric ROI */
