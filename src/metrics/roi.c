@@ -4,6 +4,9 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <string.h>
 
 #include "core/internal.h"
@@ -61,6 +64,7 @@ typedef struct fwd_job {
     const sd_xform *xf;
     const uint8_t *mask;
     const uint8_t *arow_clip; /* per AFTER row: has a clipped pixel */
+    const uint8_t *brow_clip; /* per BEFORE row */
     uint8_t *out;
     double ab, ax1, ay1;
     int x0, x1, y0, y1;
@@ -81,6 +85,7 @@ static void *fwd_run(void *arg)
         const double my1 = m[1] * y, my4 = m[4] * y;
         const uint8_t *mrow = j->mask ? j->mask + (size_t)y * (size_t)bw : NULL;
         const uint16_t *brow = sd_image_px(before, 0, y);
+        const int bclip = j->brow_clip[y];
         uint8_t *orow = j->out + (size_t)y * (size_t)bw;
         size_t geo = 0;
         int gx0 = bw, gx1 = -1, bx0 = bw, bx1 = -1;
@@ -100,7 +105,7 @@ static void *fwd_run(void *arg)
             geo++;
             gx0 = SD_MIN(gx0, x);
             gx1 = x;
-            const int cb = sd_px_clipped(brow + 3 * (size_t)x);
+            const int cb = bclip && sd_px_clipped(brow + 3 * (size_t)x);
             j->clipped_b += (size_t)cb;
             j->clipped_a += (size_t)ca;
             if (cb || ca) {
@@ -144,7 +149,18 @@ static void *clip_run(void *arg)
     for (int v = j->v0; v < j->v1; v++) {
         const uint16_t *p = sd_image_px(j->img, 0, v);
         int any = 0;
-        for (size_t i = 0; i < n; i++)
+        size_t i = 0;
+#if defined(__SSE2__)
+        /* x86-64 baseline: v >= L exactly when v -sat (L - 1) != 0 */
+        const __m128i lm1 = _mm_set1_epi16((short)(SD_CLIP_LEVEL - 1));
+        __m128i acc = _mm_setzero_si128();
+        for (; i + 8 <= n; i += 8) {
+            const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            acc = _mm_or_si128(acc, _mm_subs_epu16(x, lm1));
+        }
+        any = _mm_movemask_epi8(_mm_cmpeq_epi16(acc, _mm_setzero_si128())) != 0xffff;
+#endif
+        for (; i < n; i++)
             any |= p[i] >= SD_CLIP_LEVEL;
         j->row_clip[v] = (uint8_t)any;
     }
@@ -239,18 +255,23 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
         x1 = SD_MIN(x1, r->x + r->w - 1);
         y1 = SD_MIN(y1, r->y + r->h - 1);
     }
-    uint8_t *arow_clip = NULL;
-    if (after) {
-        arow_clip = sd_alloc_array((size_t)after->height, 1);
-        if (!arow_clip) {
-            sd_roi_release(out);
-            return sd_fail(ctx, SD_ERR_NOMEM, "roi: out of memory");
-        }
-        const int ntc = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, after->height));
+    /* which rows of each image hold a clipped pixel: the passes below
+     * read pixels only on those rows (the slanted walk through AFTER would
+     * otherwise miss the cache) */
+    uint8_t *brow_clip = sd_alloc_array((size_t)bh + (after ? (size_t)after->height : 0), 1);
+    if (!brow_clip) {
+        sd_roi_release(out);
+        return sd_fail(ctx, SD_ERR_NOMEM, "roi: out of memory");
+    }
+    uint8_t *arow_clip = after ? brow_clip + bh : NULL;
+    for (int k = 0; k < (after ? 2 : 1); k++) {
+        const sd_image *img = k ? after : before;
+        const int ntc = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, img->height));
         clip_job cj[SD_MAX_JOBS];
         for (int t = 0; t < ntc; t++)
-            cj[t] = (clip_job){after, arow_clip, (int)((long)after->height * t / ntc),
-                               (int)((long)after->height * (t + 1) / ntc)};
+            cj[t] = (clip_job){img, k ? arow_clip : brow_clip,
+                               (int)((long)img->height * t / ntc),
+                               (int)((long)img->height * (t + 1) / ntc)};
         sd_run_jobs(ntc, clip_run, cj, sizeof cj[0]);
     }
     /* the window may be empty (a rectangle inside the border): one empty band */
@@ -258,11 +279,11 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
     fwd_job jobs[SD_MAX_JOBS];
     for (int t = 0; t < nt; t++)
         jobs[t] = (fwd_job){.before = before, .after = after, .xf = xf, .mask = opts->mask,
-                            .arow_clip = arow_clip, .out = out->before, .ab = ab, .ax1 = ax1, .ay1 = ay1, .x0 = x0,
+                            .arow_clip = arow_clip, .brow_clip = brow_clip, .out = out->before, .ab = ab, .ax1 = ax1, .ay1 = ay1, .x0 = x0,
                             .x1 = x1, .y0 = y0 + (int)((long)(y1 - y0 + 1) * t / nt),
                             .y1 = y0 + (int)((long)(y1 - y0 + 1) * (t + 1) / nt) - 1};
     sd_run_jobs(nt, fwd_run, jobs, sizeof jobs[0]);
-    free(arow_clip);
+    free(brow_clip);
     /* merged in a fixed order: integer counts and boxes */
     int bx0 = bw, by0 = bh, bx1 = -1, by1 = -1; /* bbox of the ROI */
     int gx0 = bw, gy0 = bh, gx1 = -1, gy1 = -1; /* of the geometric ROI */
