@@ -179,6 +179,7 @@ static cJSON *stage_json(const sd_timing *t)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "decode", round(t->decode_ms * 10) / 10);
     cJSON_AddNumberToObject(o, "align", round(t->align_ms * 10) / 10);
+    cJSON_AddNumberToObject(o, "roi", round(t->roi_ms * 10) / 10);
     cJSON_AddNumberToObject(o, "normalize", round(t->normalize_ms * 10) / 10);
     cJSON_AddNumberToObject(o, "metrics", round(t->metrics_ms * 10) / 10);
     cJSON_AddNumberToObject(o, "total", round(t->total_ms * 10) / 10);
@@ -188,7 +189,7 @@ static cJSON *stage_json(const sd_timing *t)
 static sd_timing compare_ms(sd_ctx *ctx, const char *a, const char *b, int threads, int reps,
                             sd_compare_result *last)
 {
-    double v[5][64];
+    double v[6][64];
     sd_compare_params p;
     sd_compare_params_default(&p);
     p.threads = threads;
@@ -203,9 +204,11 @@ static sd_timing compare_ms(sd_ctx *ctx, const char *a, const char *b, int threa
         v[2][r] = last->timing.normalize_ms;
         v[3][r] = last->timing.metrics_ms;
         v[4][r] = last->timing.total_ms;
+        v[5][r] = last->timing.roi_ms;
     }
-    sd_timing t = {median(v[0], reps), median(v[1], reps), median(v[2], reps),
-                   median(v[3], reps), median(v[4], reps)};
+    sd_timing t = {.decode_ms = median(v[0], reps), .align_ms = median(v[1], reps),
+                   .roi_ms = median(v[5], reps), .normalize_ms = median(v[2], reps),
+                   .metrics_ms = median(v[3], reps), .total_ms = median(v[4], reps)};
     return t;
 }
 

@@ -43,8 +43,10 @@ typedef struct sd_image_info {
     char sha256[65];
 } sd_image_info;
 
+/* Wall milliseconds per stage; roi_ms is the common ROI (sd_roi_build and
+ * the user's mask), normalize_ms the gains alone (0 for analyze). */
 typedef struct sd_timing {
-    double decode_ms, align_ms, normalize_ms, metrics_ms, total_ms;
+    double decode_ms, align_ms, roi_ms, normalize_ms, metrics_ms, total_ms;
 } sd_timing;
 
 typedef struct sd_compare_result {

@@ -279,12 +279,14 @@ sd_status sd_pair_compare(sd_ctx *ctx, const char *before_path, const char *afte
     out->roi_source = roi.source;
     out->roi_pixels = roi.pixels;
     out->roi_bbox = roi.bbox;
+    double t2r = now_ms();
+    out->timing.roi_ms = t2r - t2;
     s = sd_pair_normalize(ctx, before, after, xf, &roi, p->normalize, p->has_ref ? &p->ref : NULL,
                           &out->normalization);
     if (s != SD_OK)
         goto done;
     double t3 = now_ms();
-    out->timing.normalize_ms = t3 - t2;
+    out->timing.normalize_ms = t3 - t2r;
 
     /* Each image on its own grid; thresholds come from BEFORE. */
     s = measure_pair(ctx, before, after, &roi, out->alignment.scale, &out->normalization,
@@ -323,13 +325,15 @@ sd_status sd_image_analyze(sd_ctx *ctx, const char *path, const sd_compare_param
     out->roi_source = roi.source;
     out->roi_pixels = roi.pixels;
     out->roi_bbox = roi.bbox;
+    double t1r = now_ms();
+    out->timing.roi_ms = t1r - t1;
     out->thresholds.set = 0;
     s = sd_image_measure(ctx, img, roi.before, 1.0, NULL, &p->metric, &out->thresholds,
                          &out->metrics);
     if (s != SD_OK)
         goto done;
     double t2 = now_ms();
-    out->timing.metrics_ms = t2 - t1;
+    out->timing.metrics_ms = t2 - t1r;
     sd_quality_image(out->roi_pixels, &out->metrics, &out->quality);
     out->timing.total_ms = now_ms() - t0;
 done:

@@ -39,7 +39,7 @@ enum { F_MASK = 1, F_MEASURED = 2, F_CLIPPED = 4, F_VISITED = 8 };
 /* Rows per strip: the unit of the per-strip float sums (fixed, so the
  * merge order does not depend on the thread count). */
 #define STRIP_ROWS 32
-#define MAX_THREADS 64
+#define MAX_THREADS SD_MAX_JOBS
 #define HBINS 65536
 
 /* float sums of one strip */
@@ -62,6 +62,12 @@ struct sd_measure {
     double sum_a, sum_e, tex[3], lap[2], lam_l, lam_r;
     double median_a;  /* exact, set by sd_measure_thresholds */
     int have_median_a;
+    /* finish's colour inputs, gathered by sd_measure_thresholds' colour
+     * pass: the median-Y bin's values and the red count at fin_t_red */
+    int have_fin;
+    double fin_t_red;
+    size_t fin_red, fin_y_below, fin_y_n;
+    float *fin_y;
 };
 
 /* order-preserving 16-bit bin of a float (not NaN) */
@@ -72,6 +78,14 @@ static inline uint32_t fkey(float v)
     return u & 0x80000000u ? ~u : u | 0x80000000u;
 }
 static inline unsigned fbin(float v) { return fkey(v) >> 16; }
+/* the float of a key (fkey's inverse) */
+static inline float key_float(uint32_t k)
+{
+    uint32_t u = k & 0x80000000u ? k & 0x7fffffffu : ~k;
+    float v;
+    memcpy(&v, &u, 4);
+    return v;
+}
 
 static int params_ok(const sd_metric_params *p)
 {
@@ -84,12 +98,11 @@ static int params_ok(const sd_metric_params *p)
            isfinite(p->pore_contrast) && isfinite(p->px_per_mm);
 }
 
-/* Run fn(job i) for i < nt on nt threads (the caller's included); a thread
- * that cannot start runs its job here: same result. */
-static void run_jobs(int nt, void *(*fn)(void *), void *jobs, size_t size)
+void sd_run_jobs(int nt, void *(*fn)(void *), void *jobs, size_t size)
 {
-    pthread_t tid[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
+    pthread_t tid[SD_MAX_JOBS];
+    int started[SD_MAX_JOBS] = {0};
+    nt = SD_CLAMP(nt, 1, SD_MAX_JOBS);
     for (int t = 1; t < nt; t++)
         started[t] = pthread_create(&tid[t], NULL, fn, (char *)jobs + size * (size_t)t) == 0;
     fn(jobs);
@@ -342,7 +355,7 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
     }
     if (s != SD_OK)
         goto done;
-    run_jobs(nt, band_run, jobs, sizeof jobs[0]);
+    sd_run_jobs(nt, band_run, jobs, sizeof jobs[0]);
     /* merge: strips in order, histograms (integers) in any order */
     for (int i = 0; i < nstrips; i++) {
         const strip_acc *a = &acc[i];
@@ -435,6 +448,8 @@ typedef struct colour_job {
     int count_red;
     double t_red;
     collector ca, cy;     /* per job: bins from the shared histogram, own buffers */
+    int want_r;           /* collect a* of the red-threshold bins into cr */
+    collector cr;
     size_t red;
     float *buf;           /* 2 rows of w */
 } colour_job;
@@ -459,6 +474,8 @@ static void *colour_run(void *arg)
                 continue;
             if (j->want_a)
                 collect(&j->ca, a[x]);
+            if (j->want_r)
+                collect(&j->cr, a[x]);
             if (j->want_y)
                 collect(&j->cy, yy[x]);
             j->red += j->count_red && (double)a[x] > j->t_red;
@@ -470,7 +487,8 @@ static void *colour_run(void *arg)
 /* One pass: collect the median bins of a* (want_a) and Y (want_y) into ca /
  * cy (initialized by the caller), count a* > t_red (count_red). */
 static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, int want_a, collector *ca,
-                             int want_y, collector *cy, int count_red, double t_red, size_t *red)
+                             int want_y, collector *cy, int count_red, double t_red, size_t *red,
+                             collector *cr)
 {
     colour_job jobs[MAX_THREADS];
     memset(jobs, 0, sizeof jobs);
@@ -499,17 +517,24 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, int want_a, colle
             j->cy.n = 0;
             j->cy.v = sd_alloc_array(cy->cap ? cy->cap : 1, sizeof(float));
         }
-        if (!j->buf || (want_a && !j->ca.v) || (want_y && !j->cy.v))
+        if ((j->want_r = cr != NULL)) {
+            j->cr = *cr;
+            j->cr.n = 0;
+            j->cr.v = sd_alloc_array(cr->cap ? cr->cap : 1, sizeof(float));
+        }
+        if (!j->buf || (want_a && !j->ca.v) || (want_y && !j->cy.v) || (cr && !j->cr.v))
             s = SD_ERR_NOMEM;
     }
     if (s == SD_OK) {
-        run_jobs(nt, colour_run, jobs, sizeof jobs[0]);
+        sd_run_jobs(nt, colour_run, jobs, sizeof jobs[0]);
         /* concatenate in job order (selection does not depend on it anyway) */
         for (int t = 0; t < nt; t++) {
             for (size_t i = 0; want_a && i < jobs[t].ca.n && ca->n < ca->cap; i++)
                 ca->v[ca->n++] = jobs[t].ca.v[i];
             for (size_t i = 0; want_y && i < jobs[t].cy.n && cy->n < cy->cap; i++)
                 cy->v[cy->n++] = jobs[t].cy.v[i];
+            for (size_t i = 0; cr && i < jobs[t].cr.n && cr->n < cr->cap; i++)
+                cr->v[cr->n++] = jobs[t].cr.v[i];
             if (red)
                 *red += jobs[t].red;
         }
@@ -520,6 +545,7 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, int want_a, colle
             free(jobs[t].ca.v);
         if (want_y)
             free(jobs[t].cy.v);
+        free(jobs[t].cr.v);
     }
     if (s != SD_OK)
         return sd_fail(ctx, s, "metrics: out of memory");
@@ -693,7 +719,7 @@ static sd_status flag_pass(sd_ctx *ctx, sd_measure *m, const uint8_t *mask, doub
             s = SD_ERR_NOMEM;
     }
     if (s == SD_OK) {
-        run_jobs(nt, flag_run, jobs, sizeof jobs[0]);
+        sd_run_jobs(nt, flag_run, jobs, sizeof jobs[0]);
         for (int t = 0; t < nt; t++) {
             m->n_mask += jobs[t].n_mask;
             m->n_crush += jobs[t].n_crush;
@@ -771,7 +797,7 @@ static sd_status d_pass(sd_ctx *ctx, const sd_measure *m, int absdev, double med
         }
     }
     if (s == SD_OK) {
-        run_jobs(nt, dpass_run, jobs, sizeof jobs[0]);
+        sd_run_jobs(nt, dpass_run, jobs, sizeof jobs[0]);
         for (int t = 0; t < nt; t++) {
             for (size_t i = 0; c && i < jobs[t].c.n && c->n < c->cap; i++)
                 c->v[c->n++] = jobs[t].c.v[i];
@@ -799,6 +825,7 @@ void sd_measure_free(sd_measure *m)
     free(m->hist_a);
     free(m->hist_y);
     free(m->hist_d);
+    free(m->fin_y);
     free(m);
 }
 
@@ -922,13 +949,49 @@ sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
     collector ca;
     if (!collector_init(&ca, m->hist_a, n))
         return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-    sd_status s = colour_pass(ctx, m, 1, &ca, 0, NULL, 0, 0, NULL);
+    /* The same pass gathers what finish needs from the colour of this
+     * image: the median-Y bin's values, and the a* values of the bins
+     * T_red can fall in (the median lies in [lowest of bin b_lo, highest of
+     * bin b_hi], T_red that plus red_delta, widened by one bin each side
+     * for the float rounding of the bounds); every a* in a higher bin is
+     * above T_red, every one in a lower bin is not. */
+    collector cy, cr;
+    memset(&cr, 0, sizeof cr);
+    int fin_ok = collector_init(&cy, m->hist_y, n);
+    if (fin_ok) {
+        const double lo = key_float((uint32_t)ca.b_lo << 16) + m->p.red_delta;
+        const double hi = key_float(((uint32_t)ca.b_hi << 16) | 0xffffu) + m->p.red_delta;
+        unsigned rlo = isfinite(lo) ? fbin((float)lo) : 0;
+        unsigned rhi = isfinite(hi) ? fbin((float)hi) : HBINS - 1;
+        cr.b_lo = rlo > 0 ? rlo - 1 : 0;
+        cr.b_hi = rhi < HBINS - 1 ? rhi + 1 : HBINS - 1;
+        for (unsigned b = cr.b_lo; b <= cr.b_hi; b++)
+            cr.cap += m->hist_a[b];
+        fin_ok = (cr.v = sd_alloc_array(cr.cap ? cr.cap : 1, sizeof(float))) != NULL;
+    }
+    sd_status s = fin_ok ? colour_pass(ctx, m, 1, &ca, 1, &cy, 0, 0, NULL, &cr)
+                     : sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
     if (s != SD_OK) {
         free(ca.v);
+        free(cy.v);
+        free(cr.v);
         return s;
     }
     double t_red = collector_median(&ca, n) + m->p.red_delta;
     free(ca.v);
+    size_t red = 0;
+    for (unsigned b = cr.b_hi + 1; b < HBINS; b++)
+        red += m->hist_a[b];
+    for (size_t i = 0; i < cr.n; i++)
+        red += (double)cr.v[i] > t_red;
+    free(cr.v);
+    free(m->fin_y);
+    m->fin_y = cy.v;
+    m->fin_y_n = cy.n;
+    m->fin_y_below = cy.below;
+    m->fin_red = red;
+    m->fin_t_red = t_red;
+    m->have_fin = 1;
 
     double t_pore = m->p.pore_contrast;
     if (!(t_pore > 0)) {
@@ -996,7 +1059,19 @@ sd_status sd_measure_finish(sd_ctx *ctx, sd_measure *m, const sd_thresholds *thr
     if (!collector_init(&cy, m->hist_y, n))
         return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
     size_t red = 0;
-    sd_status s = colour_pass(ctx, m, 0, NULL, 1, &cy, 1, thr->t_red, &red);
+    sd_status s = SD_OK;
+    if (m->have_fin && m->fin_t_red == thr->t_red) {
+        /* gathered by the thresholds' pass over this image */
+        free(cy.v);
+        cy.v = m->fin_y;
+        cy.n = m->fin_y_n;
+        cy.below = m->fin_y_below;
+        m->fin_y = NULL;
+        m->have_fin = 0;
+        red = m->fin_red;
+    } else {
+        s = colour_pass(ctx, m, 0, NULL, 1, &cy, 1, thr->t_red, &red, NULL);
+    }
     if (s != SD_OK) {
         free(cy.v);
         return s;

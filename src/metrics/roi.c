@@ -4,9 +4,13 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <string.h>
 
 #include "core/internal.h"
+#include "metrics/measure_internal.h"
 #include "metrics/metrics_internal.h"
 #include "skindelta/metrics.h"
 
@@ -47,6 +51,148 @@ sd_status sd_roi_mask_overlap(sd_ctx *ctx, int bw, int bh, int aw, int ah, const
         }
     }
     return SD_OK;
+}
+
+/* The forward pass over a band of BEFORE rows [y0, y1]: which pixels map
+ * inside AFTER (the geometric ROI), which of them are clipped in either
+ * image, the counts and boxes. Every coordinate is the one sd_xform_apply
+ * gives (same products, same order of the sums; m1 y + m2 is not folded
+ * into one constant, which would round differently). Inside AFTER,
+ * u >= ab >= 0, so floor(u + 0.5) is the truncation. */
+typedef struct fwd_job {
+    const sd_image *before, *after;
+    const sd_xform *xf;
+    const uint8_t *mask;
+    const uint8_t *arow_clip; /* per AFTER row: has a clipped pixel */
+    const uint8_t *brow_clip; /* per BEFORE row */
+    uint8_t *out;
+    double ab, ax1, ay1;
+    int x0, x1, y0, y1;
+    size_t geometric, clipped_b, clipped_a, pixels;
+    int bx0, by0, bx1, by1, gx0, gy0, gx1, gy1;
+} fwd_job;
+
+static void *fwd_run(void *arg)
+{
+    fwd_job *j = arg;
+    const sd_image *before = j->before, *after = j->after;
+    const double *m = j->xf->m;
+    const int bw = before->width;
+    j->bx0 = j->gx0 = bw;
+    j->by0 = j->gy0 = before->height;
+    j->bx1 = j->by1 = j->gx1 = j->gy1 = -1;
+    for (int y = j->y0; y <= j->y1; y++) {
+        const double my1 = m[1] * y, my4 = m[4] * y;
+        const uint8_t *mrow = j->mask ? j->mask + (size_t)y * (size_t)bw : NULL;
+        const uint16_t *brow = sd_image_px(before, 0, y);
+        const int bclip = j->brow_clip[y];
+        uint8_t *orow = j->out + (size_t)y * (size_t)bw;
+        size_t geo = 0;
+        int gx0 = bw, gx1 = -1, bx0 = bw, bx1 = -1;
+        for (int x = j->x0; x <= j->x1; x++) {
+            if (mrow && !mrow[x])
+                continue;
+            int ca = 0;
+            if (after) {
+                const double u = m[0] * x + my1 + m[2], v = m[3] * x + my4 + m[5];
+                if (!(u >= j->ab && v >= j->ab && u <= j->ax1 && v <= j->ay1))
+                    continue;
+                const int uy = (int)(v + 0.5);
+                /* AFTER is read only on rows that have a clipped pixel: the
+                 * slanted walk through it otherwise misses the cache */
+                ca = j->arow_clip[uy] && sd_px_clipped(sd_image_px(after, (int)(u + 0.5), uy));
+            }
+            geo++;
+            gx0 = SD_MIN(gx0, x);
+            gx1 = x;
+            const int cb = bclip && sd_px_clipped(brow + 3 * (size_t)x);
+            j->clipped_b += (size_t)cb;
+            j->clipped_a += (size_t)ca;
+            if (cb || ca) {
+                orow[x] = SD_ROI_EXCLUDED;
+                continue;
+            }
+            orow[x] = SD_ROI_IN;
+            j->pixels++;
+            bx0 = SD_MIN(bx0, x);
+            bx1 = x;
+        }
+        if (geo) {
+            j->geometric += geo;
+            j->gx0 = SD_MIN(j->gx0, gx0);
+            j->gx1 = SD_MAX(j->gx1, gx1);
+            j->gy0 = SD_MIN(j->gy0, y);
+            j->gy1 = y;
+        }
+        if (bx1 >= 0) {
+            j->bx0 = SD_MIN(j->bx0, bx0);
+            j->bx1 = SD_MAX(j->bx1, bx1);
+            j->by0 = SD_MIN(j->by0, y);
+            j->by1 = y;
+        }
+    }
+    return NULL;
+}
+
+/* Which rows [v0, v1) of img hold a clipped pixel (a sequential pass, no
+ * branch per pixel). */
+typedef struct clip_job {
+    const sd_image *img;
+    uint8_t *row_clip;
+    int v0, v1;
+} clip_job;
+
+static void *clip_run(void *arg)
+{
+    const clip_job *j = arg;
+    const size_t n = 3 * (size_t)j->img->width;
+    for (int v = j->v0; v < j->v1; v++) {
+        const uint16_t *p = sd_image_px(j->img, 0, v);
+        int any = 0;
+        size_t i = 0;
+#if defined(__SSE2__)
+        /* x86-64 baseline: v >= L exactly when v -sat (L - 1) != 0 */
+        const __m128i lm1 = _mm_set1_epi16((short)(SD_CLIP_LEVEL - 1));
+        __m128i acc = _mm_setzero_si128();
+        for (; i + 8 <= n; i += 8) {
+            const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+            acc = _mm_or_si128(acc, _mm_subs_epu16(x, lm1));
+        }
+        any = _mm_movemask_epi8(_mm_cmpeq_epi16(acc, _mm_setzero_si128())) != 0xffff;
+#endif
+        for (; i < n; i++)
+            any |= p[i] >= SD_CLIP_LEVEL;
+        j->row_clip[v] = (uint8_t)any;
+    }
+    return NULL;
+}
+
+/* The inverse pass over AFTER rows [v0, v1): each AFTER pixel takes the
+ * label of the BEFORE pixel nearest to its inverse image, when that lies in
+ * the geometric ROI's box. floor(t) in [g0, g1] <=> g0 <= t < g1 + 1. */
+typedef struct inv_job {
+    const sd_xform *inv;
+    const uint8_t *before;
+    uint8_t *after;
+    int bw, aw, gx0, gy0, gx1, gy1, v0, v1;
+} inv_job;
+
+static void *inv_run(void *arg)
+{
+    const inv_job *j = arg;
+    const double *m = j->inv->m;
+    const double lx = j->gx0, hx = j->gx1 + 1.0, ly = j->gy0, hy = j->gy1 + 1.0;
+    for (int v = j->v0; v < j->v1; v++) {
+        const double mv1 = m[1] * v, mv4 = m[4] * v;
+        uint8_t *orow = j->after + (size_t)v * (size_t)j->aw;
+        for (int u = 0; u < j->aw; u++) {
+            const double tx = m[0] * u + mv1 + m[2] + 0.5, ty = m[3] * u + mv4 + m[5] + 0.5;
+            if (!(tx >= lx && tx < hx && ty >= ly && ty < hy))
+                continue;
+            orow[u] = j->before[(size_t)(long)ty * (size_t)j->bw + (size_t)(long)tx];
+        }
+    }
+    return NULL;
 }
 
 sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *after,
@@ -109,41 +255,52 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
         x1 = SD_MIN(x1, r->x + r->w - 1);
         y1 = SD_MIN(y1, r->y + r->h - 1);
     }
+    /* which rows of each image hold a clipped pixel: the passes below
+     * read pixels only on those rows (the slanted walk through AFTER would
+     * otherwise miss the cache) */
+    uint8_t *brow_clip = sd_alloc_array((size_t)bh + (after ? (size_t)after->height : 0), 1);
+    if (!brow_clip) {
+        sd_roi_release(out);
+        return sd_fail(ctx, SD_ERR_NOMEM, "roi: out of memory");
+    }
+    uint8_t *arow_clip = after ? brow_clip + bh : NULL;
+    for (int k = 0; k < (after ? 2 : 1); k++) {
+        const sd_image *img = k ? after : before;
+        const int ntc = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, img->height));
+        clip_job cj[SD_MAX_JOBS];
+        for (int t = 0; t < ntc; t++)
+            cj[t] = (clip_job){img, k ? arow_clip : brow_clip,
+                               (int)((long)img->height * t / ntc),
+                               (int)((long)img->height * (t + 1) / ntc)};
+        sd_run_jobs(ntc, clip_run, cj, sizeof cj[0]);
+    }
+    /* the window may be empty (a rectangle inside the border): one empty band */
+    const int nt = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MAX(1, SD_MIN(SD_MAX_JOBS, y1 - y0 + 1)));
+    fwd_job jobs[SD_MAX_JOBS];
+    for (int t = 0; t < nt; t++)
+        jobs[t] = (fwd_job){.before = before, .after = after, .xf = xf, .mask = opts->mask,
+                            .arow_clip = arow_clip, .brow_clip = brow_clip, .out = out->before, .ab = ab, .ax1 = ax1, .ay1 = ay1, .x0 = x0,
+                            .x1 = x1, .y0 = y0 + (int)((long)(y1 - y0 + 1) * t / nt),
+                            .y1 = y0 + (int)((long)(y1 - y0 + 1) * (t + 1) / nt) - 1};
+    sd_run_jobs(nt, fwd_run, jobs, sizeof jobs[0]);
+    free(brow_clip);
+    /* merged in a fixed order: integer counts and boxes */
     int bx0 = bw, by0 = bh, bx1 = -1, by1 = -1; /* bbox of the ROI */
     int gx0 = bw, gy0 = bh, gx1 = -1, gy1 = -1; /* of the geometric ROI */
-    for (int y = y0; y <= y1; y++) {
-        for (int x = x0; x <= x1; x++) {
-            size_t i = (size_t)y * (size_t)bw + (size_t)x;
-            if (opts->mask && !opts->mask[i])
-                continue;
-            long ux = 0, uy = 0;
-            if (after) {
-                double u, v;
-                if (!maps_inside(xf, x, y, ab, ax1, ay1, &u, &v))
-                    continue;
-                ux = sd_nearest(u);
-                uy = sd_nearest(v);
-            }
-            out->geometric_pixels++;
-            gx0 = SD_MIN(gx0, x);
-            gy0 = SD_MIN(gy0, y);
-            gx1 = SD_MAX(gx1, x);
-            gy1 = SD_MAX(gy1, y);
-            int cb = sd_px_clipped(sd_image_px(before, x, y));
-            int ca = after && sd_px_clipped(sd_image_px(after, (int)ux, (int)uy));
-            out->clipped_before += (size_t)cb;
-            out->clipped_after += (size_t)ca;
-            if (cb || ca) {
-                out->before[i] = SD_ROI_EXCLUDED;
-                continue;
-            }
-            out->before[i] = SD_ROI_IN;
-            out->pixels++;
-            bx0 = SD_MIN(bx0, x);
-            by0 = SD_MIN(by0, y);
-            bx1 = SD_MAX(bx1, x);
-            by1 = SD_MAX(by1, y);
-        }
+    for (int t = 0; t < nt; t++) {
+        const fwd_job *j = &jobs[t];
+        out->geometric_pixels += j->geometric;
+        out->clipped_before += j->clipped_b;
+        out->clipped_after += j->clipped_a;
+        out->pixels += j->pixels;
+        bx0 = SD_MIN(bx0, j->bx0);
+        by0 = SD_MIN(by0, j->by0);
+        bx1 = SD_MAX(bx1, j->bx1);
+        by1 = SD_MAX(by1, j->by1);
+        gx0 = SD_MIN(gx0, j->gx0);
+        gy0 = SD_MIN(gy0, j->gy0);
+        gx1 = SD_MAX(gx1, j->gx1);
+        gy1 = SD_MAX(gy1, j->gy1);
     }
     if (out->pixels == 0) {
         const char *why = out->geometric_pixels ? "every pixel of it is clipped"
@@ -164,16 +321,12 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
         sd_roi_release(out);
         return sd_fail(ctx, SD_ERR_NOMEM, "roi: out of memory for %dx%d", aw, ah);
     }
-    for (int v = 0; v < ah; v++) {
-        for (int u = 0; u < aw; u++) {
-            double x, y;
-            sd_xform_apply(&inv, u, v, &x, &y);
-            long nx = sd_nearest(x), ny = sd_nearest(y);
-            if (nx < gx0 || ny < gy0 || nx > gx1 || ny > gy1)
-                continue;
-            out->after[(size_t)v * (size_t)aw + (size_t)u] =
-                out->before[(size_t)ny * (size_t)bw + (size_t)nx];
-        }
-    }
+    const int nti = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, ah));
+    inv_job ij[SD_MAX_JOBS];
+    for (int t = 0; t < nti; t++)
+        ij[t] = (inv_job){.inv = &inv, .before = out->before, .after = out->after, .bw = bw,
+                          .aw = aw, .gx0 = gx0, .gy0 = gy0, .gx1 = gx1, .gy1 = gy1,
+                          .v0 = (int)((long)ah * t / nti), .v1 = (int)((long)ah * (t + 1) / nti)};
+    sd_run_jobs(nti, inv_run, ij, sizeof ij[0]);
     return SD_OK;
 }

@@ -8,6 +8,7 @@
 
 #include "core/internal.h"
 #include "kernels/kernels_internal.h"
+#include "metrics/measure_internal.h"
 #include "metrics/metrics_internal.h"
 #include "skindelta/kernels.h"
 #include "skindelta/normalize.h"
@@ -59,6 +60,74 @@ static inline float half_sample(const half_level *hl, double x, double y)
     return sd_plane_bilinear(&hl->pl, (x - hl->ox - 0.5) * 0.5, (y - hl->oy - 0.5) * 0.5);
 }
 
+/* Rows [y0, y1) of the 2x2 means of the window's luminance. */
+typedef struct half_job {
+    const sd_image *img;
+    sd_plane *tmp;
+    int wx0, wy0, w, h, y0, y1;
+    int ok;
+} half_job;
+
+static void *half_run(void *arg)
+{
+    half_job *j = arg;
+    const int w = j->w, w2 = (w + 1) / 2;
+    float *rows = sd_alloc_array(2 * (size_t)w, sizeof *rows);
+    if (!rows)
+        return NULL;
+    const float one[3] = {1, 1, 1};
+    for (int y = j->y0; y < j->y1; y++) {
+        const int ya = j->wy0 + 2 * y, yb = SD_MIN(ya + 1, j->wy0 + j->h - 1);
+        sd_row_luminance(sd_image_px(j->img, j->wx0, ya), w, one, rows);
+        sd_row_luminance(sd_image_px(j->img, j->wx0, yb), w, one, rows + w);
+        float *out = sd_plane_row(j->tmp, y);
+        for (int x = 0; x < w2; x++) {
+            const int xa = 2 * x, xb = SD_MIN(xa + 1, w - 1);
+            out[x] = 0.25f * ((rows[xa] + rows[xb]) + (rows[w + xa] + rows[w + xb]));
+        }
+    }
+    free(rows);
+    j->ok = 1;
+    return NULL;
+}
+
+/* The ratio samples of a band of grid rows: BEFORE's ROI pixels on the
+ * NORM_STEP grid, their luminance ratios to AFTER's at the mapped position,
+ * in raster order, then their logarithms (vector ln, |error| < 1e-6). */
+typedef struct ratio_job {
+    const half_level *yb, *ya;
+    const sd_xform *xf;
+    const sd_roi *roi;
+    int y0, y1; /* grid rows: y = y0, y0 + NORM_STEP, ... < y1 */
+    float *lr;
+    size_t n;
+} ratio_job;
+
+static void *ratio_run(void *arg)
+{
+    ratio_job *j = arg;
+    const sd_roi *roi = j->roi;
+    size_t n = 0;
+    for (int y = j->y0; y < j->y1; y += NORM_STEP) {
+        for (int x = roi->bbox.x; x < roi->bbox.x + roi->bbox.w; x += NORM_STEP) {
+            if (roi->before[(size_t)y * (size_t)roi->bw + (size_t)x] != SD_ROI_IN)
+                continue;
+            double u, v;
+            sd_xform_apply(j->xf, x, y, &u, &v);
+            double b = half_sample(j->yb, x, y), a = half_sample(j->ya, u, v);
+            if (b < NORM_DARK || a < NORM_DARK)
+                continue;
+            j->lr[n++] = (float)(b / a);
+        }
+    }
+    for (size_t i = 0; i < n; i += 1u << 20) {
+        const int m = (int)SD_MIN((size_t)1 << 20, n - i);
+        sd_dsp_active()->row_log(j->lr + i, m, j->lr + i);
+    }
+    j->n = n;
+    return NULL;
+}
+
 /* The half level of img's luminance over the window [x0, x1] x [y0, y1]
  * (clamped to the image) grown by the blur's reach + 4 px. Inside the
  * window every value is the one the level of the whole image gives (same
@@ -79,23 +148,17 @@ static sd_status half_luminance(sd_ctx *ctx, const sd_image *img, double sigma, 
     sd_status s = sd_plane_init(ctx, &tmp, w2, h2);
     if (s != SD_OK)
         return s;
-    float *rows = sd_alloc_array(2 * (size_t)w, sizeof *rows);
-    if (!rows) {
-        sd_plane_release(&tmp);
-        return sd_fail(ctx, SD_ERR_NOMEM, "normalize: out of memory");
-    }
-    const float one[3] = {1, 1, 1};
-    for (int y = 0; y < h2; y++) {
-        const int ya = wy0 + 2 * y, yb = SD_MIN(ya + 1, wy0 + h - 1);
-        sd_row_luminance(sd_image_px(img, wx0, ya), w, one, rows);
-        sd_row_luminance(sd_image_px(img, wx0, yb), w, one, rows + w);
-        float *out = sd_plane_row(&tmp, y);
-        for (int x = 0; x < w2; x++) {
-            const int xa = 2 * x, xb = SD_MIN(xa + 1, w - 1);
-            out[x] = 0.25f * ((rows[xa] + rows[xb]) + (rows[w + xa] + rows[w + xb]));
+    const int nt = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, h2));
+    half_job jobs[SD_MAX_JOBS];
+    for (int t = 0; t < nt; t++)
+        jobs[t] = (half_job){img, &tmp, wx0, wy0, w, h, (int)((long)h2 * t / nt),
+                             (int)((long)h2 * (t + 1) / nt), 0};
+    sd_run_jobs(nt, half_run, jobs, sizeof jobs[0]);
+    for (int t = 0; t < nt; t++)
+        if (!jobs[t].ok) {
+            sd_plane_release(&tmp);
+            return sd_fail(ctx, SD_ERR_NOMEM, "normalize: out of memory");
         }
-    }
-    free(rows);
     if ((s = sd_plane_init(ctx, &hl->pl, w2, h2)) == SD_OK &&
         (s = sd_gauss_blur(ctx, &tmp, &hl->pl, sh)) != SD_OK)
         sd_plane_release(&hl->pl);
@@ -138,28 +201,30 @@ static sd_status exposure_gain(sd_ctx *ctx, const sd_image *before, const sd_ima
         sd_plane_release(&yb.pl);
         return s;
     }
-    size_t cap = roi->pixels / ((size_t)NORM_STEP * NORM_STEP) + 16, n = 0;
-    float *lr = sd_alloc_array(cap, sizeof *lr);
+    /* grid rows in bands over the threads; each band's samples go to its
+     * own stretch of lr, then the stretches close up in raster order (the
+     * first cap of them are used, as one pass would) */
+    const size_t cap = roi->pixels / ((size_t)NORM_STEP * NORM_STEP) + 16;
+    const int gh = (roi->bbox.h + NORM_STEP - 1) / NORM_STEP;
+    const size_t gw = (size_t)(roi->bbox.w + NORM_STEP - 1) / NORM_STEP;
+    const int nt = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, gh));
+    size_t n = 0;
+    float *lr = sd_alloc_array((size_t)gh, gw * sizeof(float));
     if (!lr) {
         s = sd_fail(ctx, SD_ERR_NOMEM, "normalize: out of memory");
         goto done;
     }
-    for (int y = roi->bbox.y; y < roi->bbox.y + roi->bbox.h; y += NORM_STEP) {
-        for (int x = roi->bbox.x; x < roi->bbox.x + roi->bbox.w; x += NORM_STEP) {
-            if (roi->before[(size_t)y * (size_t)roi->bw + (size_t)x] != SD_ROI_IN || n == cap)
-                continue;
-            double u, v;
-            sd_xform_apply(xf, x, y, &u, &v);
-            double b = half_sample(&yb, x, y), a = half_sample(&ya, u, v);
-            if (b < NORM_DARK || a < NORM_DARK)
-                continue;
-            lr[n++] = (float)(b / a);
-        }
+    ratio_job jobs[SD_MAX_JOBS];
+    for (int t = 0; t < nt; t++) {
+        const int g0 = (int)((long)gh * t / nt), g1 = (int)((long)gh * (t + 1) / nt);
+        jobs[t] = (ratio_job){&yb, &ya, xf, roi, roi->bbox.y + g0 * NORM_STEP,
+                              roi->bbox.y + g1 * NORM_STEP, lr + (size_t)g0 * gw, 0};
     }
-    /* the ratios' logarithms through the kernel (vector ln, |error| < 1e-6) */
-    for (size_t i = 0; i < n; i += 1u << 20) {
-        const int m = (int)SD_MIN((size_t)1 << 20, n - i);
-        sd_dsp_active()->row_log(lr + i, m, lr + i);
+    sd_run_jobs(nt, ratio_run, jobs, sizeof jobs[0]);
+    for (int t = 0; t < nt && n < cap; t++) {
+        const size_t k = SD_MIN(jobs[t].n, cap - n);
+        memmove(lr + n, jobs[t].lr, k * sizeof *lr);
+        n += k;
     }
     if (n < 16) {
         s = sd_fail(ctx, SD_ERR_TOO_SMALL,

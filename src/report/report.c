@@ -269,8 +269,10 @@ static cJSON *timing_json(const sd_timing *t, int pair)
     add_num(o, "decode", t->decode_ms);
     if (pair) {
         add_num(o, "align", t->align_ms);
-        add_num(o, "normalize", t->normalize_ms);
     }
+    add_num(o, "roi", t->roi_ms);
+    if (pair)
+        add_num(o, "normalize", t->normalize_ms);
     add_num(o, "metrics", t->metrics_ms);
     add_num(o, "total", t->total_ms);
     return o;
