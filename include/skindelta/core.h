@@ -109,6 +109,21 @@ static inline float *sd_plane_row(const sd_plane *pl, int y)
     return pl->p + (size_t)y * pl->stride;
 }
 
+/* Bilinear sample at (x, y), pixel centres at integers, the coordinates
+ * clamped into the plane. */
+static inline float sd_plane_bilinear(const sd_plane *pl, double x, double y)
+{
+    x = x < 0 ? 0 : x > pl->w - 1 ? pl->w - 1 : x;
+    y = y < 0 ? 0 : y > pl->h - 1 ? pl->h - 1 : y;
+    int x0 = (int)x, y0 = (int)y;
+    int x1 = x0 + 1 < pl->w ? x0 + 1 : x0, y1 = y0 + 1 < pl->h ? y0 + 1 : y0;
+    float fx = (float)(x - x0), fy = (float)(y - y0);
+    const float *r0 = sd_plane_row(pl, y0), *r1 = sd_plane_row(pl, y1);
+    float top = r0[x0] + fx * (r0[x1] - r0[x0]);
+    float bot = r1[x0] + fx * (r1[x1] - r1[x0]);
+    return top + fy * (bot - top);
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -142,20 +142,6 @@ static sd_status base_level(sd_ctx *ctx, const sd_image *img, int f0, sd_plane *
     return SD_OK;
 }
 
-/* Bilinear sample of a plane, coordinates clamped into it. */
-static float sample_clamped(const sd_plane *p, double x, double y)
-{
-    x = SD_CLAMP(x, 0.0, (double)(p->w - 1));
-    y = SD_CLAMP(y, 0.0, (double)(p->h - 1));
-    int x0 = (int)x, y0 = (int)y;
-    int x1 = x0 + 1 < p->w ? x0 + 1 : x0, y1 = y0 + 1 < p->h ? y0 + 1 : y0;
-    float ax = (float)(x - x0), ay = (float)(y - y0);
-    const float *r0 = sd_plane_row(p, y0), *r1 = sd_plane_row(p, y1);
-    float top = r0[x0] + ax * (r0[x1] - r0[x0]);
-    float bot = r1[x0] + ax * (r1[x1] - r1[x0]);
-    return top + ay * (bot - top);
-}
-
 /* Build `nlev` levels from img; gradients on levels 0..grad_top when
  * grad_top >= 0. */
 static sd_status pyr_build(sd_ctx *ctx, const sd_image *img, int f0, int nlev, int grad_top,
@@ -198,7 +184,7 @@ static sd_status pyr_build(sd_ctx *ctx, const sd_image *img, int f0, int nlev, i
         for (int y = 0; y < L->bp.h; y++) {
             float *b = sd_plane_row(&L->bp, y);
             for (int x = 0; x < L->bp.w; x++)
-                b[x] -= sample_clamped(C, x * k, y * k);
+                b[x] -= sd_plane_bilinear(C, x * k, y * k);
         }
     }
     for (int l = 0; l <= grad_top && l < nlev; l++) {
@@ -575,7 +561,7 @@ static void search_point(const al_search *S, int k, float *W, float *V, al_gridb
             double px = ex - M - cbx;
             double fx = a * px + b * py + cax, fy = c * px + d * py + cay;
             int in = fx >= 0 && fx <= ib->w - 1 && fy >= 0 && fy <= ib->h - 1;
-            W[(size_t)ey * ew + ex] = in ? sample_clamped(ib, fx, fy) : 0.0f;
+            W[(size_t)ey * ew + ex] = in ? sd_plane_bilinear(ib, fx, fy) : 0.0f;
             V[(size_t)ey * ew + ex] = in ? 1.0f : 0.0f;
         }
     }

@@ -40,7 +40,5 @@ float sd_select_kth(float *v, size_t n, size_t k);
 /* Exact median (mean of the two middle values when n is even); permutes v. */
 double sd_select_median(float *v, size_t n);
 
-/* Bilinear sample of a plane at (x, y), clamped to the plane. */
-float sd_plane_bilinear(const sd_plane *pl, double x, double y);
 
 #endif

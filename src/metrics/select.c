@@ -58,15 +58,3 @@ double sd_select_median(float *v, size_t n)
     return 0.5 * ((double)lower + upper);
 }
 
-float sd_plane_bilinear(const sd_plane *pl, double x, double y)
-{
-    x = SD_CLAMP(x, 0.0, (double)(pl->w - 1));
-    y = SD_CLAMP(y, 0.0, (double)(pl->h - 1));
-    int x0 = (int)x, y0 = (int)y;
-    int x1 = x0 + 1 < pl->w ? x0 + 1 : x0, y1 = y0 + 1 < pl->h ? y0 + 1 : y0;
-    float fx = (float)(x - x0), fy = (float)(y - y0);
-    const float *r0 = sd_plane_row(pl, y0), *r1 = sd_plane_row(pl, y1);
-    float top = r0[x0] + fx * (r0[x1] - r0[x0]);
-    float bot = r1[x0] + fx * (r1[x1] - r1[x0]);
-    return top + fy * (bot - top);
-}

@@ -37,6 +37,14 @@ no_temp() {
 old_intact() {
     [ "$(cat "$2")" = "OLD REPORT" ] && ok "$1: old report intact" || bad "$1: old report intact" "now: $(head -c 80 "$2")"
 }
+# After a signal: the old report, or (when the signal landed while the report
+# was being written, and took effect once it was complete) the whole new
+# one; never anything in between.
+old_or_whole() {
+    if [ "$(cat "$2")" = "OLD REPORT" ]; then ok "$1: old report intact"
+    elif $JQ "$2" schema >/dev/null 2>&1; then ok "$1: the signal landed during the write: the new report is whole"
+    else bad "$1: old report intact or new report whole" "now: $(head -c 80 "$2")"; fi
+}
 
 # ---- full disk, simulated: the file-size limit (SIGXFSZ, then EFBIG) ----
 mkdir "$F/fsize"; printf 'OLD REPORT\n' >"$F/fsize/r.json"
@@ -114,7 +122,7 @@ for sig in INT TERM; do
         interrupt "$sig" "$d" "$D"
         if [ "$rc" -eq "$want" ]; then
             ok "SIG$sig after ${d}s: killed (exit $rc)"
-            old_intact "SIG$sig after ${d}s" "$D/r.json"
+            old_or_whole "SIG$sig after ${d}s" "$D/r.json"
         elif [ "$rc" -eq 0 ]; then
             ok "SIG$sig after ${d}s: the run had already finished"
         else
