@@ -19,6 +19,7 @@
 
 #include "align/align_internal.h"
 #include "core/internal.h"
+#include "kernels/kernels_internal.h"
 #include "skindelta/align.h"
 #include "skindelta/kernels.h"
 
@@ -85,40 +86,44 @@ static void run_jobs(void *(*fn)(void *), void *jobs, size_t size, int n)
 /* Base level: Lambda of the linear luminance averaged over f0 x f0 boxes,
  * ln(mean Y + 1/4096) (the remainder columns and rows are dropped). Box
  * averaging belongs in linear light, where the sensor integrates, and it
- * takes one log per box instead of one per pixel. Y is computed as in
- * sd_row_lambda, so f0 = 1 gives sd_row_lambda's values. This is the only
+ * takes one log per box instead of one per pixel. Y comes from the
+ * sd_row_luminance kernel, so f0 = 1 gives sd_row_lambda's values. This is the only
  * pass over the full-resolution image; block rows are shared among
  * threads. */
 typedef struct al_base_job {
     const sd_image *img;
     int f0, by0, by1; /* block rows [by0, by1) */
     sd_plane *out;
+    int nomem; /* set when the row buffer could not be allocated */
 } al_base_job;
 
 static void *base_job_run(void *arg)
 {
-    const al_base_job *J = arg;
+    al_base_job *J = arg;
     const sd_image *img = J->img;
     const int f0 = J->f0, bw = J->out->w;
-    const float *lut = sd_srgb16_lut();
-    const float kr = (float)SD_XYZ_YR, kg = (float)SD_XYZ_YG, kb = (float)SD_XYZ_YB;
+    static const float unit[3] = {1.0f, 1.0f, 1.0f};
     const float inv = 1.0f / (float)(f0 * f0), eps = (float)SD_LAMBDA_EPS;
-    for (int by = J->by0; by < J->by1; by++) {
+    float *yrow = sd_alloc_array((size_t)bw * (size_t)f0, sizeof *yrow);
+    for (int by = J->by0; yrow && by < J->by1; by++) {
         float *o = sd_plane_row(J->out, by); /* sums of Y, then Lambda */
         for (int bx = 0; bx < bw; bx++)
             o[bx] = 0;
         for (int k = 0; k < f0; k++) {
-            const uint16_t *p = img->px + (size_t)(by * f0 + k) * img->stride;
-            for (int bx = 0; bx < bw; bx++, p += 3 * f0) {
+            sd_row_luminance(img->px + (size_t)(by * f0 + k) * img->stride, bw * f0, unit, yrow);
+            const float *y = yrow;
+            for (int bx = 0; bx < bw; bx++, y += f0) {
                 float acc = 0;
                 for (int j = 0; j < f0; j++)
-                    acc += kr * lut[p[3 * j]] + kg * lut[p[3 * j + 1]] + kb * lut[p[3 * j + 2]];
+                    acc += y[j];
                 o[bx] += acc;
             }
         }
         for (int bx = 0; bx < bw; bx++)
             o[bx] = logf(o[bx] * inv + eps);
     }
+    J->nomem = yrow == NULL;
+    free(yrow);
     return NULL;
 }
 
@@ -137,8 +142,15 @@ static sd_status base_level(sd_ctx *ctx, const sd_image *img, int f0, sd_plane *
         jobs[t].by0 = (int)((int64_t)bh * t / nt);
         jobs[t].by1 = (int)((int64_t)bh * (t + 1) / nt);
         jobs[t].out = out;
+        jobs[t].nomem = 0;
     }
     run_jobs(base_job_run, jobs, sizeof jobs[0], nt);
+    for (int t = 0; t < nt; t++)
+        if (jobs[t].nomem) {
+            sd_plane_release(out);
+            return sd_fail(ctx, SD_ERR_NOMEM, "align: out of memory for a row of %d pixels",
+                           img->width);
+        }
     return SD_OK;
 }
 
