@@ -13,7 +13,6 @@
  * level l: the linear part is the same at every level.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,27 +56,6 @@ enum { AL_MAX_THREADS = 64 };
 static int threads_for(const sd_ctx *ctx, int units)
 {
     return SD_MAX(1, SD_MIN(sd_ctx_threads(ctx), SD_MIN(units, (int)AL_MAX_THREADS)));
-}
-
-/* Run fn on each of the n job records (n <= AL_MAX_THREADS, `size` bytes
- * apart): job 0 on this thread, the others on their own threads; a job
- * whose thread cannot start runs here afterwards. Jobs write only their
- * own outputs, so results do not depend on how they are scheduled. */
-static void run_jobs(void *(*fn)(void *), void *jobs, size_t size, int n)
-{
-    pthread_t tid[AL_MAX_THREADS];
-    char *j = jobs;
-    int started = 1;
-    for (int t = 1; t < n; t++) {
-        if (pthread_create(&tid[t], NULL, fn, j + (size_t)t * size) != 0)
-            break;
-        started++;
-    }
-    fn(j);
-    for (int t = 1; t < started; t++)
-        pthread_join(tid[t], NULL);
-    for (int t = started; t < n; t++)
-        fn(j + (size_t)t * size);
 }
 
 /* ------------------------------------------------------------------ */
@@ -144,7 +122,7 @@ static sd_status base_level(sd_ctx *ctx, const sd_image *img, int f0, sd_plane *
         jobs[t].out = out;
         jobs[t].nomem = 0;
     }
-    run_jobs(base_job_run, jobs, sizeof jobs[0], nt);
+    sd_run_jobs(nt, base_job_run, jobs, sizeof jobs[0]);
     for (int t = 0; t < nt; t++)
         if (jobs[t].nomem) {
             sd_plane_release(out);
@@ -697,7 +675,7 @@ static sd_status coarse_search(sd_ctx *ctx, const al_level *T, const al_level *I
                 T2[(size_t)y * tw + x] = t[x] * t[x];
         }
         S.T2 = T2;
-        run_jobs(search_job_run, jobs, sizeof jobs[0], nt);
+        sd_run_jobs(nt, search_job_run, jobs, sizeof jobs[0]);
         /* merge in grid order */
         *nout = 0;
         for (int k = 0; k < AL_GRID; k++)

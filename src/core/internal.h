@@ -19,6 +19,12 @@ void *sd_alloc_array(size_t n, size_t size);
 /* calloc with the same checks. */
 void *sd_calloc_array(size_t n, size_t size);
 
+/* Run fn on jobs[0..nt-1] (records of `size` bytes), one per thread, the
+ * caller's included; a job whose thread cannot start runs on the caller:
+ * same result. nt is clamped to 1..SD_MAX_JOBS. */
+#define SD_MAX_JOBS 64
+void sd_run_jobs(int nt, void *(*fn)(void *), void *jobs, size_t size);
+
 #define SD_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define SD_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define SD_CLAMP(v, lo, hi) ((v) < (lo) ? (lo) : (v) > (hi) ? (hi) : (v))

@@ -10,7 +10,6 @@
  * same arithmetic whatever the thread count (bit-identical results).
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,20 +190,8 @@ sd_status sd_gauss_blur(sd_ctx *ctx, const sd_plane *src, sd_plane *dst, double 
         if (!j->ring || !j->pad || !j->tag || !j->hin || !j->vin)
             st = SD_ERR_NOMEM;
     }
-    if (st == SD_OK) {
-        pthread_t tid[64];
-        int started[64] = {0};
-        for (int t = 1; t < nt; t++)
-            started[t] = pthread_create(&tid[t], NULL, blur_band, &jobs[t]) == 0;
-        blur_band(&jobs[0]);
-        /* a band whose thread could not start runs here: same result */
-        for (int t = 1; t < nt; t++) {
-            if (started[t])
-                pthread_join(tid[t], NULL);
-            else
-                blur_band(&jobs[t]);
-        }
-    }
+    if (st == SD_OK)
+        sd_run_jobs(nt, blur_band, jobs, sizeof jobs[0]);
     for (int t = 0; t < nt; t++)
         job_free(&jobs[t]);
     if (st != SD_OK)

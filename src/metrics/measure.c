@@ -22,7 +22,6 @@
  * and counts are integers.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,22 +95,6 @@ static int params_ok(const sd_metric_params *p)
            p->pore_k > 0 && p->pore_floor >= 0 && p->pore_contrast >= 0 &&
            isfinite(p->red_delta) && p->px_per_mm >= 0 && isfinite(p->pore_area_max) &&
            isfinite(p->pore_contrast) && isfinite(p->px_per_mm);
-}
-
-void sd_run_jobs(int nt, void *(*fn)(void *), void *jobs, size_t size)
-{
-    pthread_t tid[SD_MAX_JOBS];
-    int started[SD_MAX_JOBS] = {0};
-    nt = SD_CLAMP(nt, 1, SD_MAX_JOBS);
-    for (int t = 1; t < nt; t++)
-        started[t] = pthread_create(&tid[t], NULL, fn, (char *)jobs + size * (size_t)t) == 0;
-    fn(jobs);
-    for (int t = 1; t < nt; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            fn((char *)jobs + size * (size_t)t);
-    }
 }
 
 /* ---- the fused strip pass ---- */

@@ -31,10 +31,4 @@ SD_NODISCARD sd_status sd_measure_finish(sd_ctx *ctx, sd_measure *m, const sd_th
                                          sd_metrics *out);
 void sd_measure_free(sd_measure *m); /* NULL-safe */
 
-/* Run fn(jobs + i * size) for i < nt (clamped to [1, SD_MAX_JOBS]) on nt
- * threads, the caller's included; a job whose thread cannot start runs on
- * the caller: same result. */
-#define SD_MAX_JOBS 64
-void sd_run_jobs(int nt, void *(*fn)(void *), void *jobs, size_t size);
-
 #endif
