@@ -548,6 +548,76 @@ static void test_acc_all_levels(void **state)
     }
 }
 
+/* Histogram and selection: exact at every level, with and without a
+ * centre, on values of every sign and magnitude (and zeros of both signs). */
+static void test_hist_select_all_levels(void **state)
+{
+    (void)state;
+    const sd_simd_level top = sd_simd_detect();
+    uint32_t *ref = calloc(65536, sizeof(uint32_t)), *got = calloc(65536, sizeof(uint32_t));
+    assert_true(ref && got);
+    for (int wi = 0; wi < N_WIDTHS; wi++) {
+        const int n = width_at(wi), off = 1 + wi % 3;
+        float *v = malloc(sizeof(float) * ((size_t)n + 8));
+        float *outr = malloc(sizeof(float) * ((size_t)n + 8)), *outg = malloc(sizeof(float) * ((size_t)n + 8));
+        uint8_t *f = malloc((size_t)n + 8);
+        assert_true(v && outr && outg && f);
+        for (int i = 0; i < n + 8; i++) {
+            uint32_t r = rng();
+            v[i] = r % 17 == 0 ? (r & 1 ? -0.0f : 0.0f) : frand() * ldexpf(1.0f, (int)(r % 20) - 10);
+            f[i] = (uint8_t)(rng() & 0xff);
+        }
+        const unsigned bit = 1u << (wi % 8);
+        const float *V = v + off;
+        const uint8_t *F = f + off;
+        const double centre = frand() * 0.01;
+        for (int withc = 0; withc < 2; withc++) {
+            const double *c = withc ? &centre : NULL;
+            memset(ref, 0, 65536 * sizeof(uint32_t));
+            size_t nflag = 0;
+            for (int x = 0; x < n; x++)
+                if (F[x] & bit) {
+                    double w = withc ? fabs((double)V[x] - centre) : V[x];
+                    ref[sd_fbin((float)w)]++;
+                    nflag++;
+                }
+            /* a bin range around a flagged value's bin, and the whole range */
+            unsigned b0 = nflag ? sd_fbin(sd_hist_value(V[n / 2], c)) : 1000;
+            const unsigned ranges[2][2] = {{b0 > 3 ? b0 - 3 : 0, b0 + 3}, {0, 65535}};
+            for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+                const sd_dsp *d = sd_dsp_level((sd_simd_level)lv);
+                memset(got, 0, 65536 * sizeof(uint32_t));
+                d->row_hist(V, F, bit, n, c, got);
+                if (memcmp(ref, got, 65536 * sizeof(uint32_t)) != 0)
+                    fail_msg("row_hist %s n=%d centre=%d differs", sd_simd_name(lv), n, withc);
+                for (int ri = 0; ri < 2; ri++) {
+                    const unsigned lo = ranges[ri][0], hi = ranges[ri][1];
+                    size_t kr = 0;
+                    for (int x = 0; x < n; x++) {
+                        if (!(F[x] & bit))
+                            continue;
+                        float w = (float)(withc ? fabs((double)V[x] - centre) : V[x]);
+                        if (sd_fbin(w) >= lo && sd_fbin(w) <= hi)
+                            outr[kr++] = w;
+                    }
+                    size_t kg = d->row_select(V, F, bit, n, c, lo, hi, outg);
+                    if (kg != kr || memcmp(outr, outg, kr * sizeof(float)) != 0)
+                        fail_msg("row_select %s n=%d centre=%d bins [%u, %u]: %zu vs %zu values",
+                                 sd_simd_name(lv), n, withc, lo, hi, kg, kr);
+                    if (ri == 1 && kr != nflag)
+                        fail_msg("row_select over every bin kept %zu of %zu", kr, nflag);
+                }
+            }
+        }
+        free(v);
+        free(outr);
+        free(outg);
+        free(f);
+    }
+    free(ref);
+    free(got);
+}
+
 typedef struct fake_cpu {
     uint32_t max_leaf, ecx1, edx1, ebx7;
     uint64_t xcr0;
@@ -713,6 +783,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_colour_all_levels),
         cmocka_unit_test(test_colour_grey_ramp),
         cmocka_unit_test(test_acc_all_levels),
+        cmocka_unit_test(test_hist_select_all_levels),
     };
     return cmocka_run_group_tests_name("kernels_simd", tests, NULL, NULL);
 }

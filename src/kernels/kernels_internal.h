@@ -8,9 +8,36 @@
 #ifndef SKINDELTA_KERNELS_INTERNAL_H
 #define SKINDELTA_KERNELS_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "skindelta/kernels.h"
+
+/* The order-preserving 32-bit key of a float (not NaN): keys compare as
+ * the floats do. Its top 16 bits are the bin of the 65536-bin histograms
+ * behind the exact medians (sign, exponent and 7 mantissa bits). */
+static inline uint32_t sd_fkey(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    return u & 0x80000000u ? ~u : u | 0x80000000u;
+}
+static inline unsigned sd_fbin(float v) { return sd_fkey(v) >> 16; }
+/* The float of a key (sd_fkey's inverse). */
+static inline float sd_key_float(uint32_t k)
+{
+    uint32_t u = k & 0x80000000u ? k & 0x7fffffffu : ~k;
+    float v;
+    memcpy(&v, &u, 4);
+    return v;
+}
+/* The value the histogram and selection kernels see: v itself, or, with a
+ * centre c, |v - c| computed in double and rounded to float. */
+static inline float sd_hist_value(float v, const double *c)
+{
+    return c ? (float)__builtin_fabs((double)v - *c) : v;
+}
 
 /* Symmetric FIR over 2r+1 input rows, vectorized across x:
  *   out[x] = k[0] * in[r][x] + sum_{i=1..r} k[i] * (in[r-i][x] + in[r+i][x])
@@ -49,6 +76,17 @@ typedef void (*sd_row_acc_fn)(const float *a, const float *b, const uint8_t *f, 
 typedef void (*sd_row_lap_acc_fn)(const float *up, const float *row, const float *dn,
                                   const uint8_t *f, unsigned bit, int n, double acc[2]);
 
+/* hist[sd_fbin(w)]++ for every x in [0, n) with (f[x] & bit) != 0, where
+ * w = sd_hist_value(v[x], c) (c may be NULL). Integer counts: every level
+ * gives the same histogram. */
+typedef void (*sd_row_hist_fn)(const float *v, const uint8_t *f, unsigned bit, int n,
+                               const double *c, uint32_t *hist);
+/* The w = sd_hist_value(v[x], c) of the x in [0, n) with (f[x] & bit) != 0
+ * and sd_fbin(w) in [b_lo, b_hi], written to out in x order (out has room
+ * for n); returns how many. Exact at every level. */
+typedef size_t (*sd_row_select_fn)(const float *v, const uint8_t *f, unsigned bit, int n,
+                                   const double *c, unsigned b_lo, unsigned b_hi, float *out);
+
 typedef struct sd_dsp {
     sd_simd_level level;
     sd_blur_taps_fn blur_taps;
@@ -57,6 +95,8 @@ typedef struct sd_dsp {
     sd_row_colour_fn row_colour;
     sd_row_acc_fn row_acc;
     sd_row_lap_acc_fn row_lap_acc;
+    sd_row_hist_fn row_hist;
+    sd_row_select_fn row_select;
 } sd_dsp;
 
 /* The active table (first call detects and reads SKINDELTA_SIMD). */
@@ -84,8 +124,20 @@ void sd_row_lap_acc_scalar(const float *up, const float *row, const float *dn, c
 void sd_row_luminance(const uint16_t *rgb, int n, const float gain[3], float *y);
 /* Linear R, G, B (gains applied, scalar arithmetic) of n pixels into r, g, b. */
 void sd_row_linear(const uint16_t *rgb, int n, const float gain[3], float *r, float *g, float *b);
+void sd_row_hist_scalar(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,
+                        uint32_t *hist);
+size_t sd_row_select_scalar(const float *v, const uint8_t *f, unsigned bit, int n,
+                            const double *c, unsigned b_lo, unsigned b_hi, float *out);
 #if defined(__x86_64__) || defined(__i386__)
 #define SD_HAVE_X86 1
+void sd_row_hist_avx2(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,
+                      uint32_t *hist);
+size_t sd_row_select_avx2(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,
+                          unsigned b_lo, unsigned b_hi, float *out);
+void sd_row_hist_avx512(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,
+                        uint32_t *hist);
+size_t sd_row_select_avx512(const float *v, const uint8_t *f, unsigned bit, int n,
+                            const double *c, unsigned b_lo, unsigned b_hi, float *out);
 void sd_blur_taps_sse2(const float *const *in, const float *k, int r, float *out, int n);
 void sd_blur_taps_avx2(const float *const *in, const float *k, int r, float *out, int n);
 void sd_row_lambda_avx2(const uint16_t *rgb, int n, float *out);

@@ -79,3 +79,26 @@ void sd_row_lap_acc_scalar(const float *up, const float *row, const float *dn, c
     acc[0] += s;
     acc[1] += s2;
 }
+
+void sd_row_hist_scalar(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,
+                        uint32_t *hist)
+{
+    for (int x = 0; x < n; x++)
+        if (f[x] & bit)
+            hist[sd_fbin(sd_hist_value(v[x], c))]++;
+}
+
+size_t sd_row_select_scalar(const float *v, const uint8_t *f, unsigned bit, int n,
+                            const double *c, unsigned b_lo, unsigned b_hi, float *out)
+{
+    size_t k = 0;
+    for (int x = 0; x < n; x++) {
+        if (!(f[x] & bit))
+            continue;
+        float w = sd_hist_value(v[x], c);
+        unsigned b = sd_fbin(w);
+        if (b >= b_lo && b <= b_hi)
+            out[k++] = w;
+    }
+    return k;
+}

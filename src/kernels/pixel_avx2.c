@@ -143,4 +143,89 @@ void sd_row_lap_acc_avx2(const float *up, const float *row, const float *dn, con
     acc[0] += t[0];
     acc[1] += t[1];
 }
+/* ---- histogram and selection (exact, as the scalar reference) ---- */
+
+static inline __m256 absdev8(__m256 v, __m256d c)
+{
+    const __m256d sign = _mm256_set1_pd(-0.0);
+    __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+    __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+    lo = _mm256_andnot_pd(sign, _mm256_sub_pd(lo, c));
+    hi = _mm256_andnot_pd(sign, _mm256_sub_pd(hi, c));
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), _mm256_cvtpd_ps(hi), 1);
+}
+
+/* sd_fbin of 8 floats */
+static inline __m256i bins8(__m256 v)
+{
+    const __m256i u = _mm256_castps_si256(v);
+    const __m256i flip = _mm256_or_si256(_mm256_srai_epi32(u, 31), _mm256_set1_epi32(INT32_MIN));
+    return _mm256_srli_epi32(_mm256_xor_si256(u, flip), 16);
+}
+
+/* 8 flag bytes (fewer at the tail, the rest zero) -> bit mask of f & bit */
+static inline unsigned flag_bits8(const uint8_t *f, int left, unsigned bit)
+{
+    uint64_t w = 0;
+    memcpy(&w, f, left >= 8 ? 8 : (size_t)left);
+    __m128i t = _mm_and_si128(_mm_cvtsi64_si128((long long)w), _mm_set1_epi8((char)bit));
+    return ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(t, _mm_setzero_si128())) & 0xffu &
+           (left >= 8 ? 0xffu : (1u << left) - 1);
+}
+
+/* 8 floats of v (the tail's missing lanes read as 0) */
+static inline __m256 load8(const float *v, int left)
+{
+    if (left >= 8)
+        return _mm256_loadu_ps(v);
+    float t[8] = {0};
+    memcpy(t, v, (size_t)left * sizeof(float));
+    return _mm256_loadu_ps(t);
+}
+
+void sd_row_hist_avx2(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,
+                      uint32_t *hist)
+{
+    const __m256d cv = _mm256_set1_pd(c ? *c : 0.0);
+    uint32_t b[8];
+    for (int x = 0; x < n; x += 8) {
+        unsigned m = flag_bits8(f + x, n - x, bit);
+        if (!m)
+            continue;
+        __m256 w = load8(v + x, n - x);
+        if (c)
+            w = absdev8(w, cv);
+        _mm256_storeu_si256((__m256i *)b, bins8(w));
+        for (; m; m &= m - 1)
+            hist[b[__builtin_ctz(m)]]++;
+    }
+}
+
+size_t sd_row_select_avx2(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,
+                          unsigned b_lo, unsigned b_hi, float *out)
+{
+    const __m256d cv = _mm256_set1_pd(c ? *c : 0.0);
+    /* unsigned b - b_lo <= span, as a signed compare after flipping the sign bits */
+    const __m256i lo = _mm256_set1_epi32((int)b_lo);
+    const __m256i lim = _mm256_set1_epi32((int)((b_hi - b_lo) ^ 0x80000000u));
+    const __m256i sg = _mm256_set1_epi32(INT32_MIN);
+    float w8[8];
+    size_t k = 0;
+    for (int x = 0; x < n; x += 8) {
+        unsigned m = flag_bits8(f + x, n - x, bit);
+        if (!m)
+            continue;
+        __m256 w = load8(v + x, n - x);
+        if (c)
+            w = absdev8(w, cv);
+        __m256i d = _mm256_xor_si256(_mm256_sub_epi32(bins8(w), lo), sg);
+        m &= ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(d, lim)));
+        if (!m)
+            continue;
+        _mm256_storeu_ps(w8, w);
+        for (; m; m &= m - 1)
+            out[k++] = w8[__builtin_ctz(m)];
+    }
+    return k;
+}
 #endif

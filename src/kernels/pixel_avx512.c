@@ -122,4 +122,73 @@ void sd_row_lap_acc_avx512(const float *up, const float *row, const float *dn,
     acc[0] += _mm512_reduce_add_pd(s);
     acc[1] += _mm512_reduce_add_pd(s2);
 }
+/* ---- histogram and selection (exact: integer keys, and |v - c| in double
+ * rounded to float as the scalar reference) ---- */
+
+static inline __m512 absdev16(__m512 v, __m512d c)
+{
+    const __m512d sign = _mm512_set1_pd(-0.0);
+    __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+    __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    lo = _mm512_andnot_pd(sign, _mm512_sub_pd(lo, c));
+    hi = _mm512_andnot_pd(sign, _mm512_sub_pd(hi, c));
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
+}
+
+/* sd_fbin of 16 floats */
+static inline __m512i bins16(__m512 v)
+{
+    const __m512i u = _mm512_castps_si512(v);
+    const __m512i flip = _mm512_or_si512(_mm512_srai_epi32(u, 31), _mm512_set1_epi32(INT32_MIN));
+    return _mm512_srli_epi32(_mm512_xor_si512(u, flip), 16);
+}
+
+static inline __mmask16 tail16(int left)
+{
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
+void sd_row_hist_avx512(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,
+                        uint32_t *hist)
+{
+    const __m128i vbit = _mm_set1_epi8((char)bit);
+    const __m512d cv = _mm512_set1_pd(c ? *c : 0.0);
+    uint32_t b[16];
+    for (int x = 0; x < n; x += 16) {
+        const __mmask16 lanes = tail16(n - x);
+        __mmask16 m = _mm_mask_test_epi8_mask(lanes, _mm_maskz_loadu_epi8(lanes, f + x), vbit);
+        if (!m)
+            continue;
+        __m512 w = _mm512_maskz_loadu_ps(m, v + x);
+        if (c)
+            w = absdev16(w, cv);
+        _mm512_storeu_si512(b, bins16(w));
+        for (unsigned mm = m; mm; mm &= mm - 1)
+            hist[b[__builtin_ctz(mm)]]++;
+    }
+}
+
+size_t sd_row_select_avx512(const float *v, const uint8_t *f, unsigned bit, int n,
+                            const double *c, unsigned b_lo, unsigned b_hi, float *out)
+{
+    const __m128i vbit = _mm_set1_epi8((char)bit);
+    const __m512d cv = _mm512_set1_pd(c ? *c : 0.0);
+    const __m512i lo = _mm512_set1_epi32((int)b_lo), span = _mm512_set1_epi32((int)(b_hi - b_lo));
+    size_t k = 0;
+    for (int x = 0; x < n; x += 16) {
+        const __mmask16 lanes = tail16(n - x);
+        __mmask16 m = _mm_mask_test_epi8_mask(lanes, _mm_maskz_loadu_epi8(lanes, f + x), vbit);
+        if (!m)
+            continue;
+        __m512 w = _mm512_maskz_loadu_ps(m, v + x);
+        if (c)
+            w = absdev16(w, cv);
+        m = _mm512_mask_cmple_epu32_mask(m, _mm512_sub_epi32(bins16(w), lo), span);
+        if (m) {
+            _mm512_mask_compressstoreu_ps(out + k, m, w);
+            k += (size_t)__builtin_popcount(m);
+        }
+    }
+    return k;
+}
 #endif

@@ -69,23 +69,6 @@ struct sd_measure {
     float *fin_y;
 };
 
-/* order-preserving 16-bit bin of a float (not NaN) */
-static inline uint32_t fkey(float v)
-{
-    uint32_t u;
-    memcpy(&u, &v, 4);
-    return u & 0x80000000u ? ~u : u | 0x80000000u;
-}
-static inline unsigned fbin(float v) { return fkey(v) >> 16; }
-/* the float of a key (fkey's inverse) */
-static inline float key_float(uint32_t k)
-{
-    uint32_t u = k & 0x80000000u ? k & 0x7fffffffu : ~k;
-    float v;
-    memcpy(&v, &u, 4);
-    return v;
-}
-
 static int params_ok(const sd_metric_params *p)
 {
     return p->sigma_t > 0 && p->sigma_p > 0 && p->sigma_s > 0 && isfinite(p->sigma_t) &&
@@ -156,12 +139,8 @@ static void accumulate_colour(band_job *j, int sy, const float *lam)
     j->dsp->row_acc(j->ce, NULL, f, F_MEASURED, w, a->e);
     j->dsp->row_acc(lam, NULL, f, F_MEASURED, m->xs, a->lam_l);
     j->dsp->row_acc(lam + m->xs, NULL, f + m->xs, F_MEASURED, w - m->xs, a->lam_r);
-    uint32_t *ha = j->hist, *hy = j->hist + HBINS;
-    for (int x = 0; x < w; x++)
-        if (f[x] & F_MEASURED) {
-            ha[fbin(j->ca[x])]++;
-            hy[fbin(j->cy[x])]++;
-        }
+    j->dsp->row_hist(j->ca, f, F_MEASURED, w, NULL, j->hist);
+    j->dsp->row_hist(j->cy, f, F_MEASURED, w, NULL, j->hist + HBINS);
 }
 
 /* Convert source row sy and filter it horizontally into the rings. */
@@ -258,9 +237,7 @@ static void *band_run(void *arg)
         float *d = sd_plane_row(&m->d, y);
         for (int x = 0; x < w; x++)
             d[x] = j->gp[x] - gs[x];
-        for (int x = 0; x < w; x++)
-            if (f[x] & F_MEASURED)
-                hd[fbin(d[x])]++;
+        j->dsp->row_hist(d, f, F_MEASURED, w, NULL, hd);
     }
     return NULL;
 }
@@ -402,11 +379,15 @@ static int collector_init(collector *c, const uint32_t *hist, size_t n)
     return c->v != NULL;
 }
 
-static inline void collect(collector *c, float v)
+/* Append to c the values of row v (or |v - ctr|) that fall in c's bins, at
+ * measured pixels; scratch holds n floats. */
+static void collect_row(collector *c, const sd_dsp *dsp, const float *v, const uint8_t *f, int n,
+                        const double *ctr, float *scratch)
 {
-    unsigned b = fbin(v);
-    if (b >= c->b_lo && b <= c->b_hi && c->n < c->cap)
-        c->v[c->n++] = v;
+    size_t k = dsp->row_select(v, f, F_MEASURED, n, ctr, c->b_lo, c->b_hi, scratch);
+    k = SD_MIN(k, c->cap - c->n);
+    memcpy(c->v + c->n, scratch, k * sizeof(float));
+    c->n += k;
 }
 
 /* The median of all n values (sd_select_median's definition) from the
@@ -423,56 +404,53 @@ static double collector_median(collector *c, size_t n)
 
 /* ---- colour recompute passes over the window (threaded, integer results) ---- */
 
+/* The collectors a colour pass fills (NULL: not wanted): ca and cr take a*
+ * values, cy takes Y values, each from the bins the caller set. */
+typedef struct colour_want {
+    collector *ca, *cy, *cr;
+} colour_want;
+
 typedef struct colour_job {
     const sd_measure *m;
     const sd_dsp *dsp;
     int y0, y1;
-    int want_a, want_y;   /* collect a* / Y median bins */
-    int count_red;
-    double t_red;
-    collector ca, cy;     /* per job: bins from the shared histogram, own buffers */
-    int want_r;           /* collect a* of the red-threshold bins into cr */
-    collector cr;
-    size_t red;
-    float *buf;           /* 2 rows of w */
+    collector c[3];       /* ca, cy, cr: bins from the caller's, own buffers */
+    const collector *want[3];
+    float *buf;           /* 3 rows of w: a*, Y, scratch */
 } colour_job;
+
+/* Whether row f (n flags) has a measured pixel. */
+static int row_has_measured(const uint8_t *f, int n)
+{
+    for (int x = 0; x < n; x++)
+        if (f[x] & F_MEASURED)
+            return 1;
+    return 0;
+}
 
 static void *colour_run(void *arg)
 {
     colour_job *j = arg;
     const sd_measure *m = j->m;
     const int w = m->w;
-    float *a = j->buf, *yy = a + w;
+    float *a = j->buf, *yy = a + w, *scratch = yy + w;
     for (int y = j->y0; y < j->y1; y++) {
         const uint8_t *f = m->flags + (size_t)y * (size_t)w;
-        int any = 0;
-        for (int x = 0; x < w && !any; x++)
-            any = f[x] & F_MEASURED;
-        if (!any)
+        if (!row_has_measured(f, w))
             continue;
         /* a* and Y only: no logarithms */
         j->dsp->row_colour(sd_image_px(m->img, m->ox, m->oy + y), w, m->g, NULL, a, NULL, yy);
-        for (int x = 0; x < w; x++) {
-            if (!(f[x] & F_MEASURED))
-                continue;
-            if (j->want_a)
-                collect(&j->ca, a[x]);
-            if (j->want_r)
-                collect(&j->cr, a[x]);
-            if (j->want_y)
-                collect(&j->cy, yy[x]);
-            j->red += j->count_red && (double)a[x] > j->t_red;
-        }
+        for (int k = 0; k < 3; k++)
+            if (j->want[k])
+                collect_row(&j->c[k], j->dsp, k == 1 ? yy : a, f, w, NULL, scratch);
     }
     return NULL;
 }
 
-/* One pass: collect the median bins of a* (want_a) and Y (want_y) into ca /
- * cy (initialized by the caller), count a* > t_red (count_red). */
-static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, int want_a, collector *ca,
-                             int want_y, collector *cy, int count_red, double t_red, size_t *red,
-                             collector *cr)
+/* One pass over the colour of the window filling the wanted collectors. */
+static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, colour_want want)
 {
+    collector *const cs[3] = {want.ca, want.cy, want.cr};
     colour_job jobs[MAX_THREADS];
     memset(jobs, 0, sizeof jobs);
     int nt = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(m->h, MAX_THREADS));
@@ -485,54 +463,65 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, int want_a, colle
         j->dsp = sd_dsp_active();
         j->y0 = (int)((int64_t)m->h * t / nt);
         j->y1 = (int)((int64_t)m->h * (t + 1) / nt);
-        j->want_a = want_a;
-        j->want_y = want_y;
-        j->count_red = count_red;
-        j->t_red = t_red;
-        j->buf = sd_alloc_array(2 * (size_t)m->w, sizeof(float));
-        if (want_a) {
-            j->ca = *ca;
-            j->ca.n = 0;
-            j->ca.v = sd_alloc_array(ca->cap ? ca->cap : 1, sizeof(float));
-        }
-        if (want_y) {
-            j->cy = *cy;
-            j->cy.n = 0;
-            j->cy.v = sd_alloc_array(cy->cap ? cy->cap : 1, sizeof(float));
-        }
-        if ((j->want_r = cr != NULL)) {
-            j->cr = *cr;
-            j->cr.n = 0;
-            j->cr.v = sd_alloc_array(cr->cap ? cr->cap : 1, sizeof(float));
-        }
-        if (!j->buf || (want_a && !j->ca.v) || (want_y && !j->cy.v) || (cr && !j->cr.v))
+        j->buf = sd_alloc_array(3 * (size_t)m->w, sizeof(float));
+        if (!j->buf)
             s = SD_ERR_NOMEM;
+        for (int k = 0; k < 3; k++) {
+            if (!(j->want[k] = cs[k]))
+                continue;
+            j->c[k] = *cs[k];
+            j->c[k].n = 0;
+            if (!(j->c[k].v = sd_alloc_array(cs[k]->cap ? cs[k]->cap : 1, sizeof(float))))
+                s = SD_ERR_NOMEM;
+        }
     }
     if (s == SD_OK) {
         sd_run_jobs(nt, colour_run, jobs, sizeof jobs[0]);
         /* concatenate in job order (selection does not depend on it anyway) */
-        for (int t = 0; t < nt; t++) {
-            for (size_t i = 0; want_a && i < jobs[t].ca.n && ca->n < ca->cap; i++)
-                ca->v[ca->n++] = jobs[t].ca.v[i];
-            for (size_t i = 0; want_y && i < jobs[t].cy.n && cy->n < cy->cap; i++)
-                cy->v[cy->n++] = jobs[t].cy.v[i];
-            for (size_t i = 0; cr && i < jobs[t].cr.n && cr->n < cr->cap; i++)
-                cr->v[cr->n++] = jobs[t].cr.v[i];
-            if (red)
-                *red += jobs[t].red;
-        }
+        for (int t = 0; t < nt; t++)
+            for (int k = 0; k < 3; k++) {
+                if (!cs[k])
+                    continue;
+                size_t add = SD_MIN(jobs[t].c[k].n, cs[k]->cap - cs[k]->n);
+                memcpy(cs[k]->v + cs[k]->n, jobs[t].c[k].v, add * sizeof(float));
+                cs[k]->n += add;
+            }
     }
     for (int t = 0; t < nt; t++) {
         free(jobs[t].buf);
-        if (want_a)
-            free(jobs[t].ca.v);
-        if (want_y)
-            free(jobs[t].cy.v);
-        free(jobs[t].cr.v);
+        for (int k = 0; k < 3; k++)
+            free(jobs[t].c[k].v);
     }
     if (s != SD_OK)
         return sd_fail(ctx, s, "metrics: out of memory");
     return SD_OK;
+}
+
+/* Set cr to the a* bins a threshold in [lo, hi] can fall in, widened by
+ * one bin each side for the float rounding of the bounds: every a* in a
+ * higher bin is above the threshold, every one in a lower bin is not. */
+static int red_collector_init(collector *cr, const uint32_t *hist_a, double lo, double hi)
+{
+    memset(cr, 0, sizeof *cr);
+    unsigned rlo = isfinite(lo) ? sd_fbin((float)lo) : 0;
+    unsigned rhi = isfinite(hi) ? sd_fbin((float)hi) : HBINS - 1;
+    cr->b_lo = rlo > 0 ? rlo - 1 : 0;
+    cr->b_hi = rhi < HBINS - 1 ? rhi + 1 : HBINS - 1;
+    for (unsigned b = cr->b_lo; b <= cr->b_hi; b++)
+        cr->cap += hist_a[b];
+    return (cr->v = sd_alloc_array(cr->cap ? cr->cap : 1, sizeof(float))) != NULL;
+}
+
+/* Measured pixels with a* > t_red: the bins above cr's, and the collected
+ * values of cr's bins. */
+static size_t red_count(const uint32_t *hist_a, const collector *cr, double t_red)
+{
+    size_t red = 0;
+    for (unsigned b = cr->b_hi + 1; b < HBINS; b++)
+        red += hist_a[b];
+    for (size_t i = 0; i < cr->n; i++)
+        red += (double)cr->v[i] > t_red;
+    return red;
 }
 
 /* ---- pores ---- */
@@ -722,11 +711,12 @@ static sd_status flag_pass(sd_ctx *ctx, sd_measure *m, const uint8_t *mask, doub
 
 typedef struct dpass_job {
     const sd_measure *m;
+    const sd_dsp *dsp;
     int y0, y1;
-    int absdev;      /* values |D - med| (as float) instead of D */
-    double med;
-    collector c;     /* collecting: own buffer */
-    uint32_t *hist;  /* or histogram: own HBINS */
+    const double *ctr; /* values |D - *ctr| instead of D */
+    collector c;       /* collecting: own buffer */
+    uint32_t *hist;    /* or histogram: own HBINS */
+    float *scratch;    /* a row */
 } dpass_job;
 
 static void *dpass_run(void *arg)
@@ -737,15 +727,10 @@ static void *dpass_run(void *arg)
     for (int y = j->y0; y < j->y1; y++) {
         const float *d = sd_plane_row(&m->d, y);
         const uint8_t *f = m->flags + (size_t)y * (size_t)w;
-        for (int x = 0; x < w; x++) {
-            if (!(f[x] & F_MEASURED))
-                continue;
-            float v = j->absdev ? (float)fabs((double)d[x] - j->med) : d[x];
-            if (j->hist)
-                j->hist[fbin(v)]++;
-            else
-                collect(&j->c, v);
-        }
+        if (j->hist)
+            j->dsp->row_hist(d, f, F_MEASURED, w, j->ctr, j->hist);
+        else
+            collect_row(&j->c, j->dsp, d, f, w, j->ctr, j->scratch);
     }
     return NULL;
 }
@@ -767,13 +752,14 @@ static sd_status d_pass(sd_ctx *ctx, const sd_measure *m, int absdev, double med
         j->m = m;
         j->y0 = (int)((int64_t)m->h * t / nt);
         j->y1 = (int)((int64_t)m->h * (t + 1) / nt);
-        j->absdev = absdev;
-        j->med = med;
+        j->dsp = sd_dsp_active();
+        j->ctr = absdev ? &med : NULL;
         if (c) {
             j->c = *c;
             j->c.n = 0;
             j->c.v = sd_alloc_array(c->cap ? c->cap : 1, sizeof(float));
-            if (!j->c.v)
+            j->scratch = sd_alloc_array((size_t)m->w, sizeof(float));
+            if (!j->c.v || !j->scratch)
                 s = SD_ERR_NOMEM;
         } else if (!(j->hist = sd_calloc_array(HBINS, sizeof(uint32_t)))) {
             s = SD_ERR_NOMEM;
@@ -791,6 +777,7 @@ static sd_status d_pass(sd_ctx *ctx, const sd_measure *m, int absdev, double med
     for (int t = 0; t < nt; t++) {
         free(jobs[t].c.v);
         free(jobs[t].hist);
+        free(jobs[t].scratch);
     }
     if (s != SD_OK)
         return sd_fail(ctx, s, "metrics: out of memory");
@@ -942,18 +929,12 @@ sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
     memset(&cr, 0, sizeof cr);
     int fin_ok = collector_init(&cy, m->hist_y, n);
     if (fin_ok) {
-        const double lo = key_float((uint32_t)ca.b_lo << 16) + m->p.red_delta;
-        const double hi = key_float(((uint32_t)ca.b_hi << 16) | 0xffffu) + m->p.red_delta;
-        unsigned rlo = isfinite(lo) ? fbin((float)lo) : 0;
-        unsigned rhi = isfinite(hi) ? fbin((float)hi) : HBINS - 1;
-        cr.b_lo = rlo > 0 ? rlo - 1 : 0;
-        cr.b_hi = rhi < HBINS - 1 ? rhi + 1 : HBINS - 1;
-        for (unsigned b = cr.b_lo; b <= cr.b_hi; b++)
-            cr.cap += m->hist_a[b];
-        fin_ok = (cr.v = sd_alloc_array(cr.cap ? cr.cap : 1, sizeof(float))) != NULL;
+        const double lo = sd_key_float((uint32_t)ca.b_lo << 16) + m->p.red_delta;
+        const double hi = sd_key_float(((uint32_t)ca.b_hi << 16) | 0xffffu) + m->p.red_delta;
+        fin_ok = red_collector_init(&cr, m->hist_a, lo, hi);
     }
-    sd_status s = fin_ok ? colour_pass(ctx, m, 1, &ca, 1, &cy, 0, 0, NULL, &cr)
-                     : sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
+    sd_status s = fin_ok ? colour_pass(ctx, m, (colour_want){&ca, &cy, &cr})
+                         : sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
     if (s != SD_OK) {
         free(ca.v);
         free(cy.v);
@@ -962,11 +943,7 @@ sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
     }
     double t_red = collector_median(&ca, n) + m->p.red_delta;
     free(ca.v);
-    size_t red = 0;
-    for (unsigned b = cr.b_hi + 1; b < HBINS; b++)
-        red += m->hist_a[b];
-    for (size_t i = 0; i < cr.n; i++)
-        red += (double)cr.v[i] > t_red;
+    size_t red = red_count(m->hist_a, &cr, t_red);
     free(cr.v);
     free(m->fin_y);
     m->fin_y = cy.v;
@@ -1053,7 +1030,14 @@ sd_status sd_measure_finish(sd_ctx *ctx, sd_measure *m, const sd_thresholds *thr
         m->have_fin = 0;
         red = m->fin_red;
     } else {
-        s = colour_pass(ctx, m, 0, NULL, 1, &cy, 1, thr->t_red, &red, NULL);
+        collector cr;
+        if (!red_collector_init(&cr, m->hist_a, thr->t_red, thr->t_red)) {
+            free(cy.v);
+            return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
+        }
+        s = colour_pass(ctx, m, (colour_want){NULL, &cy, &cr});
+        red = red_count(m->hist_a, &cr, thr->t_red);
+        free(cr.v);
     }
     if (s != SD_OK) {
         free(cy.v);
