@@ -3,19 +3,20 @@
  *
  *  - full-frame reference (sd_gauss_blur on whole planes, textbook sums in
  *    double, exact medians by selection over every value): ra, rq within
- *    1e-12 relative (only the summation order differs), T_pore and the
- *    median Y bit for bit (the same float values, exact medians).
+ *    and the mean Lambda 1e-12 relative (only the summation order
+ *    differs), T_pore bit for bit (the same float values, exact medians).
  *  - thread counts 1, 2, 3 at one SIMD level: every metric and threshold
  *    bit-identical (per-strip sums merged in strip order).
  *  - each SIMD level against scalar -j 1 (docs/metrics.md "Speed"):
  *    ra, rq, sharpness, T_pore relative 1e-5 (fused vs unfused blur taps,
  *    a few float ulp); mean_a, erythema_index, T_red absolute 1e-4 (vector
- *    cube root and ln); median_y and clipped/crushed fractions exact (Y is
- *    bit-identical); asymmetry absolute 1e-6; red_area_fraction within 2
+ *    cube root and ln); clipped/crushed fractions exact; asymmetry and
+ *    mean Lambda absolute 1e-6; red_area_fraction within 2
  *    pixels of n and pore_count within +-1 (a pixel whose a* or D lies
  *    within the kernels' error of its threshold can flip), pore area
  *    fraction within 20 pixels of n.
- *  - the phases (begin both, thresholds, finish both) equal sd_image_measure.
+ *  - the phases (begin both, thresholds, finish both; or AFTER begun with
+ *    the thresholds fixed) equal sd_image_measure.
  *  - the whole compare (BEFORE and AFTER measured at the same time) at
  *    -j 1, 2, 3: metrics and thresholds bit-identical.
  */
@@ -131,7 +132,7 @@ static void expect_close(const char *what, sd_simd_level lv, const sd_metrics *x
     REL(sharpness, 1e-5);
     ABS(mean_a, 1e-4);
     ABS(erythema_index, 1e-4);
-    ABS(median_y, 0);
+    ABS(mean_lambda, 1e-6);
     ABS(clipped_fraction, 0);
     ABS(crushed_fraction, 0);
     ABS(asymmetry, 1e-6);
@@ -214,8 +215,8 @@ static void test_full_frame_reference(void **state)
         assert_int_equal(sd_plane_init(fx.ctx, &gs, w, h), SD_OK);
         assert_int_equal(sd_plane_init(fx.ctx, &gp, w, h), SD_OK);
         float *tmp = malloc(sizeof(float) * 4 * (size_t)w);
-        float *dv = malloc(sizeof(float) * (size_t)w * h), *yv = malloc(sizeof(float) * (size_t)w * h);
-        assert_true(tmp && dv && yv);
+        float *dv = malloc(sizeof(float) * (size_t)w * h);
+        assert_true(tmp && dv);
         const float g1[3] = {1, 1, 1};
         for (int y = 0; y < h; y++)
             sd_dsp_active()->row_colour(img->px + (size_t)y * img->stride, w, g1,
@@ -223,9 +224,8 @@ static void test_full_frame_reference(void **state)
         assert_int_equal(sd_gauss_blur(fx.ctx, &lam, &gt, p.sigma_t), SD_OK);
         assert_int_equal(sd_gauss_blur(fx.ctx, &lam, &gs, p.sigma_s), SD_OK);
         assert_int_equal(sd_gauss_blur(fx.ctx, &lam, &gp, p.sigma_p), SD_OK);
-        double s1 = 0, s2 = 0;
+        double s1 = 0, s2 = 0, sl = 0;
         size_t n = 0;
-        const float *lut = sd_srgb16_lut();
         for (int y = border; y < h - border; y++)
             for (int x = border; x < w - border; x++) {
                 const uint16_t *px = img->px + (size_t)y * img->stride + 3 * (size_t)x;
@@ -234,16 +234,17 @@ static void test_full_frame_reference(void **state)
                 double hv = (double)sd_plane_row(&lam, y)[x] - sd_plane_row(&gt, y)[x];
                 s1 += fabs(hv);
                 s2 += hv * hv;
+                sl += sd_plane_row(&lam, y)[x];
                 dv[n] = sd_plane_row(&gp, y)[x] - sd_plane_row(&gs, y)[x];
-                yv[n] = (float)SD_XYZ_YR * lut[px[0]] + (float)SD_XYZ_YG * lut[px[1]] +
-                        (float)SD_XYZ_YB * lut[px[2]];
                 n++;
             }
         assert_int_equal(m.pixels, n);
         const double ra_ref = 100 * s1 / (double)n, rq_ref = 100 * sqrt(s2 / (double)n);
         if (fabs(m.ra - ra_ref) > 1e-12 * ra_ref || fabs(m.rq - rq_ref) > 1e-12 * rq_ref)
             fail_msg("ra %.15g vs %.15g, rq %.15g vs %.15g", m.ra, ra_ref, m.rq, rq_ref);
-        assert_true(m.median_y == sd_select_median(yv, n));
+        const double ml = sl / (double)n;
+        if (fabs(m.mean_lambda - ml) > 1e-12 * fabs(ml))
+            fail_msg("mean Lambda %.15g vs %.15g", m.mean_lambda, ml);
         double med = sd_select_median(dv, n);
         for (size_t i = 0; i < n; i++)
             dv[i] = (float)fabs((double)dv[i] - med);
@@ -256,7 +257,6 @@ static void test_full_frame_reference(void **state)
         sd_plane_release(&gp);
         free(tmp);
         free(dv);
-        free(yv);
     }
     sd_ctx_set_threads(fx.ctx, 1);
 }
@@ -272,10 +272,10 @@ static void test_phases_equal_measure(void **state)
     sd_metrics rb, ra, b, a;
     measure_pair(&p, &tr, &rb, &ra);
     sd_measure *mb = NULL, *ma = NULL;
-    assert_int_equal(sd_measure_begin(fx.ctx, fx.pair.before, fx.roi.before, 1.0, NULL, &p, &mb),
-                     SD_OK);
+    assert_int_equal(
+        sd_measure_begin(fx.ctx, fx.pair.before, fx.roi.before, 1.0, NULL, &p, NULL, &mb), SD_OK);
     assert_int_equal(sd_measure_begin(fx.ctx, fx.pair.after, fx.roi.after, fx.scale, gains_after,
-                                      &p, &ma),
+                                      &p, NULL, &ma),
                      SD_OK);
     sd_thresholds t = {0};
     assert_int_equal(sd_measure_thresholds(fx.ctx, mb, &t), SD_OK);
@@ -284,12 +284,29 @@ static void test_phases_equal_measure(void **state)
     /* finishing twice gives the same (the flags are restored) */
     sd_metrics a2;
     assert_int_equal(sd_measure_finish(fx.ctx, ma, &t, &a2), SD_OK);
+    /* BEFORE's thresholds are fixed now: other ones are refused */
+    sd_thresholds other = t;
+    other.t_pore *= 2;
+    sd_metrics junk;
+    assert_int_equal(sd_measure_finish(fx.ctx, mb, &other, &junk), SD_ERR_ARG);
+    assert_int_equal(sd_measure_thresholds(fx.ctx, mb, &other), SD_ERR_ARG);
+    assert_int_equal(sd_measure_finish(fx.ctx, mb, &t, &b), SD_OK);
     sd_measure_free(mb);
+    sd_measure_free(ma);
+    /* AFTER begun with the thresholds fixed: red count and pore candidates
+     * in the fused pass, no D plane */
+    sd_metrics a3;
+    assert_int_equal(sd_measure_begin(fx.ctx, fx.pair.after, fx.roi.after, fx.scale, gains_after,
+                                      &p, &t, &ma),
+                     SD_OK);
+    assert_int_equal(sd_measure_finish(fx.ctx, ma, &t, &a3), SD_OK);
+    assert_int_equal(sd_measure_finish(fx.ctx, ma, &other, &junk), SD_ERR_ARG);
     sd_measure_free(ma);
     assert_same_thresholds(&t, &tr);
     assert_memory_equal(&b, &rb, sizeof b);
     assert_memory_equal(&a, &ra, sizeof a);
     assert_memory_equal(&a2, &ra, sizeof a);
+    assert_memory_equal(&a3, &ra, sizeof a);
 }
 
 static void test_compare_threads(void **state)

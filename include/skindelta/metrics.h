@@ -117,7 +117,7 @@ typedef struct sd_metrics {
     double crushed_fraction; /* share of the mask crushed (all channels <= 5/255) */
     double sharpness;        /* variance of the Laplacian of Lambda (scale-normalized) */
     double asymmetry;        /* |mean Lambda left half - right half| of the mask */
-    double median_y;         /* median linear luminance after gains */
+    double mean_lambda;      /* mean Lambda of the measured pixels (after gains) */
 } sd_metrics;
 
 /* Measure one image over mask (img-sized; SD_ROI_EXCLUDED = geometric ROI

@@ -215,7 +215,7 @@ static const size_t metric_doubles[] = {
     offsetof(sd_metrics, pore_mean_area_px), offsetof(sd_metrics, pore_density_per_cm2),
     offsetof(sd_metrics, pore_mean_area_mm2), offsetof(sd_metrics, clipped_fraction),
     offsetof(sd_metrics, crushed_fraction), offsetof(sd_metrics, sharpness),
-    offsetof(sd_metrics, asymmetry), offsetof(sd_metrics, median_y),
+    offsetof(sd_metrics, asymmetry), offsetof(sd_metrics, mean_lambda),
 };
 #define N_MD (sizeof metric_doubles / sizeof metric_doubles[0])
 

@@ -131,89 +131,57 @@ static sd_status load_mask(sd_ctx *ctx, const sd_compare_params *p, const sd_ima
     return sd_mask_load(ctx, p->mask_path, p->max_pixels, before->width, before->height, out);
 }
 
-/* One image's share of the metric stage on a thread of its own. */
-typedef struct measure_job {
+/* One image's pores on a thread of its own. */
+typedef struct finish_job {
     sd_ctx *ctx;
-    const sd_image *img;
-    const uint8_t *mask;
-    double scale;
-    const double *gains;
-    const sd_metric_params *p;
-    const sd_thresholds *thr; /* finish only */
     sd_measure *m;
+    const sd_thresholds *thr;
     sd_metrics *out;
     sd_status status;
-} measure_job;
+} finish_job;
 
-static void *measure_begin_run(void *arg)
+static void *finish_run(void *arg)
 {
-    measure_job *j = arg;
-    j->status = sd_measure_begin(j->ctx, j->img, j->mask, j->scale, j->gains, j->p, &j->m);
-    return NULL;
-}
-
-static void *measure_finish_run(void *arg)
-{
-    measure_job *j = arg;
+    finish_job *j = arg;
     j->status = sd_measure_finish(j->ctx, j->m, j->thr, j->out);
     return NULL;
 }
 
-/* Run fn on jb here and on ja on a second thread when there is one (ja
- * then works on its own context; its error is copied into jb's). */
-static void run_both(void *(*fn)(void *), measure_job *jb, measure_job *ja, int threaded)
-{
-    pthread_t th;
-    if (threaded && pthread_create(&th, NULL, fn, ja) == 0) {
-        fn(jb);
-        pthread_join(th, NULL);
-    } else {
-        fn(jb);
-        if (jb->status == SD_OK)
-            fn(ja);
-    }
-}
-
-/* The metric stage of a pair: the threshold-free per-pixel work of BEFORE
- * and AFTER at the same time (each on half the threads), thresholds from
- * BEFORE, then the threshold-dependent parts of both at the same time. The
- * numbers do not depend on the thread split. BEFORE's error wins. */
+/* The metric stage of a pair: BEFORE's per-pixel pass on all the threads,
+ * its thresholds, then AFTER's pass with those thresholds fixed (it counts
+ * the red pixels and marks the pore candidates on the way, so it keeps no
+ * D plane and needs no second colour pass), then the pores of both images
+ * at the same time. The numbers do not depend on the thread count. */
 static sd_status measure_pair(sd_ctx *ctx, const sd_image *before, const sd_image *after,
                               const sd_roi *roi, double scale, const sd_norm_result *norm,
                               const sd_metric_params *p, sd_thresholds *thr, sd_metrics *mb,
                               sd_metrics *ma)
 {
-    const int nt = sd_ctx_threads(ctx);
-    sd_ctx *actx = nt > 1 ? sd_ctx_new() : NULL;
-    sd_ctx *bctx = actx ? sd_ctx_new() : NULL;
-    int threaded = actx && bctx;
-    if (threaded) {
-        sd_ctx_set_threads(bctx, nt - nt / 2);
-        sd_ctx_set_threads(actx, nt / 2);
-    }
-    measure_job jb = {threaded ? bctx : ctx, before, roi->before, 1.0, norm->before_gains, p,
-                      thr, NULL, mb, SD_OK};
-    measure_job ja = {threaded ? actx : ctx, after, roi->after, scale, norm->gains, p,
-                      thr, NULL, ma, SD_OK};
-    sd_status s;
-    run_both(measure_begin_run, &jb, &ja, threaded);
-    if ((s = jb.status) != SD_OK || (s = ja.status) != SD_OK)
-        goto done;
+    sd_measure *b = NULL, *a = NULL;
     thr->set = 0;
-    /* on all the threads: the exact medians' colour pass */
-    if ((s = sd_measure_thresholds(ctx, jb.m, thr)) != SD_OK) {
-        threaded = 0; /* the message is in ctx already */
+    sd_status s = sd_measure_begin(ctx, before, roi->before, 1.0, norm->before_gains, p, NULL, &b);
+    if (s == SD_OK)
+        s = sd_measure_thresholds(ctx, b, thr);
+    if (s == SD_OK)
+        s = sd_measure_begin(ctx, after, roi->after, scale, norm->gains, p, thr, &a);
+    if (s != SD_OK)
         goto done;
-    }
-    run_both(measure_finish_run, &jb, &ja, threaded);
-    s = jb.status != SD_OK ? jb.status : ja.status;
-done:
-    if (threaded && s != SD_OK)
-        sd_fail(ctx, s, "%s", sd_ctx_message(jb.status != SD_OK ? jb.ctx : ja.ctx));
-    sd_measure_free(jb.m);
-    sd_measure_free(ja.m);
+    sd_ctx *actx = sd_ctx_threads(ctx) > 1 ? sd_ctx_new() : NULL;
+    finish_job jb = {ctx, b, thr, mb, SD_OK}, ja = {actx ? actx : ctx, a, thr, ma, SD_OK};
+    pthread_t th;
+    int threaded = actx && pthread_create(&th, NULL, finish_run, &ja) == 0;
+    finish_run(&jb);
+    if (threaded)
+        pthread_join(th, NULL);
+    else if (jb.status == SD_OK)
+        finish_run(&ja);
+    /* BEFORE's error wins */
+    if ((s = jb.status) == SD_OK && (s = ja.status) != SD_OK && ja.ctx != ctx)
+        sd_fail(ctx, s, "%s", sd_ctx_message(actx));
     sd_ctx_free(actx);
-    sd_ctx_free(bctx);
+done:
+    sd_measure_free(b);
+    sd_measure_free(a);
     return s;
 }
 

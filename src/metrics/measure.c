@@ -33,7 +33,7 @@
 #include "skindelta/metrics.h"
 
 /* flags per pixel */
-enum { F_MASK = 1, F_MEASURED = 2, F_CLIPPED = 4, F_VISITED = 8 };
+enum { F_MASK = 1, F_MEASURED = 2, F_CLIPPED = 4, F_VISITED = 8, F_CAND = 16 };
 
 /* Rows per strip: the unit of the per-strip float sums (fixed, so the
  * merge order does not depend on the thread count). */
@@ -54,20 +54,29 @@ struct sd_measure {
     int ox, oy, w, h; /* the window */
     int nthreads;
     uint8_t *flags;   /* w x h */
-    sd_plane d;       /* D = G_p - G_s over the window */
+    /* Thresholds fixed, at begin (sd_measure_begin's thr: the fused pass
+     * then counts the red pixels and marks the pore candidates (F_CAND)
+     * itself, and neither D nor the a* and D histograms are kept) or by
+     * sd_measure_thresholds (which does the same from D and the
+     * histograms, then drops them). */
+    int fixed;
+    double t_red;
+    float t_red_lo;   /* the largest float <= t_red: a > t_red iff a > t_red_lo */
+    float t_pore;
+    size_t red;       /* fixed: measured pixels with a* > t_red */
+    sd_plane d;       /* !fixed: D = G_p - G_s over the window */
     size_t n, n_mask, n_clip, n_crush, n_left, n_right;
     int xs;           /* asymmetry split: columns < xs are the left half */
-    uint32_t *hist_a, *hist_y, *hist_d; /* HBINS each, measured pixels */
+    uint32_t *hist_a, *hist_d; /* !fixed: HBINS each, measured pixels */
     double sum_a, sum_e, tex[3], lap[2], lam_l, lam_r;
     double median_a;  /* exact, set by sd_measure_thresholds */
     int have_median_a;
-    /* finish's colour inputs, gathered by sd_measure_thresholds' colour
-     * pass: the median-Y bin's values and the red count at fin_t_red */
-    int have_fin;
-    double fin_t_red;
-    size_t fin_red, fin_y_below, fin_y_n;
-    float *fin_y;
 };
+
+static int thresholds_ok(const sd_thresholds *t)
+{
+    return isfinite(t->t_red) && t->t_pore >= 0 && isfinite(t->t_pore);
+}
 
 static int params_ok(const sd_metric_params *p)
 {
@@ -95,7 +104,8 @@ typedef struct band_job {
     int y0, y1;          /* rows [y0, y1): whole strips */
     int rt, rs, rp, R;   /* radii; R = furthest row ahead a step needs */
     const float *kt, *ks, *kp;
-    uint32_t *hist;      /* 3 x HBINS: a*, Y, D */
+    uint32_t *hist;      /* !fixed: 2 x HBINS: a*, D */
+    size_t red;          /* fixed: a* > t_red */
     ring lam, ht, hs, hp, gs;
     float *pad, *ca, *ce, *cy, *gt, *gp;
     const float **in;
@@ -139,8 +149,15 @@ static void accumulate_colour(band_job *j, int sy, const float *lam)
     j->dsp->row_acc(j->ce, NULL, f, F_MEASURED, w, a->e);
     j->dsp->row_acc(lam, NULL, f, F_MEASURED, m->xs, a->lam_l);
     j->dsp->row_acc(lam + m->xs, NULL, f + m->xs, F_MEASURED, w - m->xs, a->lam_r);
-    j->dsp->row_hist(j->ca, f, F_MEASURED, w, NULL, j->hist);
-    j->dsp->row_hist(j->cy, f, F_MEASURED, w, NULL, j->hist + HBINS);
+    if (m->fixed) {
+        const float t = m->t_red_lo;
+        size_t red = 0;
+        for (int x = 0; x < w; x++)
+            red += (f[x] & F_MEASURED) && j->ca[x] > t;
+        j->red += red;
+    } else {
+        j->dsp->row_hist(j->ca, f, F_MEASURED, w, NULL, j->hist);
+    }
 }
 
 /* Convert source row sy and filter it horizontally into the rings. */
@@ -217,7 +234,7 @@ static void *band_run(void *arg)
     band_job *j = arg;
     const sd_measure *m = j->m;
     const int w = m->w, h = m->h;
-    uint32_t *hd = j->hist + 2 * HBINS;
+    uint32_t *hd = j->hist + HBINS;
     for (int y = j->y0; y < j->y1; y++) {
         while (ensure_rows(j, y) > 0)
             ;
@@ -234,10 +251,19 @@ static void *band_run(void *arg)
         j->dsp->row_acc(ring_row(&j->lam, y, w), j->gt, f, F_MEASURED, w, a->tex);
         if (w >= 3)
             j->dsp->row_lap_acc(up + 1, gs + 1, gd + 1, f + 1, F_MEASURED, w - 2, a->lap);
-        float *d = sd_plane_row(&m->d, y);
-        for (int x = 0; x < w; x++)
-            d[x] = j->gp[x] - gs[x];
-        j->dsp->row_hist(d, f, F_MEASURED, w, NULL, hd);
+        if (m->fixed) {
+            /* pore candidates: every pixel of the window (components grow
+             * through unmeasured ones), flags of this band's own rows */
+            uint8_t *fw = m->flags + (size_t)y * (size_t)w;
+            const float t = m->t_pore;
+            for (int x = 0; x < w; x++)
+                fw[x] |= (uint8_t)((j->gp[x] - gs[x] > t) * F_CAND);
+        } else {
+            float *d = sd_plane_row(&m->d, y);
+            for (int x = 0; x < w; x++)
+                d[x] = j->gp[x] - gs[x];
+            j->dsp->row_hist(d, f, F_MEASURED, w, NULL, hd);
+        }
     }
     return NULL;
 }
@@ -308,9 +334,9 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
         j->gp = sd_alloc_array((size_t)w, sizeof(float));
         j->in = sd_alloc_array(2 * (size_t)R0 + 1, sizeof *j->in);
         j->done = sd_calloc_array((size_t)(j->y1 - j->y0) + 1, 1);
-        j->hist = sd_calloc_array(3 * (size_t)HBINS, sizeof(uint32_t));
+        j->hist = m->fixed ? NULL : sd_calloc_array(2 * (size_t)HBINS, sizeof(uint32_t));
         if (!ok || !j->pad || !j->ca || !j->ce || !j->cy || !j->gt || !j->gp || !j->in ||
-            !j->done || !j->hist)
+            !j->done || (!m->fixed && !j->hist))
             s = SD_ERR_NOMEM;
     }
     if (s != SD_OK)
@@ -328,12 +354,13 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
         m->lam_l += a->lam_l[0];
         m->lam_r += a->lam_r[0];
     }
-    for (int t = 0; t < nt; t++)
-        for (int b = 0; b < HBINS; b++) {
+    for (int t = 0; t < nt; t++) {
+        m->red += jobs[t].red;
+        for (int b = 0; !m->fixed && b < HBINS; b++) {
             m->hist_a[b] += jobs[t].hist[b];
-            m->hist_y[b] += jobs[t].hist[HBINS + b];
-            m->hist_d[b] += jobs[t].hist[2 * HBINS + b];
+            m->hist_d[b] += jobs[t].hist[HBINS + b];
         }
+    }
 done:
     for (int t = 0; t < nt; t++)
         band_free(&jobs[t]);
@@ -404,18 +431,18 @@ static double collector_median(collector *c, size_t n)
 
 /* ---- colour recompute passes over the window (threaded, integer results) ---- */
 
-/* The collectors a colour pass fills (NULL: not wanted): ca and cr take a*
- * values, cy takes Y values, each from the bins the caller set. */
+/* The collectors a colour pass fills (NULL: not wanted), both with a*
+ * values from the bins the caller set: the median's (ca) and T_red's (cr). */
 typedef struct colour_want {
-    collector *ca, *cy, *cr;
+    collector *ca, *cr;
 } colour_want;
 
 typedef struct colour_job {
     const sd_measure *m;
     const sd_dsp *dsp;
     int y0, y1;
-    collector c[3];       /* ca, cy, cr: bins from the caller's, own buffers */
-    const collector *want[3];
+    collector c[2];       /* ca, cr: bins from the caller's, own buffers */
+    const collector *want[2];
     float *buf;           /* 3 rows of w: a*, Y, scratch */
 } colour_job;
 
@@ -440,9 +467,9 @@ static void *colour_run(void *arg)
             continue;
         /* a* and Y only: no logarithms */
         j->dsp->row_colour(sd_image_px(m->img, m->ox, m->oy + y), w, m->g, NULL, a, NULL, yy);
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < 2; k++)
             if (j->want[k])
-                collect_row(&j->c[k], j->dsp, k == 1 ? yy : a, f, w, NULL, scratch);
+                collect_row(&j->c[k], j->dsp, a, f, w, NULL, scratch);
     }
     return NULL;
 }
@@ -450,7 +477,7 @@ static void *colour_run(void *arg)
 /* One pass over the colour of the window filling the wanted collectors. */
 static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, colour_want want)
 {
-    collector *const cs[3] = {want.ca, want.cy, want.cr};
+    collector *const cs[2] = {want.ca, want.cr};
     colour_job jobs[MAX_THREADS];
     memset(jobs, 0, sizeof jobs);
     int nt = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(m->h, MAX_THREADS));
@@ -466,7 +493,7 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, colour_want want)
         j->buf = sd_alloc_array(3 * (size_t)m->w, sizeof(float));
         if (!j->buf)
             s = SD_ERR_NOMEM;
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < 2; k++) {
             if (!(j->want[k] = cs[k]))
                 continue;
             j->c[k] = *cs[k];
@@ -479,7 +506,7 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, colour_want want)
         sd_run_jobs(nt, colour_run, jobs, sizeof jobs[0]);
         /* concatenate in job order (selection does not depend on it anyway) */
         for (int t = 0; t < nt; t++)
-            for (int k = 0; k < 3; k++) {
+            for (int k = 0; k < 2; k++) {
                 if (!cs[k])
                     continue;
                 size_t add = SD_MIN(jobs[t].c[k].n, cs[k]->cap - cs[k]->n);
@@ -489,7 +516,7 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, colour_want want)
     }
     for (int t = 0; t < nt; t++) {
         free(jobs[t].buf);
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < 2; k++)
             free(jobs[t].c[k].v);
     }
     if (s != SD_OK)
@@ -526,26 +553,37 @@ static size_t red_count(const uint32_t *hist_a, const collector *cr, double t_re
 
 /* ---- pores ---- */
 
-/* Components of candidate pixels (D > t), 8-connected, seeded only from
+/* Mark the pore candidates (D > t) of the whole window in the flags. */
+static void mark_candidates(sd_measure *m, float t)
+{
+    for (int y = 0; y < m->h; y++) {
+        const float *d = sd_plane_row(&m->d, y);
+        uint8_t *f = m->flags + (size_t)y * (size_t)m->w;
+        for (int x = 0; x < m->w; x++)
+            f[x] |= (uint8_t)((d[x] > t) * F_CAND);
+    }
+}
+
+/* Components of candidate pixels (F_CAND), 8-connected, seeded only from
  * measured pixels but grown through every unclipped candidate pixel, so a
  * pore crossing the mask edge is seen whole. A component counts when its
  * centroid's nearest pixel is in the mask, and its area and elongation pass. */
-static sd_status find_pores(sd_ctx *ctx, sd_measure *m, float t, double amin, double amax,
+static sd_status find_pores(sd_ctx *ctx, sd_measure *m, double amin, double amax,
                             double max_elong, size_t *count, double *area_sum)
 {
-    const sd_plane *d = &m->d;
-    int w = d->w, h = d->h;
+    const int w = m->w, h = m->h;
+    const uint8_t seed = F_MEASURED | F_CAND;
     size_t n_acc = 0, stack_cap = 4096;
     double a_acc = 0;
     size_t *stack = sd_alloc_array(stack_cap, sizeof *stack);
     if (!stack)
         return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
     for (int y0 = 0; y0 < h; y0++) {
-        const float *drow = sd_plane_row(d, y0);
+        const uint8_t *frow = m->flags + (size_t)y0 * (size_t)w;
         for (int x0 = 0; x0 < w; x0++) {
-            size_t i0 = (size_t)y0 * (size_t)w + (size_t)x0;
-            if ((m->flags[i0] & (F_MEASURED | F_VISITED)) != F_MEASURED || !(drow[x0] > t))
+            if ((frow[x0] & (seed | F_VISITED)) != seed)
                 continue;
+            size_t i0 = (size_t)y0 * (size_t)w + (size_t)x0;
             /* flood fill from (x0, y0) */
             size_t top = 0, n = 0;
             double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
@@ -564,12 +602,11 @@ static sd_status find_pores(sd_ctx *ctx, sd_measure *m, float t, double amin, do
                 for (int ny = y - 1; ny <= y + 1; ny++) {
                     if (ny < 0 || ny >= h)
                         continue;
-                    const float *nrow = sd_plane_row(d, ny);
                     for (int nx = x - 1; nx <= x + 1; nx++) {
                         if (nx < 0 || nx >= w)
                             continue;
                         size_t j = (size_t)ny * (size_t)w + (size_t)nx;
-                        if (m->flags[j] & (F_VISITED | F_CLIPPED) || !(nrow[nx] > t))
+                        if ((m->flags[j] & (F_VISITED | F_CLIPPED | F_CAND)) != F_CAND)
                             continue;
                         m->flags[j] |= F_VISITED;
                         if (top == stack_cap) {
@@ -610,8 +647,9 @@ static sd_status find_pores(sd_ctx *ctx, sd_measure *m, float t, double amin, do
         }
     }
     /* leave the flags as they were, so finish could run again */
+    const uint8_t keep = (uint8_t)~(F_VISITED | (m->fixed ? 0 : F_CAND));
     for (size_t i = 0; i < (size_t)w * (size_t)h; i++)
-        m->flags[i] &= (uint8_t)~F_VISITED;
+        m->flags[i] &= keep;
     free(stack);
     *count = n_acc;
     *area_sum = a_acc;
@@ -786,6 +824,16 @@ static sd_status d_pass(sd_ctx *ctx, const sd_measure *m, int absdev, double med
 
 /* ---- the phases ---- */
 
+static void fix_thresholds(sd_measure *m, double t_red, double t_pore)
+{
+    m->fixed = 1;
+    m->t_red = t_red;
+    m->t_red_lo = (float)t_red;
+    if ((double)m->t_red_lo > t_red)
+        m->t_red_lo = nextafterf(m->t_red_lo, -INFINITY);
+    m->t_pore = (float)t_pore;
+}
+
 void sd_measure_free(sd_measure *m)
 {
     if (!m)
@@ -793,18 +841,19 @@ void sd_measure_free(sd_measure *m)
     free(m->flags);
     sd_plane_release(&m->d);
     free(m->hist_a);
-    free(m->hist_y);
     free(m->hist_d);
-    free(m->fin_y);
     free(m);
 }
 
 sd_status sd_measure_begin(sd_ctx *ctx, const sd_image *img, const uint8_t *mask, double scale,
-                           const double gains[3], const sd_metric_params *p, sd_measure **out)
+                           const double gains[3], const sd_metric_params *p,
+                           const sd_thresholds *thr, sd_measure **out)
 {
     *out = NULL;
     if (!img || !img->px || !p)
         return sd_fail(ctx, SD_ERR_ARG, "metrics: missing argument");
+    if (thr && !thresholds_ok(thr))
+        return sd_fail(ctx, SD_ERR_ARG, "metrics: invalid fixed thresholds");
     if (!(scale >= 0.05 && scale <= 20))
         return sd_fail(ctx, SD_ERR_ARG, "metrics: scale %g out of range [0.05, 20]", scale);
     if (!params_ok(p))
@@ -862,18 +911,21 @@ sd_status sd_measure_begin(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
     m->w = w;
     m->h = h;
     m->nthreads = sd_ctx_threads(ctx);
+    if (thr)
+        fix_thresholds(m, thr->t_red, thr->t_pore);
     sd_status s;
     const size_t npx = (size_t)w * (size_t)h;
     size_t *colcnt = sd_calloc_array((size_t)w, sizeof *colcnt);
     m->flags = sd_alloc_array(npx, 1);
-    m->hist_a = sd_calloc_array(HBINS, sizeof(uint32_t));
-    m->hist_y = sd_calloc_array(HBINS, sizeof(uint32_t));
-    m->hist_d = sd_calloc_array(HBINS, sizeof(uint32_t));
-    if (!colcnt || !m->flags || !m->hist_a || !m->hist_y || !m->hist_d) {
+    if (!m->fixed) {
+        m->hist_a = sd_calloc_array(HBINS, sizeof(uint32_t));
+        m->hist_d = sd_calloc_array(HBINS, sizeof(uint32_t));
+    }
+    if (!colcnt || !m->flags || (!m->fixed && (!m->hist_a || !m->hist_d))) {
         s = sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory for %dx%d", w, h);
         goto fail;
     }
-    if ((s = sd_plane_init(ctx, &m->d, w, h)) != SD_OK)
+    if (!m->fixed && (s = sd_plane_init(ctx, &m->d, w, h)) != SD_OK)
         goto fail;
 
     if ((s = flag_pass(ctx, m, mask, border, colcnt)) != SD_OK)
@@ -916,28 +968,22 @@ fail:
 sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
 {
     const size_t n = m->n;
+    if (m->fixed)
+        return sd_fail(ctx, SD_ERR_ARG, "metrics: the thresholds are already fixed");
     collector ca;
     if (!collector_init(&ca, m->hist_a, n))
         return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-    /* The same pass gathers what finish needs from the colour of this
-     * image: the median-Y bin's values, and the a* values of the bins
-     * T_red can fall in (the median lies in [lowest of bin b_lo, highest of
-     * bin b_hi], T_red that plus red_delta, widened by one bin each side
-     * for the float rounding of the bounds); every a* in a higher bin is
-     * above T_red, every one in a lower bin is not. */
-    collector cy, cr;
-    memset(&cr, 0, sizeof cr);
-    int fin_ok = collector_init(&cy, m->hist_y, n);
-    if (fin_ok) {
-        const double lo = sd_key_float((uint32_t)ca.b_lo << 16) + m->p.red_delta;
-        const double hi = sd_key_float(((uint32_t)ca.b_hi << 16) | 0xffffu) + m->p.red_delta;
-        fin_ok = red_collector_init(&cr, m->hist_a, lo, hi);
-    }
-    sd_status s = fin_ok ? colour_pass(ctx, m, (colour_want){&ca, &cy, &cr})
-                         : sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
+    /* The same pass gathers the red count finish needs: the a* values of
+     * the bins T_red can fall in (the median lies in [lowest of bin b_lo,
+     * highest of bin b_hi], T_red that plus red_delta). */
+    collector cr;
+    const double lo = sd_key_float((uint32_t)ca.b_lo << 16) + m->p.red_delta;
+    const double hi = sd_key_float(((uint32_t)ca.b_hi << 16) | 0xffffu) + m->p.red_delta;
+    sd_status s = red_collector_init(&cr, m->hist_a, lo, hi)
+                      ? colour_pass(ctx, m, (colour_want){&ca, &cr})
+                      : sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
     if (s != SD_OK) {
         free(ca.v);
-        free(cy.v);
         free(cr.v);
         return s;
     }
@@ -945,13 +991,6 @@ sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
     free(ca.v);
     size_t red = red_count(m->hist_a, &cr, t_red);
     free(cr.v);
-    free(m->fin_y);
-    m->fin_y = cy.v;
-    m->fin_y_n = cy.n;
-    m->fin_y_below = cy.below;
-    m->fin_red = red;
-    m->fin_t_red = t_red;
-    m->have_fin = 1;
 
     double t_pore = m->p.pore_contrast;
     if (!(t_pore > 0)) {
@@ -988,6 +1027,15 @@ sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
     thr->t_red = t_red;
     thr->t_pore = t_pore;
     thr->set = 1;
+    /* fixed from here on: what finish needs stays in the flags and one
+     * count, D and the histograms go */
+    fix_thresholds(m, t_red, t_pore);
+    m->red = red;
+    mark_candidates(m, m->t_pore);
+    sd_plane_release(&m->d);
+    free(m->hist_a);
+    free(m->hist_d);
+    m->hist_a = m->hist_d = NULL;
     return SD_OK;
 }
 
@@ -997,8 +1045,10 @@ sd_status sd_measure_finish(sd_ctx *ctx, sd_measure *m, const sd_thresholds *thr
     memset(out, 0, sizeof *out);
     out->pore_density_per_cm2 = NAN;
     out->pore_mean_area_mm2 = NAN;
-    if (!thr->set || !(isfinite(thr->t_red) && thr->t_pore >= 0 && isfinite(thr->t_pore)))
+    if (!thr->set || !thresholds_ok(thr))
         return sd_fail(ctx, SD_ERR_ARG, "metrics: invalid fixed thresholds");
+    if (m->fixed && !(thr->t_red == m->t_red && (float)thr->t_pore == m->t_pore))
+        return sd_fail(ctx, SD_ERR_ARG, "metrics: thresholds differ from the fixed ones");
     const size_t n = m->n;
     const double s2 = m->s2;
     out->pixels = n;
@@ -1013,44 +1063,32 @@ sd_status sd_measure_finish(sd_ctx *ctx, sd_measure *m, const sd_thresholds *thr
     out->rq = 100.0 * sqrt(m->tex[2] / (double)n);
     double mean = m->lap[0] / (double)n;
     out->sharpness = SD_MAX(0.0, m->lap[1] / (double)n - mean * mean) * s2 * s2;
+    out->mean_lambda = (m->lam_l + m->lam_r) / (double)n;
 
-    /* median Y and the red area: one colour pass */
-    collector cy;
-    if (!collector_init(&cy, m->hist_y, n))
-        return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-    size_t red = 0;
+    /* the red area: counted by begin or thresholds, or one colour pass
+     * over the bins of T_red */
+    size_t red;
     sd_status s = SD_OK;
-    if (m->have_fin && m->fin_t_red == thr->t_red) {
-        /* gathered by the thresholds' pass over this image */
-        free(cy.v);
-        cy.v = m->fin_y;
-        cy.n = m->fin_y_n;
-        cy.below = m->fin_y_below;
-        m->fin_y = NULL;
-        m->have_fin = 0;
-        red = m->fin_red;
+    if (m->fixed) {
+        red = m->red;
     } else {
         collector cr;
-        if (!red_collector_init(&cr, m->hist_a, thr->t_red, thr->t_red)) {
-            free(cy.v);
+        if (!red_collector_init(&cr, m->hist_a, thr->t_red, thr->t_red))
             return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-        }
-        s = colour_pass(ctx, m, (colour_want){NULL, &cy, &cr});
+        s = colour_pass(ctx, m, (colour_want){NULL, &cr});
         red = red_count(m->hist_a, &cr, thr->t_red);
         free(cr.v);
+        if (s != SD_OK)
+            return s;
     }
-    if (s != SD_OK) {
-        free(cy.v);
-        return s;
-    }
-    out->median_y = collector_median(&cy, n);
-    free(cy.v);
     out->red_area_fraction = (double)red / (double)n;
 
     size_t count = 0;
     double area_sum = 0;
     const sd_metric_params *p = &m->p;
-    if ((s = find_pores(ctx, m, (float)thr->t_pore, p->pore_area_min * s2, p->pore_area_max * s2,
+    if (!m->fixed)
+        mark_candidates(m, (float)thr->t_pore);
+    if ((s = find_pores(ctx, m, p->pore_area_min * s2, p->pore_area_max * s2,
                         p->pore_max_elongation, &count, &area_sum)) != SD_OK)
         return s;
     out->pore_count = (double)count;
@@ -1073,11 +1111,11 @@ sd_status sd_image_measure(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
     memset(out, 0, sizeof *out);
     out->pore_density_per_cm2 = NAN;
     out->pore_mean_area_mm2 = NAN;
-    if (thr->set && !(isfinite(thr->t_red) && thr->t_pore >= 0 && isfinite(thr->t_pore)))
+    if (thr->set && !thresholds_ok(thr))
         return sd_fail(ctx, SD_ERR_ARG, "metrics: invalid fixed thresholds");
     sd_measure *m = NULL;
     sd_thresholds t = *thr;
-    sd_status s = sd_measure_begin(ctx, img, mask, scale, gains, p, &m);
+    sd_status s = sd_measure_begin(ctx, img, mask, scale, gains, p, t.set ? &t : NULL, &m);
     if (s == SD_OK && !t.set)
         s = sd_measure_thresholds(ctx, m, &t);
     if (s == SD_OK)

@@ -5,12 +5,16 @@
  *
  *   sd_measure_begin     flags, the fused strip pass (colour, Lambda, the
  *                        three blurs, H, D, accumulations, histograms);
- *                        needs no threshold
- *   sd_measure_thresholds  T_red and T_pore from this image (exact medians)
- *   sd_measure_finish    red area, pores, median Y: the threshold-dependent
- *                        parts
+ *                        with thresholds given it also counts the red
+ *                        pixels and marks the pore candidates, and keeps
+ *                        neither D nor the histograms (less memory, no
+ *                        colour pass later)
+ *   sd_measure_thresholds  T_red and T_pore from this image (exact medians;
+ *                        only when begin had no thresholds)
+ *   sd_measure_finish    red area, pores: the threshold-dependent parts
  *
- * sd_image_measure(...) == begin, thresholds when !thr->set, finish.
+ * sd_image_measure(...) == begin (with thr when thr->set), thresholds when
+ * !thr->set, finish. Every path gives the same numbers.
  */
 #ifndef SKINDELTA_MEASURE_INTERNAL_H
 #define SKINDELTA_MEASURE_INTERNAL_H
@@ -19,14 +23,17 @@
 
 typedef struct sd_measure sd_measure;
 
-/* Arguments as sd_image_measure; img and mask must outlive *out. Uses
+/* Arguments as sd_image_measure; img and mask must outlive *out. thr: the
+ * thresholds finish will be given, when known (NULL: not yet). Uses
  * sd_ctx_threads(ctx) threads; results do not depend on it. */
 SD_NODISCARD sd_status sd_measure_begin(sd_ctx *ctx, const sd_image *img, const uint8_t *mask,
                                         double scale, const double gains[3],
-                                        const sd_metric_params *p, sd_measure **out);
+                                        const sd_metric_params *p, const sd_thresholds *thr,
+                                        sd_measure **out);
 /* Derive thresholds from this image into *thr (sets thr->set). */
 SD_NODISCARD sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr);
-/* Every metric with thresholds thr (thr->set must be 1). */
+/* Every metric with thresholds thr (thr->set must be 1; the ones given to
+ * begin, if any). */
 SD_NODISCARD sd_status sd_measure_finish(sd_ctx *ctx, sd_measure *m, const sd_thresholds *thr,
                                          sd_metrics *out);
 void sd_measure_free(sd_measure *m); /* NULL-safe */
