@@ -120,6 +120,54 @@ static void test_taps_all_levels(void **state)
     }
 }
 
+/* Several output rows at once (sd_blur_rows: blur_taps4 where the level
+ * has it) equal one blur_taps call per row, bit for bit, at every level,
+ * with nothing written past n. */
+static void test_taps_rows_all_levels(void **state)
+{
+    (void)state;
+    const sd_simd_level top = sd_simd_detect();
+    const int radii[] = {1, 2, 5, 18};
+    for (int ri = 0; ri < 4; ri++) {
+        const int r = radii[ri];
+        float k[19];
+        gauss_half(r / 4.0, r, k);
+        for (int wi = 0; wi < N_WIDTHS; wi += 1 + (wi > 20)) {
+            const int n = width_at(wi), nout = 1 + wi % 9, R = 2 * r + nout;
+            const int stride = n + 3 + 2 * (wi % 3), off = 1 + wi % 3;
+            float *buf = malloc(sizeof(float) * ((size_t)R * stride + off));
+            float *got = malloc(sizeof(float) * (size_t)nout * ((size_t)n + 17));
+            float *ref = malloc(sizeof(float) * (size_t)n);
+            const float *in[2 * 18 + 9];
+            float *out[9];
+            assert_true(buf && got && ref);
+            for (size_t i = 0; i < (size_t)R * stride + off; i++)
+                buf[i] = frand();
+            for (int j = 0; j < R; j++)
+                in[j] = buf + off + (size_t)j * stride;
+            for (int j = 0; j < nout; j++)
+                out[j] = got + (size_t)j * ((size_t)n + 17);
+            for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+                const sd_dsp *d = sd_dsp_level((sd_simd_level)lv);
+                for (size_t i = 0; i < (size_t)nout * ((size_t)n + 17); i++)
+                    got[i] = -12345.0f;
+                sd_blur_rows(d, in, k, r, out, nout, n);
+                for (int j = 0; j < nout; j++) {
+                    d->blur_taps(in + j, k, r, ref, n);
+                    if (memcmp(out[j], ref, sizeof(float) * (size_t)n) != 0)
+                        fail_msg("%s r=%d n=%d row %d of %d differs from blur_taps",
+                                 sd_simd_name(lv), r, n, j, nout);
+                    for (int x = n; x < n + 17; x++)
+                        assert_true(out[j][x] == -12345.0f);
+                }
+            }
+            free(buf);
+            free(got);
+            free(ref);
+        }
+    }
+}
+
 /* ---- the whole blur ---- */
 
 static int mirror_ref(int i, int n)
@@ -775,6 +823,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_set_and_names),
         cmocka_unit_test(test_env_forces_level),
         cmocka_unit_test(test_taps_all_levels),
+        cmocka_unit_test(test_taps_rows_all_levels),
         cmocka_unit_test(test_blur_all_levels),
         cmocka_unit_test(test_blur_threads_bit_identical),
         cmocka_unit_test(test_blur_bad_args),

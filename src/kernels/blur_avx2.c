@@ -46,4 +46,48 @@ void sd_blur_taps_avx2(const float *const *in, const float *k, int r, float *out
         out[x] = acc;
     }
 }
+/* Four output rows (kernels_internal.h), the registers sliding as in
+ * blur_avx512.c; the tail columns as blur_taps' tail (fmaf). */
+void sd_blur_taps4_avx2(const float *const *in, const float *k, int r, float *const *out, int n)
+{
+    const __m256 k0 = _mm256_set1_ps(k[0]);
+    int x = 0;
+    for (; x + 8 <= n; x += 8) {
+#define LD(row) _mm256_loadu_ps(in[row] + x)
+        const __m256 c0 = LD(r), c1 = LD(r + 1), c2 = LD(r + 2), c3 = LD(r + 3);
+        __m256 a0 = _mm256_mul_ps(k0, c0), a1 = _mm256_mul_ps(k0, c1);
+        __m256 a2 = _mm256_mul_ps(k0, c2), a3 = _mm256_mul_ps(k0, c3);
+        __m256 lo0 = LD(r - 1), lo1 = c0, lo2 = c1, lo3 = c2;
+        __m256 hi0 = c1, hi1 = c2, hi2 = c3, hi3 = LD(r + 4);
+        for (int i = 1;; i++) {
+            const __m256 ki = _mm256_set1_ps(k[i]);
+            a0 = _mm256_fmadd_ps(ki, _mm256_add_ps(lo0, hi0), a0);
+            a1 = _mm256_fmadd_ps(ki, _mm256_add_ps(lo1, hi1), a1);
+            a2 = _mm256_fmadd_ps(ki, _mm256_add_ps(lo2, hi2), a2);
+            a3 = _mm256_fmadd_ps(ki, _mm256_add_ps(lo3, hi3), a3);
+            if (i == r)
+                break;
+            lo3 = lo2;
+            lo2 = lo1;
+            lo1 = lo0;
+            lo0 = LD(r - i - 1);
+            hi0 = hi1;
+            hi1 = hi2;
+            hi2 = hi3;
+            hi3 = LD(r + i + 4);
+        }
+#undef LD
+        _mm256_storeu_ps(out[0] + x, a0);
+        _mm256_storeu_ps(out[1] + x, a1);
+        _mm256_storeu_ps(out[2] + x, a2);
+        _mm256_storeu_ps(out[3] + x, a3);
+    }
+    for (; x < n; x++)
+        for (int j = 0; j < 4; j++) {
+            float acc = k[0] * in[r + j][x];
+            for (int i = 1; i <= r; i++)
+                acc = fmaf(k[i], in[r + j - i][x] + in[r + j + i][x], acc);
+            out[j][x] = acc;
+        }
+}
 #endif

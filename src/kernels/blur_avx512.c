@@ -40,4 +40,43 @@ void sd_blur_taps_avx512(const float *const *in, const float *k, int r, float *o
         _mm512_mask_storeu_ps(out + x, m, a);
     }
 }
+/* Four output rows (kernels_internal.h): per vector of columns, output j
+ * at tap i needs lo_j = in[r + j - i] and hi_j = in[r + j + i]; from one
+ * tap to the next the lo window slides up a row and the hi window down,
+ * so each step loads two rows instead of eight. */
+void sd_blur_taps4_avx512(const float *const *in, const float *k, int r, float *const *out, int n)
+{
+    const __m512 k0 = _mm512_set1_ps(k[0]);
+    for (int x = 0; x < n; x += 16) {
+        const __mmask16 m = n - x >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - x)) - 1);
+#define LD(row) _mm512_maskz_loadu_ps(m, in[row] + x)
+        const __m512 c0 = LD(r), c1 = LD(r + 1), c2 = LD(r + 2), c3 = LD(r + 3);
+        __m512 a0 = _mm512_mul_ps(k0, c0), a1 = _mm512_mul_ps(k0, c1);
+        __m512 a2 = _mm512_mul_ps(k0, c2), a3 = _mm512_mul_ps(k0, c3);
+        __m512 lo0 = LD(r - 1), lo1 = c0, lo2 = c1, lo3 = c2;
+        __m512 hi0 = c1, hi1 = c2, hi2 = c3, hi3 = LD(r + 4);
+        for (int i = 1;; i++) {
+            const __m512 ki = _mm512_set1_ps(k[i]);
+            a0 = _mm512_fmadd_ps(ki, _mm512_add_ps(lo0, hi0), a0);
+            a1 = _mm512_fmadd_ps(ki, _mm512_add_ps(lo1, hi1), a1);
+            a2 = _mm512_fmadd_ps(ki, _mm512_add_ps(lo2, hi2), a2);
+            a3 = _mm512_fmadd_ps(ki, _mm512_add_ps(lo3, hi3), a3);
+            if (i == r)
+                break;
+            lo3 = lo2;
+            lo2 = lo1;
+            lo1 = lo0;
+            lo0 = LD(r - i - 1);
+            hi0 = hi1;
+            hi1 = hi2;
+            hi2 = hi3;
+            hi3 = LD(r + i + 4);
+        }
+#undef LD
+        _mm512_mask_storeu_ps(out[0] + x, m, a0);
+        _mm512_mask_storeu_ps(out[1] + x, m, a1);
+        _mm512_mask_storeu_ps(out[2] + x, m, a2);
+        _mm512_mask_storeu_ps(out[3] + x, m, a3);
+    }
+}
 #endif

@@ -48,6 +48,14 @@ static inline float sd_hist_value(float v, const double *c)
  * (bit-identical to each other, a few ulp from scalar). */
 typedef void (*sd_blur_taps_fn)(const float *const *in, const float *k, int r, float *out,
                                 int n);
+/* blur_taps for four consecutive output rows: out[j] = the taps of in[j ..
+ * j + 2r] (centre in[j + r]), j = 0..3, so in holds 2r + 4 rows; r >= 1.
+ * Each input row is loaded once per vector of columns and slides through
+ * registers (a quarter of the loads of four blur_taps calls), with each
+ * output's arithmetic exactly that of the level's blur_taps: bit-identical
+ * to four calls of it. Levels without one leave the entry NULL. */
+typedef void (*sd_blur_taps4_fn)(const float *const *in, const float *k, int r,
+                                 float *const *out, int n);
 /* Lambda of n interleaved 16-bit sRGB pixels (the public sd_row_lambda). */
 typedef void (*sd_row_lambda_fn)(const uint16_t *rgb, int n, float *out);
 /* out[i] = ln(in[i]) for positive normal in[i] (the log inside lambda). */
@@ -90,6 +98,7 @@ typedef size_t (*sd_row_select_fn)(const float *v, const uint8_t *f, unsigned bi
 typedef struct sd_dsp {
     sd_simd_level level;
     sd_blur_taps_fn blur_taps;
+    sd_blur_taps4_fn blur_taps4; /* NULL: four blur_taps calls */
     sd_row_lambda_fn row_lambda;
     sd_row_log_fn row_log;
     sd_row_colour_fn row_colour;
@@ -98,6 +107,19 @@ typedef struct sd_dsp {
     sd_row_hist_fn row_hist;
     sd_row_select_fn row_select;
 } sd_dsp;
+
+/* nout consecutive output rows of blur_taps (in holds 2r + nout rows),
+ * four at a time where the level has blur_taps4: the same bits either way. */
+static inline void sd_blur_rows(const sd_dsp *d, const float *const *in, const float *k, int r,
+                                float *const *out, int nout, int n)
+{
+    int j = 0;
+    if (d->blur_taps4 && r >= 1)
+        for (; j + 4 <= nout; j += 4)
+            d->blur_taps4(in + j, k, r, out + j, n);
+    for (; j < nout; j++)
+        d->blur_taps(in + j, k, r, out[j], n);
+}
 
 /* The active table (first call detects and reads SKINDELTA_SIMD). */
 const sd_dsp *sd_dsp_active(void);
@@ -140,9 +162,12 @@ size_t sd_row_select_avx512(const float *v, const uint8_t *f, unsigned bit, int 
                             const double *c, unsigned b_lo, unsigned b_hi, float *out);
 void sd_blur_taps_sse2(const float *const *in, const float *k, int r, float *out, int n);
 void sd_blur_taps_avx2(const float *const *in, const float *k, int r, float *out, int n);
+void sd_blur_taps4_avx2(const float *const *in, const float *k, int r, float *const *out, int n);
 void sd_row_lambda_avx2(const uint16_t *rgb, int n, float *out);
 void sd_row_log_avx2(const float *in, int n, float *out);
 void sd_blur_taps_avx512(const float *const *in, const float *k, int r, float *out, int n);
+void sd_blur_taps4_avx512(const float *const *in, const float *k, int r, float *const *out,
+                          int n);
 void sd_row_lambda_avx512(const uint16_t *rgb, int n, float *out);
 void sd_row_log_avx512(const float *in, int n, float *out);
 void sd_row_colour_avx2(const uint16_t *rgb, int n, const float g[3], float *lam, float *a,

@@ -40,6 +40,10 @@ enum { F_MASK = 1, F_MEASURED = 2, F_CLIPPED = 4, F_VISITED = 8, F_CAND = 16 };
 #define STRIP_ROWS 32
 #define MAX_THREADS SD_MAX_JOBS
 #define HBINS 65536
+/* Output rows per vertical step (the blur_taps4 block), and the G_s ring:
+ * the block's rows and one more each side for the Laplacian. */
+#define VB 4
+#define GS_RING (VB + 4)
 
 /* float sums of one strip */
 typedef struct strip_acc {
@@ -189,19 +193,19 @@ static void load_row(band_job *j, int sy)
     }
 }
 
-/* Make sure every row output row y needs is in its ring; returns the number
- * of rows loaded (the caller repeats until 0, so an eviction by a load
- * cannot leave a row missing). */
-static int ensure_rows(band_job *j, int y)
+/* Make sure every row output rows [y, y + nb) need is in its ring; returns
+ * the number of rows loaded (the caller repeats until 0, so an eviction by a
+ * load cannot leave a row missing). */
+static int ensure_rows(band_job *j, int y, int nb)
 {
-    const int h = j->m->h;
+    const int h = j->m->h, last = nb - 1;
     int loads = 0;
-    for (int i = -j->R; i <= j->R; i++) {
+    for (int i = -j->R; i <= last + j->R; i++) {
         int sy = sd_mirror_index(y + i, h);
-        int need = (i >= -j->rp && i <= j->rp && !ring_has(&j->hp, sy)) ||
-                   (i >= -j->rt && i <= j->rt && !ring_has(&j->ht, sy)) ||
-                   (i >= -j->rs - 1 && i <= j->rs + 1 && !ring_has(&j->hs, sy)) ||
-                   (i == 0 && !ring_has(&j->lam, sy));
+        int need = (i >= -j->rp && i <= last + j->rp && !ring_has(&j->hp, sy)) ||
+                   (i >= -j->rt && i <= last + j->rt && !ring_has(&j->ht, sy)) ||
+                   (i >= -j->rs - 1 && i <= last + j->rs + 1 && !ring_has(&j->hs, sy)) ||
+                   (i >= 0 && i <= last && !ring_has(&j->lam, sy));
         if (need) {
             load_row(j, sy);
             loads++;
@@ -210,23 +214,37 @@ static int ensure_rows(band_job *j, int y)
     return loads;
 }
 
-/* Vertical taps of ring rg (radius r, kernel k) for output row y. */
-static void vtaps(band_job *j, const ring *rg, const float *k, int r, int y, float *out)
+/* Vertical taps of ring rg (radius r, kernel k) for output rows [y, y + nb)
+ * into out[0 .. nb-1]. */
+static void vtaps(band_job *j, const ring *rg, const float *k, int r, int y, int nb,
+                  float *const *out)
 {
     const int w = j->m->w, h = j->m->h;
-    for (int i = 0; i <= 2 * r; i++)
+    for (int i = 0; i < 2 * r + nb; i++)
         j->in[i] = ring_row(rg, sd_mirror_index(y - r + i, h), w);
-    j->dsp->blur_taps(j->in, k, r, out, w);
+    sd_blur_rows(j->dsp, j->in, k, r, out, nb, w);
 }
 
-/* G_s of row yy (clamped to the window), cached in a ring of 4 rows */
-static const float *gs_row(band_job *j, int yy)
+/* G_s of rows [y0, y1] (inside the window) into its ring, the ones not
+ * there yet, in runs of consecutive rows. */
+static void gs_rows(band_job *j, int y0, int y1)
 {
-    if (!ring_has(&j->gs, yy)) {
-        vtaps(j, &j->hs, j->ks, j->rs, yy, ring_row(&j->gs, yy, j->m->w));
-        j->gs.tag[yy % j->gs.size] = yy;
+    float *out[GS_RING];
+    for (int y = y0; y <= y1;) {
+        if (ring_has(&j->gs, y)) {
+            y++;
+            continue;
+        }
+        int n = 0;
+        while (y + n <= y1 && !ring_has(&j->gs, y + n))
+            n++;
+        for (int i = 0; i < n; i++)
+            out[i] = ring_row(&j->gs, y + i, j->m->w);
+        vtaps(j, &j->hs, j->ks, j->rs, y, n, out);
+        for (int i = 0; i < n; i++)
+            j->gs.tag[(y + i) % j->gs.size] = y + i;
+        y += n;
     }
-    return ring_row(&j->gs, yy, j->m->w);
 }
 
 static void *band_run(void *arg)
@@ -235,34 +253,44 @@ static void *band_run(void *arg)
     const sd_measure *m = j->m;
     const int w = m->w, h = m->h;
     uint32_t *hd = j->hist + HBINS;
-    for (int y = j->y0; y < j->y1; y++) {
-        while (ensure_rows(j, y) > 0)
+    float *gt[VB], *gp[VB];
+    for (int b = 0; b < VB; b++) {
+        gt[b] = j->gt + (size_t)b * (size_t)w;
+        gp[b] = j->gp + (size_t)b * (size_t)w;
+    }
+    for (int y0 = j->y0; y0 < j->y1; y0 += VB) {
+        const int nb = SD_MIN(VB, j->y1 - y0);
+        while (ensure_rows(j, y0, nb) > 0)
             ;
-        /* the three G_s rows first: their vertical taps only read hs */
-        const int yu = y > 0 ? y - 1 : y, yd = y < h - 1 ? y + 1 : y;
-        const float *up = gs_row(j, yu), *gd = gs_row(j, yd), *gs = gs_row(j, y);
-        /* gs_row(y) last: the 4-row cache holds all three */
-        up = ring_row(&j->gs, yu, w);
-        gd = ring_row(&j->gs, yd, w);
-        vtaps(j, &j->ht, j->kt, j->rt, y, j->gt);
-        vtaps(j, &j->hp, j->kp, j->rp, y, j->gp);
-        const uint8_t *f = m->flags + (size_t)y * (size_t)w;
-        strip_acc *a = &j->acc[y / STRIP_ROWS];
-        j->dsp->row_acc(ring_row(&j->lam, y, w), j->gt, f, F_MEASURED, w, a->tex);
-        if (w >= 3)
-            j->dsp->row_lap_acc(up + 1, gs + 1, gd + 1, f + 1, F_MEASURED, w - 2, a->lap);
-        if (m->fixed) {
-            /* pore candidates: every pixel of the window (components grow
-             * through unmeasured ones), flags of this band's own rows */
-            uint8_t *fw = m->flags + (size_t)y * (size_t)w;
-            const float t = m->t_pore;
-            for (int x = 0; x < w; x++)
-                fw[x] |= (uint8_t)((j->gp[x] - gs[x] > t) * F_CAND);
-        } else {
-            float *d = sd_plane_row(&m->d, y);
-            for (int x = 0; x < w; x++)
-                d[x] = j->gp[x] - gs[x];
-            j->dsp->row_hist(d, f, F_MEASURED, w, NULL, hd);
+        /* G_s of the rows the Laplacians read (clamped at the window's
+         * edges), then G_t and G_p of the block */
+        gs_rows(j, SD_MAX(y0 - 1, 0), SD_MIN(y0 + nb, h - 1));
+        vtaps(j, &j->ht, j->kt, j->rt, y0, nb, gt);
+        vtaps(j, &j->hp, j->kp, j->rp, y0, nb, gp);
+        for (int b = 0; b < nb; b++) {
+            const int y = y0 + b;
+            const int yu = y > 0 ? y - 1 : y, yd = y < h - 1 ? y + 1 : y;
+            const float *up = ring_row(&j->gs, yu, w), *gd = ring_row(&j->gs, yd, w);
+            const float *gs = ring_row(&j->gs, y, w);
+            const uint8_t *f = m->flags + (size_t)y * (size_t)w;
+            strip_acc *a = &j->acc[y / STRIP_ROWS];
+            j->dsp->row_acc(ring_row(&j->lam, y, w), gt[b], f, F_MEASURED, w, a->tex);
+            if (w >= 3)
+                j->dsp->row_lap_acc(up + 1, gs + 1, gd + 1, f + 1, F_MEASURED, w - 2, a->lap);
+            if (m->fixed) {
+                /* pore candidates: every pixel of the window (components
+                 * grow through unmeasured ones), flags of this band's own
+                 * rows */
+                uint8_t *fw = m->flags + (size_t)y * (size_t)w;
+                const float t = m->t_pore;
+                for (int x = 0; x < w; x++)
+                    fw[x] |= (uint8_t)((gp[b][x] - gs[x] > t) * F_CAND);
+            } else {
+                float *d = sd_plane_row(&m->d, y);
+                for (int x = 0; x < w; x++)
+                    d[x] = gp[b][x] - gs[x];
+                j->dsp->row_hist(d, f, F_MEASURED, w, NULL, hd);
+            }
         }
     }
     return NULL;
@@ -323,16 +351,16 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
         j->ks = k + 4097;
         j->kp = k + 2 * 4097;
         /* ring sizes: rows from the furthest back a step reads to R ahead */
-        int ok = ring_init(&j->lam, R + 2, w) && ring_init(&j->ht, R + rt + 2, w) &&
-                 ring_init(&j->hs, R + rs + 3, w) && ring_init(&j->hp, R + rp + 2, w) &&
-                 ring_init(&j->gs, 4, w);
+        int ok = ring_init(&j->lam, R + VB + 1, w) && ring_init(&j->ht, R + rt + VB + 1, w) &&
+                 ring_init(&j->hs, R + rs + VB + 2, w) && ring_init(&j->hp, R + rp + VB + 1, w) &&
+                 ring_init(&j->gs, GS_RING, w);
         j->pad = sd_alloc_array((size_t)w + 2 * (size_t)R0, sizeof(float));
         j->ca = sd_alloc_array((size_t)w, sizeof(float));
         j->ce = sd_alloc_array((size_t)w, sizeof(float));
         j->cy = sd_alloc_array((size_t)w, sizeof(float));
-        j->gt = sd_alloc_array((size_t)w, sizeof(float));
-        j->gp = sd_alloc_array((size_t)w, sizeof(float));
-        j->in = sd_alloc_array(2 * (size_t)R0 + 1, sizeof *j->in);
+        j->gt = sd_alloc_array((size_t)VB * (size_t)w, sizeof(float));
+        j->gp = sd_alloc_array((size_t)VB * (size_t)w, sizeof(float));
+        j->in = sd_alloc_array(2 * (size_t)R0 + GS_RING, sizeof *j->in);
         j->done = sd_calloc_array((size_t)(j->y1 - j->y0) + 1, 1);
         j->hist = m->fixed ? NULL : sd_calloc_array(2 * (size_t)HBINS, sizeof(uint32_t));
         if (!ok || !j->pad || !j->ca || !j->ce || !j->cy || !j->gt || !j->gp || !j->in ||
