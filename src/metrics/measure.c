@@ -710,13 +710,33 @@ static void *flag_run(void *arg)
         const int Y = m->oy + y;
         const uint16_t *px = sd_image_px(img, m->ox, Y);
         uint8_t *frow = m->flags + (size_t)y * (size_t)w;
+        /* the in-image frame: the outermost pixels are never in the mask */
+        const int xa = SD_MAX(0, 1 - m->ox), xb = SD_MIN(w, iw - 1 - m->ox);
+        const int yin = Y > 0 && Y < ih - 1;
+        if (!(sd_row_extremes(px, 3 * (size_t)w, SD_CRUSH_LEVEL, SD_CLIP_LEVEL))) {
+            /* no clipped and no crushed pixel on the row: no pixel test */
+            const uint8_t *mrow = mask ? mask + (size_t)Y * (size_t)iw + m->ox : NULL;
+            const int bin = Y >= border && Y < ih - border;
+            size_t nm = 0;
+            for (int x = 0; x < w; x++) {
+                const int X = m->ox + x;
+                const int in = yin && x >= xa && x < xb &&
+                               (mrow ? mrow[x] != 0 : bin && X >= border && X < iw - border);
+                const int meas = in && (!mrow || mrow[x] != SD_ROI_EXCLUDED);
+                frow[x] = (uint8_t)(in * F_MASK | meas * F_MEASURED);
+                nm += (size_t)in;
+                j->colcnt[x] += (size_t)meas;
+            }
+            j->n_mask += nm;
+            continue;
+        }
         for (int x = 0; x < w; x++, px += 3) {
             const int X = m->ox + x;
             const size_t mi = (size_t)Y * (size_t)iw + (size_t)X;
             uint8_t f = sd_px_clipped(px) ? F_CLIPPED : 0;
             int in = mask ? mask[mi] != 0
                           : (X >= border && Y >= border && X < iw - border && Y < ih - border);
-            if (in && X > 0 && Y > 0 && X < iw - 1 && Y < ih - 1) {
+            if (in && yin && x >= xa && x < xb) {
                 f |= F_MASK;
                 j->n_mask++;
                 if (px[0] <= SD_CRUSH_LEVEL && px[1] <= SD_CRUSH_LEVEL && px[2] <= SD_CRUSH_LEVEL)

@@ -10,6 +10,9 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "skindelta/align.h"
 #include "skindelta/core.h"
@@ -22,6 +25,31 @@
 static inline int sd_px_clipped(const uint16_t *p)
 {
     return p[0] >= SD_CLIP_LEVEL || p[1] >= SD_CLIP_LEVEL || p[2] >= SD_CLIP_LEVEL;
+}
+
+/* Whether any of the n samples p[i] is >= hi (bit 0 of the result) or
+ * <= lo (bit 1): a sequential pass with no branch per sample, so the
+ * per-pixel clip and crush tests can be skipped on rows without either. */
+static inline unsigned sd_row_extremes(const uint16_t *p, size_t n, unsigned lo, unsigned hi)
+{
+    size_t i = 0;
+    unsigned any = 0;
+#if defined(__SSE2__)
+    /* v >= hi exactly when v -sat (hi - 1) != 0; v <= lo when (lo + 1) -sat v != 0 */
+    const __m128i hm1 = _mm_set1_epi16((short)(hi - 1)), lp1 = _mm_set1_epi16((short)(lo + 1));
+    __m128i ah = _mm_setzero_si128(), al = _mm_setzero_si128();
+    for (; i + 8 <= n; i += 8) {
+        const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        ah = _mm_or_si128(ah, _mm_subs_epu16(x, hm1));
+        al = _mm_or_si128(al, _mm_subs_epu16(lp1, x));
+    }
+    const __m128i z = _mm_setzero_si128();
+    any |= _mm_movemask_epi8(_mm_cmpeq_epi16(ah, z)) != 0xffff;
+    any |= (unsigned)(_mm_movemask_epi8(_mm_cmpeq_epi16(al, z)) != 0xffff) << 1;
+#endif
+    for (; i < n; i++)
+        any |= (p[i] >= hi) | (unsigned)(p[i] <= lo) << 1;
+    return any;
 }
 
 static inline const uint16_t *sd_image_px(const sd_image *img, int x, int y)

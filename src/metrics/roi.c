@@ -4,9 +4,6 @@
  */
 #include <math.h>
 #include <stdlib.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 #include <string.h>
 
 #include "core/internal.h"
@@ -147,21 +144,7 @@ static void *clip_run(void *arg)
     const clip_job *j = arg;
     const size_t n = 3 * (size_t)j->img->width;
     for (int v = j->v0; v < j->v1; v++) {
-        const uint16_t *p = sd_image_px(j->img, 0, v);
-        int any = 0;
-        size_t i = 0;
-#if defined(__SSE2__)
-        /* x86-64 baseline: v >= L exactly when v -sat (L - 1) != 0 */
-        const __m128i lm1 = _mm_set1_epi16((short)(SD_CLIP_LEVEL - 1));
-        __m128i acc = _mm_setzero_si128();
-        for (; i + 8 <= n; i += 8) {
-            const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-            acc = _mm_or_si128(acc, _mm_subs_epu16(x, lm1));
-        }
-        any = _mm_movemask_epi8(_mm_cmpeq_epi16(acc, _mm_setzero_si128())) != 0xffff;
-#endif
-        for (; i < n; i++)
-            any |= p[i] >= SD_CLIP_LEVEL;
+        const unsigned any = sd_row_extremes(sd_image_px(j->img, 0, v), n, 0, SD_CLIP_LEVEL) & 1;
         j->row_clip[v] = (uint8_t)any;
     }
     return NULL;
