@@ -9,16 +9,22 @@
 #if SD_HAVE_X86
 #include <immintrin.h>
 
+/* cube root of 16 positive normal floats without a division: see cbrt8 in
+ * pixel_avx2.c (the same operations in the same order) */
 static inline __m512 cbrt16(__m512 t)
 {
-    const __m512 third = _mm512_set1_ps(1.0f / 3.0f);
-    __m512 fi = _mm512_cvtepi32_ps(_mm512_castps_si512(t));
-    __m512 y = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_cvttps_epi32(_mm512_mul_ps(fi, third)),
-                                                    _mm512_set1_epi32(0x2a5137a0)));
-    for (int k = 0; k < 3; k++)
-        y = _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(y, y), _mm512_div_ps(t, _mm512_mul_ps(y, y))),
-                          third);
-    return y;
+    const __m512 third = _mm512_set1_ps(1.0f / 3.0f), four = _mm512_set1_ps(4.0f);
+    const __m512 fi = _mm512_cvtepi32_ps(_mm512_castps_si512(t));
+    __m512 r = _mm512_castsi512_ps(_mm512_sub_epi32(_mm512_set1_epi32(SD_RCBRT_MAGIC),
+                                                    _mm512_cvttps_epi32(_mm512_mul_ps(fi, third))));
+    for (int k = 0; k < 2; k++) {
+        const __m512 r3 = _mm512_mul_ps(_mm512_mul_ps(r, r), r);
+        r = _mm512_mul_ps(_mm512_mul_ps(r, _mm512_sub_ps(four, _mm512_mul_ps(t, r3))), third);
+    }
+    const __m512 r2 = _mm512_mul_ps(r, r);
+    const __m512 c = _mm512_mul_ps(t, r2);
+    const __m512 c3 = _mm512_mul_ps(_mm512_mul_ps(c, c), c);
+    return _mm512_sub_ps(c, _mm512_mul_ps(_mm512_sub_ps(c3, t), _mm512_mul_ps(r2, third)));
 }
 
 static inline __m512 labf16(__m512 t)
