@@ -101,7 +101,12 @@ typedef struct sd_plane {
     float *p;
 } sd_plane;
 
+/* A zeroed w x h plane. */
 SD_NODISCARD sd_status sd_plane_init(sd_ctx *ctx, sd_plane *pl, int w, int h);
+/* The same without clearing the pixels (only the padding after each row's
+ * w values is zero), for a caller that writes every pixel: the pages are
+ * then first touched by that writer (on its threads), not by a memset. */
+SD_NODISCARD sd_status sd_plane_alloc(sd_ctx *ctx, sd_plane *pl, int w, int h);
 void sd_plane_release(sd_plane *pl); /* NULL-safe; leaves pl zeroed */
 
 static inline float *sd_plane_row(const sd_plane *pl, int y)

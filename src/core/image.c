@@ -54,7 +54,7 @@ void sd_image_free(sd_image *img)
     free(img);
 }
 
-sd_status sd_plane_init(sd_ctx *ctx, sd_plane *pl, int w, int h)
+sd_status sd_plane_alloc(sd_ctx *ctx, sd_plane *pl, int w, int h)
 {
     memset(pl, 0, sizeof *pl);
     if (w <= 0 || h <= 0 || w > SD_MAX_DIM || h > SD_MAX_DIM)
@@ -66,12 +66,22 @@ sd_status sd_plane_init(sd_ctx *ctx, sd_plane *pl, int w, int h)
     float *p = NULL;
     if (posix_memalign((void **)&p, 64, (size_t)h * stride * sizeof(float)) != 0)
         return sd_fail(ctx, SD_ERR_NOMEM, "plane: out of memory for %dx%d", w, h);
-    memset(p, 0, (size_t)h * stride * sizeof(float));
+    if (stride > (size_t)w)
+        for (int y = 0; y < h; y++)
+            memset(p + (size_t)y * stride + w, 0, (stride - (size_t)w) * sizeof(float));
     pl->w = w;
     pl->h = h;
     pl->stride = stride;
     pl->p = p;
     return SD_OK;
+}
+
+sd_status sd_plane_init(sd_ctx *ctx, sd_plane *pl, int w, int h)
+{
+    sd_status s = sd_plane_alloc(ctx, pl, w, h);
+    if (s == SD_OK)
+        memset(pl->p, 0, (size_t)h * pl->stride * sizeof(float));
+    return s;
 }
 
 void sd_plane_release(sd_plane *pl)

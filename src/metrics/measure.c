@@ -34,6 +34,7 @@
 
 /* flags per pixel */
 enum { F_MASK = 1, F_MEASURED = 2, F_CLIPPED = 4, F_VISITED = 8, F_CAND = 16 };
+#define CAND8 (F_CAND * UINT64_C(0x0101010101010101)) /* F_CAND in each of 8 bytes */
 
 /* Rows per strip: the unit of the per-strip float sums (fixed, so the
  * merge order does not depend on the thread count). */
@@ -609,6 +610,12 @@ static sd_status find_pores(sd_ctx *ctx, sd_measure *m, double amin, double amax
     for (int y0 = 0; y0 < h; y0++) {
         const uint8_t *frow = m->flags + (size_t)y0 * (size_t)w;
         for (int x0 = 0; x0 < w; x0++) {
+            /* most pixels are no candidate: skip eight flags at a time */
+            uint64_t v8;
+            if (x0 + 8 <= w && (memcpy(&v8, frow + x0, 8), !(v8 & CAND8))) {
+                x0 += 7;
+                continue;
+            }
             if ((frow[x0] & (seed | F_VISITED)) != seed)
                 continue;
             size_t i0 = (size_t)y0 * (size_t)w + (size_t)x0;
@@ -674,9 +681,19 @@ static sd_status find_pores(sd_ctx *ctx, sd_measure *m, double amin, double amax
             a_acc += area;
         }
     }
-    /* leave the flags as they were, so finish could run again */
+    /* leave the flags as they were, so finish could run again (eight at a
+     * time) */
     const uint8_t keep = (uint8_t)~(F_VISITED | (m->fixed ? 0 : F_CAND));
-    for (size_t i = 0; i < (size_t)w * (size_t)h; i++)
+    const uint64_t keep8 = keep * UINT64_C(0x0101010101010101);
+    const size_t npx = (size_t)w * (size_t)h;
+    size_t i = 0;
+    for (; i + 8 <= npx; i += 8) {
+        uint64_t v;
+        memcpy(&v, m->flags + i, 8);
+        v &= keep8;
+        memcpy(m->flags + i, &v, 8);
+    }
+    for (; i < npx; i++)
         m->flags[i] &= keep;
     free(stack);
     *count = n_acc;
@@ -872,6 +889,22 @@ static sd_status d_pass(sd_ctx *ctx, const sd_measure *m, int absdev, double med
 
 /* ---- the phases ---- */
 
+/* The first index in [a, b) with p[i] != 0, or -1 (eight bytes at a time). */
+static int first_set(const uint8_t *p, int a, int b)
+{
+    int i = a;
+    for (; i + 8 <= b; i += 8) {
+        uint64_t v;
+        memcpy(&v, p + i, 8);
+        if (v)
+            break;
+    }
+    for (; i < b; i++)
+        if (p[i])
+            return i;
+    return -1;
+}
+
 static void fix_thresholds(sd_measure *m, double t_red, double t_pore)
 {
     m->fixed = 1;
@@ -928,13 +961,16 @@ sd_status sd_measure_begin(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
         int mx0 = iw, my0 = ih, mx1 = -1, my1 = -1;
         for (int y = 1; y < ih - 1; y++) {
             const uint8_t *mrow = mask + (size_t)y * (size_t)iw;
-            for (int x = 1; x < iw - 1; x++)
-                if (mrow[x]) {
-                    mx0 = SD_MIN(mx0, x);
-                    mx1 = SD_MAX(mx1, x);
-                    my0 = SD_MIN(my0, y);
-                    my1 = SD_MAX(my1, y);
-                }
+            int a = first_set(mrow, 1, iw - 1);
+            if (a < 0)
+                continue;
+            int b = iw - 2;
+            while (!mrow[b])
+                b--;
+            mx0 = SD_MIN(mx0, a);
+            mx1 = SD_MAX(mx1, b);
+            my0 = SD_MIN(my0, y);
+            my1 = y;
         }
         if (mx1 < 0)
             return sd_fail(ctx, SD_ERR_TOO_SMALL, "metrics: the region is empty");
@@ -973,7 +1009,7 @@ sd_status sd_measure_begin(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
         s = sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory for %dx%d", w, h);
         goto fail;
     }
-    if (!m->fixed && (s = sd_plane_init(ctx, &m->d, w, h)) != SD_OK)
+    if (!m->fixed && (s = sd_plane_alloc(ctx, &m->d, w, h)) != SD_OK)
         goto fail;
 
     if ((s = flag_pass(ctx, m, mask, border, colcnt)) != SD_OK)
