@@ -1,9 +1,10 @@
 /*
  * Micro-benchmark of the row kernels at every SIMD level this machine has:
  * the full-plane blur (sigma 1.25, 2, 6) at 1 and 2 threads, Lambda, the
- * metric stage's colour kernel (Lambda, a*, erythema, Y with gains) and its
- * accumulation kernel (sum, |v|, v^2 in double over flagged pixels), on a
- * 12 MP (4000 x 3000) plane. Each output is checked against the scalar path
+ * metric stage's colour kernel (Lambda, a*, erythema, Y with gains), its
+ * accumulation kernel (sum, |v|, v^2 in double over flagged pixels), the
+ * histogram and selection kernels of the exact medians, and the vertical
+ * taps four rows at a time (sigma 6), on a 12 MP (4000 x 3000) plane. Each output is checked against the scalar path
  * first (within the tolerance of docs/kernels.md), then timed: one warm-up,
  * then N runs; prints JSON on stdout with the median ("mpix_per_s", "ms")
  * and the best run ("best_mpix_per_s").
@@ -234,10 +235,110 @@ int main(int argc, char **argv)
             }
             emit("accumulate", 0, (sd_simd_level)lv, 1, median(t, runs), t[0], d);
         }
+        /* histogram and selection of the exact medians, on the smooth
+         * plane (every pixel flagged): the selection keeps the bins around
+         * the scalar histogram's median, as the metric stage does */
+        uint32_t *href = calloc(65536, sizeof(uint32_t)), *hist = calloc(65536, sizeof(uint32_t));
+        float *sel = malloc(sizeof(float) * (size_t)W);
+        if (!href || !hist || !sel)
+            return 1;
+        for (int y = 0; y < H; y++)
+            sd_row_hist_scalar(sd_plane_row(&src, y), fl, 2, W, NULL, href);
+        unsigned bmed = 0;
+        for (size_t c = 0; bmed < 65536 && (c += href[bmed]) <= (size_t)W * H / 2; bmed++)
+            ;
+        size_t nsel_ref = href[bmed];
+        for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+            const sd_dsp *dsp = sd_dsp_level((sd_simd_level)lv);
+            memset(hist, 0, 65536 * sizeof(uint32_t));
+            size_t nsel = 0;
+            for (int y = 0; y < H; y++) { /* check + warm-up */
+                dsp->row_hist(sd_plane_row(&src, y), fl, 2, W, NULL, hist);
+                nsel += dsp->row_select(sd_plane_row(&src, y), fl, 2, W, NULL, bmed, bmed, sel);
+            }
+            double d = memcmp(hist, href, 65536 * sizeof(uint32_t)) != 0 || nsel != nsel_ref;
+            if (d != 0) {
+                fprintf(stderr, "bench_kernels: hist/select %s differ from scalar\n",
+                        sd_simd_name((sd_simd_level)lv));
+                bad = 1;
+            }
+            for (int i = 0; i < runs; i++) {
+                double t0 = now();
+                for (int y = 0; y < H; y++)
+                    dsp->row_hist(sd_plane_row(&src, y), fl, 2, W, NULL, hist);
+                t[i] = now() - t0;
+            }
+            emit("histogram", 0, (sd_simd_level)lv, 1, median(t, runs), t[0], d);
+            for (int i = 0; i < runs; i++) {
+                double t0 = now();
+                for (int y = 0; y < H; y++)
+                    dsp->row_select(sd_plane_row(&src, y), fl, 2, W, NULL, bmed, bmed, sel);
+                t[i] = now() - t0;
+            }
+            emit("select", 0, (sd_simd_level)lv, 1, median(t, runs), t[0], d);
+        }
+        free(href);
+        free(hist);
+        free(sel);
         free(co);
         free(cr);
         free(aref);
         free(fl);
+    }
+    /* the metric stage's vertical taps (sigma 6, r = 24): four output rows
+     * per call where the level has blur_taps4, one blur_taps per row
+     * otherwise; checked against scalar, and bit for bit against the
+     * level's own blur_taps */
+    {
+        float k[4097];
+        const int r = sd_gauss_kernel(6.0, k);
+        const float *in[2 * 24 + 4];
+        float *rows[4];
+        sd_simd_set(SD_SIMD_SCALAR);
+        for (int y = r; y + 4 <= H - r; y += 4) {
+            for (int i = 0; i < 2 * r + 4; i++)
+                in[i] = sd_plane_row(&src, y - r + i);
+            for (int j = 0; j < 4; j++)
+                rows[j] = sd_plane_row(&ref, y + j);
+            sd_blur_rows(sd_dsp_level(SD_SIMD_SCALAR), in, k, r, rows, 4, W);
+        }
+        const double tol = 2 * (r + 2) * FLT_EPSILON * 3.5;
+        for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+            const sd_dsp *dsp = sd_dsp_level((sd_simd_level)lv);
+            double d = 0;
+            for (int y = r; y + 4 <= H - r; y += 4) { /* check + warm-up */
+                for (int i = 0; i < 2 * r + 4; i++)
+                    in[i] = sd_plane_row(&src, y - r + i);
+                for (int j = 0; j < 4; j++)
+                    rows[j] = sd_plane_row(&out, y + j);
+                sd_blur_rows(dsp, in, k, r, rows, 4, W);
+                for (int j = 0; j < 4; j++) {
+                    float *one = sd_plane_row(&out, 0);
+                    dsp->blur_taps(in + j, k, r, one, W);
+                    if (memcmp(one, rows[j], sizeof(float) * W) != 0)
+                        d = INFINITY;
+                    for (int x = 0; x < W; x++)
+                        d = fmax(d, fabs(rows[j][x] - sd_plane_row(&ref, y + j)[x]));
+                }
+            }
+            if (!(d <= tol)) {
+                fprintf(stderr, "bench_kernels: vertical taps %s differ by %g\n",
+                        sd_simd_name((sd_simd_level)lv), d);
+                bad = 1;
+            }
+            for (int i = 0; i < runs; i++) {
+                double t0 = now();
+                for (int y = r; y + 4 <= H - r; y += 4) {
+                    for (int q = 0; q < 2 * r + 4; q++)
+                        in[q] = sd_plane_row(&src, y - r + q);
+                    for (int j = 0; j < 4; j++)
+                        rows[j] = sd_plane_row(&out, y + j);
+                    sd_blur_rows(dsp, in, k, r, rows, 4, W);
+                }
+                t[i] = now() - t0;
+            }
+            emit("vertical_taps4", 6.0, (sd_simd_level)lv, 1, median(t, runs), t[0], d);
+        }
     }
     printf("\n  ]\n}\n");
     sd_simd_set(saved);
