@@ -46,6 +46,33 @@ enum { F_MASK = 1, F_MEASURED = 2, F_CLIPPED = 4, F_VISITED = 8, F_CAND = 16 };
 #define VB 4
 #define GS_RING (VB + 4)
 
+/* A growable float array with a size limit: the a* values the fused pass
+ * gathers for the thresholds (full: one did not fit, the gathering is
+ * abandoned). */
+typedef struct fvec {
+    float *v;
+    size_t n, cap, max;
+    int full;
+} fvec;
+
+static void fvec_append(fvec *a, const float *src, size_t k)
+{
+    if (a->full || k == 0)
+        return;
+    if (a->n + k > a->cap) {
+        size_t cap = SD_MAX(SD_MAX(a->cap * 2, a->n + k), (size_t)4096);
+        float *nv = cap <= a->max ? realloc(a->v, cap * sizeof *nv) : NULL;
+        if (!nv) {
+            a->full = 1;
+            return;
+        }
+        a->v = nv;
+        a->cap = cap;
+    }
+    memcpy(a->v + a->n, src, k * sizeof *src);
+    a->n += k;
+}
+
 /* float sums of one strip */
 typedef struct strip_acc {
     double tex[3], a[3], e[3], lam_l[3], lam_r[3], lap[2];
@@ -74,8 +101,13 @@ struct sd_measure {
     int xs;           /* asymmetry split: columns < xs are the left half */
     uint32_t *hist_a, *hist_d; /* !fixed: HBINS each, measured pixels */
     double sum_a, sum_e, tex[3], lap[2], lam_l, lam_r;
-    double median_a;  /* exact, set by sd_measure_thresholds */
-    int have_median_a;
+    /* !fixed: the bins predicted (from a sparse sample of a*) to hold the
+     * a* median (pm) and the median + red_delta (pr); the fused pass
+     * gathers the a* values in them, so the exact median and red count
+     * need no second colour pass when the prediction holds */
+    int pre;
+    unsigned pm_lo, pm_hi, pr_lo, pr_hi;
+    fvec gm, gr;      /* gathered, bands in order */
 };
 
 static int thresholds_ok(const sd_thresholds *t)
@@ -111,6 +143,8 @@ typedef struct band_job {
     const float *kt, *ks, *kp;
     uint32_t *hist;      /* !fixed: 2 x HBINS: a*, D */
     size_t red;          /* fixed: a* > t_red */
+    fvec gm, gr;         /* m->pre: a* in the predicted bins */
+    float *sel;          /* a row for row_select */
     ring lam, ht, hs, hp, gs;
     float *pad, *ca, *ce, *cy, *gt, *gp;
     const float **in;
@@ -162,6 +196,12 @@ static void accumulate_colour(band_job *j, int sy, const float *lam)
         j->red += red;
     } else {
         j->dsp->row_hist(j->ca, f, F_MEASURED, w, NULL, j->hist);
+        if (m->pre) {
+            fvec_append(&j->gm, j->sel,
+                        j->dsp->row_select(j->ca, f, F_MEASURED, w, NULL, m->pm_lo, m->pm_hi, j->sel));
+            fvec_append(&j->gr, j->sel,
+                        j->dsp->row_select(j->ca, f, F_MEASURED, w, NULL, m->pr_lo, m->pr_hi, j->sel));
+        }
     }
 }
 
@@ -313,6 +353,9 @@ static void band_free(band_job *j)
     free(j->in);
     free(j->done);
     free(j->hist);
+    free(j->sel);
+    free(j->gm.v);
+    free(j->gr.v);
 }
 
 static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
@@ -364,8 +407,12 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
         j->in = sd_alloc_array(2 * (size_t)R0 + GS_RING, sizeof *j->in);
         j->done = sd_calloc_array((size_t)(j->y1 - j->y0) + 1, 1);
         j->hist = m->fixed ? NULL : sd_calloc_array(2 * (size_t)HBINS, sizeof(uint32_t));
+        j->sel = m->pre ? sd_alloc_array((size_t)w, sizeof(float)) : NULL;
+        /* a band gathers at most a quarter of its pixels (a prediction
+         * that far off is abandoned: thresholds then run the colour pass) */
+        j->gm.max = j->gr.max = (size_t)w * (size_t)(j->y1 - j->y0) / 4 + 1;
         if (!ok || !j->pad || !j->ca || !j->ce || !j->cy || !j->gt || !j->gp || !j->in ||
-            !j->done || (!m->fixed && !j->hist))
+            !j->done || (!m->fixed && !j->hist) || (m->pre && !j->sel))
             s = SD_ERR_NOMEM;
     }
     if (s != SD_OK)
@@ -390,6 +437,17 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
             m->hist_d[b] += jobs[t].hist[HBINS + b];
         }
     }
+    /* the gathered a* values, bands in order (the selections do not depend
+     * on the order anyway) */
+    for (int t = 0; m->pre && t < nt; t++) {
+        m->gm.max = m->gr.max = SIZE_MAX;
+        fvec_append(&m->gm, jobs[t].gm.v, jobs[t].gm.n);
+        fvec_append(&m->gr, jobs[t].gr.v, jobs[t].gr.n);
+        if (jobs[t].gm.full || jobs[t].gr.full)
+            m->pre = 0;
+    }
+    if (m->pre && (m->gm.full || m->gr.full))
+        m->pre = 0;
 done:
     for (int t = 0; t < nt; t++)
         band_free(&jobs[t]);
@@ -887,6 +945,60 @@ static sd_status d_pass(sd_ctx *ctx, const sd_measure *m, int absdev, double med
     return SD_OK;
 }
 
+/* ---- predicting the a* median ---- */
+
+/* The bins of the a* median and of the median + red_delta, predicted from
+ * the measured pixels of every PREDICT_STEP-th row: the sample's 48th to
+ * 52nd percentiles, widened to whole bins and one bin more each side. The
+ * fused pass gathers the a* values in those bins; sd_measure_thresholds
+ * uses them when the exact median's bins fall inside (they almost always
+ * do: the sample has hundreds of thousands of values), else it runs the
+ * colour pass. Either way the median is the exact one. */
+#define PREDICT_STEP 16
+static void predict_a_median(sd_measure *m)
+{
+    const int w = m->w;
+    const size_t cap = (size_t)((m->h + PREDICT_STEP - 1) / PREDICT_STEP) * (size_t)w;
+    float *smp = sd_alloc_array(cap, sizeof(float));
+    float *a = sd_alloc_array(2 * (size_t)w, sizeof(float));
+    const sd_dsp *dsp = sd_dsp_active();
+    size_t ns = 0;
+    for (int y = PREDICT_STEP / 2; smp && a && y < m->h; y += PREDICT_STEP) {
+        const uint8_t *f = m->flags + (size_t)y * (size_t)w;
+        if (!row_has_measured(f, w))
+            continue;
+        dsp->row_colour(sd_image_px(m->img, m->ox, m->oy + y), w, m->g, NULL, a, NULL, a + w);
+        ns += dsp->row_select(a, f, F_MEASURED, w, NULL, 0, HBINS - 1, smp + ns);
+    }
+    if (ns >= 1000) {
+        const unsigned lo = sd_fbin(sd_select_kth(smp, ns, ns * 48 / 100));
+        const unsigned hi = sd_fbin(sd_select_kth(smp, ns, ns * 52 / 100));
+        m->pm_lo = lo > 0 ? lo - 1 : 0;
+        m->pm_hi = hi < HBINS - 1 ? hi + 1 : HBINS - 1;
+        const double rlo = sd_key_float((uint32_t)m->pm_lo << 16) + m->p.red_delta;
+        const double rhi = sd_key_float(((uint32_t)m->pm_hi << 16) | 0xffffu) + m->p.red_delta;
+        const unsigned r0 = isfinite(rlo) ? sd_fbin((float)rlo) : 0;
+        const unsigned r1 = isfinite(rhi) ? sd_fbin((float)rhi) : HBINS - 1;
+        m->pr_lo = r0 > 0 ? r0 - 1 : 0;
+        m->pr_hi = r1 < HBINS - 1 ? r1 + 1 : HBINS - 1;
+        m->pre = 1;
+    }
+    free(smp);
+    free(a);
+}
+
+/* Fill collector c from the gathered values g that fall in c's bins;
+ * whether all of them were there (g covered c's bins). */
+static int collect_gathered(collector *c, const fvec *g)
+{
+    for (size_t i = 0; i < g->n && c->n < c->cap; i++) {
+        const unsigned b = sd_fbin(g->v[i]);
+        if (b >= c->b_lo && b <= c->b_hi)
+            c->v[c->n++] = g->v[i];
+    }
+    return c->n == c->cap;
+}
+
 /* ---- the phases ---- */
 
 /* The first index in [a, b) with p[i] != 0, or -1 (eight bytes at a time). */
@@ -923,6 +1035,8 @@ void sd_measure_free(sd_measure *m)
     sd_plane_release(&m->d);
     free(m->hist_a);
     free(m->hist_d);
+    free(m->gm.v);
+    free(m->gr.v);
     free(m);
 }
 
@@ -1039,6 +1153,8 @@ sd_status sd_measure_begin(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
     }
     free(colcnt);
     colcnt = NULL;
+    if (!m->fixed)
+        predict_a_median(m);
     if ((s = fused_pass(ctx, m)) != SD_OK)
         goto fail;
     *out = m;
@@ -1057,15 +1173,29 @@ sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
     collector ca;
     if (!collector_init(&ca, m->hist_a, n))
         return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-    /* The same pass gathers the red count finish needs: the a* values of
-     * the bins T_red can fall in (the median lies in [lowest of bin b_lo,
-     * highest of bin b_hi], T_red that plus red_delta). */
+    /* With it the red count finish needs: the a* values of the bins T_red
+     * can fall in (the median lies in [lowest of bin b_lo, highest of bin
+     * b_hi], T_red that plus red_delta). Both come from the values the
+     * fused pass gathered in the predicted bins, or else from one colour
+     * pass. */
     collector cr;
     const double lo = sd_key_float((uint32_t)ca.b_lo << 16) + m->p.red_delta;
     const double hi = sd_key_float(((uint32_t)ca.b_hi << 16) | 0xffffu) + m->p.red_delta;
-    sd_status s = red_collector_init(&cr, m->hist_a, lo, hi)
-                      ? colour_pass(ctx, m, (colour_want){&ca, &cr})
-                      : sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
+    sd_status s = SD_OK;
+    if (!red_collector_init(&cr, m->hist_a, lo, hi)) {
+        s = sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
+    } else if (!(m->pre && ca.b_lo >= m->pm_lo && ca.b_hi <= m->pm_hi && cr.b_lo >= m->pr_lo &&
+                 cr.b_hi <= m->pr_hi && collect_gathered(&ca, &m->gm) &&
+                 collect_gathered(&cr, &m->gr))) {
+        /* the prediction missed: one colour pass */
+        ca.n = cr.n = 0;
+        s = colour_pass(ctx, m, (colour_want){&ca, &cr});
+    }
+    free(m->gm.v);
+    free(m->gr.v);
+    memset(&m->gm, 0, sizeof m->gm);
+    memset(&m->gr, 0, sizeof m->gr);
+    m->pre = 0;
     if (s != SD_OK) {
         free(ca.v);
         free(cr.v);
