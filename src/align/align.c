@@ -508,185 +508,351 @@ static void cand_insert(al_cand *c, int *nc, int cap, const sd_xform *xf, double
     c[i].ncc = ncc;
 }
 
-/* The global search. For every rotation and scale of the grid, AFTER is
- * resampled into the BEFORE frame on a margin-extended grid, and the NCC is
- * evaluated for every integer shift; the best shift of each rotation and
- * scale is kept, and the AL_CANDIDATES best of those are returned. The grid
+/* The global search, coarse to fine over two levels. For every rotation and
+ * scale of the grid, AFTER is resampled into the BEFORE frame on a
+ * margin-extended grid and the NCC is evaluated for integer shifts:
+ *   1. at the level above the search level, every shift within the margin;
+ *      each grid point keeps its AL_SEARCH_PEAKS best shifts;
+ *   2. the AL_SEARCH_KEEP grid points whose best coarse NCC is highest are
+ *      resampled at the search level, where only the shifts within
+ *      AL_SEARCH_REFINE of each of their peaks (mapped to the finer grid)
+ *      are scored; the best shift of each is a candidate, and the
+ *      AL_CANDIDATES best candidates are returned.
+ * When the level above is too small (short side below AL_SEARCH_MIN_SIDE)
+ * step 2 alone runs, exhaustively, over every grid point and shift. Grid
  * points are independent and are shared out among up to sd_ctx_threads()
  * threads; each writes only its own result slot, and the slots are merged
- * in grid order on the calling thread, so the candidates do not depend on
- * the thread count. */
+ * in grid order on the calling thread (ties: the earlier grid point, the
+ * first shift in scan order), so the result does not depend on the thread
+ * count. */
 typedef struct al_search {
     const sd_plane *tb, *ib;
-    const float *T2; /* tb squared, packed tw x th */
-    int M, ew, eh;   /* shift margin; extended grid size */
-    int min_n;       /* fewest overlapping pixels a shift may have */
+    float *T2;     /* tb squared, packed tw x th */
+    int M, ew, eh; /* shift margin; extended grid size */
+    int min_n;     /* fewest overlapping pixels a shift may have */
 } al_search;
-
-typedef struct al_gridbest {
-    double ncc; /* best NCC over the shifts; -2 when no shift qualified */
-    sd_xform xf;
-} al_gridbest;
 
 enum { AL_GRID = AL_SEARCH_NROT * AL_SEARCH_NSCALE };
 
-/* Grid point k (rotation k / AL_SEARCH_NSCALE, scale k % AL_SEARCH_NSCALE),
- * with W and V as scratch (ew x eh each). */
-static void search_point(const al_search *S, int k, float *W, float *V, al_gridbest *res)
+/* Linear part of grid point k (rotation k / AL_SEARCH_NSCALE, scale
+ * k % AL_SEARCH_NSCALE): x' = [a b; c d] x. */
+static void grid_linear(int k, double A[4])
 {
-    const sd_plane *tb = S->tb, *ib = S->ib;
-    const int tw = tb->w, th = tb->h, M = S->M, ew = S->ew, eh = S->eh;
-    const double cbx = (tw - 1) / 2.0, cby = (th - 1) / 2.0;
-    const double cax = (ib->w - 1) / 2.0, cay = (ib->h - 1) / 2.0;
     const int ri = k / AL_SEARCH_NSCALE, si = k % AL_SEARCH_NSCALE;
     double th_deg = -AL_SEARCH_ROT + ri * (2.0 * AL_SEARCH_ROT / (AL_SEARCH_NROT - 1));
     double cs = cos(th_deg * M_PI / 180.0), sn = sin(th_deg * M_PI / 180.0);
     double sc = AL_SEARCH_SMIN + si * ((AL_SEARCH_SMAX - AL_SEARCH_SMIN) / (AL_SEARCH_NSCALE - 1));
-    double a = sc * cs, b = -sc * sn, c = sc * sn, d = sc * cs;
-    /* W: resampled AFTER, 0 outside; V: 1 inside, 0 outside (branch-free
-     * sums that the compiler vectorizes) */
+    A[0] = sc * cs;
+    A[1] = -sc * sn;
+    A[2] = sc * sn;
+    A[3] = sc * cs;
+}
+
+/* W: AFTER resampled through A about the centres, 0 outside; V: 1 inside, 0
+ * outside (branch-free sums that the compiler vectorizes). */
+static void search_warp(const al_search *S, const double A[4], float *W, float *V)
+{
+    const sd_plane *tb = S->tb, *ib = S->ib;
+    const int M = S->M, ew = S->ew, eh = S->eh;
+    const double cbx = (tb->w - 1) / 2.0, cby = (tb->h - 1) / 2.0;
+    const double cax = (ib->w - 1) / 2.0, cay = (ib->h - 1) / 2.0;
     for (int ey = 0; ey < eh; ey++) {
         double py = ey - M - cby;
         for (int ex = 0; ex < ew; ex++) {
             double px = ex - M - cbx;
-            double fx = a * px + b * py + cax, fy = c * px + d * py + cay;
+            double fx = A[0] * px + A[1] * py + cax, fy = A[2] * px + A[3] * py + cay;
             int in = fx >= 0 && fx <= ib->w - 1 && fy >= 0 && fy <= ib->h - 1;
             W[(size_t)ey * ew + ex] = in ? sd_plane_bilinear(ib, fx, fy) : 0.0f;
             V[(size_t)ey * ew + ex] = in ? 1.0f : 0.0f;
         }
     }
-    double best = -2;
-    int bdx = 0, bdy = 0;
-    for (int dy = -M; dy <= M; dy++) {
-        for (int dx = -M; dx <= M; dx++) {
-            double n = 0, st = 0, sw = 0, stt = 0, sww = 0, stw = 0;
-            for (int y = 0; y < th; y++) {
-                const float *t = sd_plane_row(tb, y);
-                const float *t2 = S->T2 + (size_t)y * tw;
-                const float *wr = W + (size_t)(y + dy + M) * ew + (dx + M);
-                const float *vr = V + (size_t)(y + dy + M) * ew + (dx + M);
-                /* AL_LANES independent partial sums per row */
-                float acc[6][AL_LANES] = {{0}};
-                int x = 0;
-                for (; x + AL_LANES <= tw; x += AL_LANES)
-                    for (int j = 0; j < AL_LANES; j++) {
-                        acc[0][j] += vr[x + j];
-                        acc[1][j] += t[x + j] * vr[x + j];
-                        acc[2][j] += wr[x + j];
-                        acc[3][j] += t2[x + j] * vr[x + j];
-                        acc[4][j] += wr[x + j] * wr[x + j];
-                        acc[5][j] += t[x + j] * wr[x + j];
-                    }
-                for (int j = 0; x < tw; x++, j++) {
-                    acc[0][j] += vr[x];
-                    acc[1][j] += t[x] * vr[x];
-                    acc[2][j] += wr[x];
-                    acc[3][j] += t2[x] * vr[x];
-                    acc[4][j] += wr[x] * wr[x];
-                    acc[5][j] += t[x] * wr[x];
-                }
-                float fn = 0, fst = 0, fsw = 0, fstt = 0, fsww = 0, fstw = 0;
-                for (int j = 0; j < AL_LANES; j++) {
-                    fn += acc[0][j];
-                    fst += acc[1][j];
-                    fsw += acc[2][j];
-                    fstt += acc[3][j];
-                    fsww += acc[4][j];
-                    fstw += acc[5][j];
-                }
-                n += fn;
-                st += fst;
-                sw += fsw;
-                stt += fstt;
-                sww += fsww;
-                stw += fstw;
+}
+
+/* NCC of the template against W at shift (dx, dy); -2 when the overlap is
+ * too small or either side is flat. */
+static double search_score(const al_search *S, const float *W, const float *V, int dx, int dy)
+{
+    const sd_plane *tb = S->tb;
+    const int tw = tb->w, th = tb->h, M = S->M, ew = S->ew;
+    double n = 0, st = 0, sw = 0, stt = 0, sww = 0, stw = 0;
+    for (int y = 0; y < th; y++) {
+        const float *t = sd_plane_row(tb, y);
+        const float *t2 = S->T2 + (size_t)y * tw;
+        const float *wr = W + (size_t)(y + dy + M) * ew + (dx + M);
+        const float *vr = V + (size_t)(y + dy + M) * ew + (dx + M);
+        /* AL_LANES independent partial sums per row */
+        float acc[6][AL_LANES] = {{0}};
+        int x = 0;
+        for (; x + AL_LANES <= tw; x += AL_LANES)
+            for (int j = 0; j < AL_LANES; j++) {
+                acc[0][j] += vr[x + j];
+                acc[1][j] += t[x + j] * vr[x + j];
+                acc[2][j] += wr[x + j];
+                acc[3][j] += t2[x + j] * vr[x + j];
+                acc[4][j] += wr[x + j] * wr[x + j];
+                acc[5][j] += t[x + j] * wr[x + j];
             }
-            if (n < S->min_n || n < 16)
-                continue;
-            double vt = stt - st * st / n, vw = sww - sw * sw / n;
-            if (!(vt > 1e-12 * n) || !(vw > 1e-12 * n))
-                continue;
-            double r = (stw - st * sw / n) / sqrt(vt * vw);
-            if (r > best) { /* ties: the first in scan order */
-                best = r;
-                bdx = dx;
-                bdy = dy;
-            }
+        for (int j = 0; x < tw; x++, j++) {
+            acc[0][j] += vr[x];
+            acc[1][j] += t[x] * vr[x];
+            acc[2][j] += wr[x];
+            acc[3][j] += t2[x] * vr[x];
+            acc[4][j] += wr[x] * wr[x];
+            acc[5][j] += t[x] * wr[x];
         }
+        float f[6] = {0};
+        for (int k = 0; k < 6; k++)
+            for (int j = 0; j < AL_LANES; j++)
+                f[k] += acc[k][j];
+        n += f[0];
+        st += f[1];
+        sw += f[2];
+        stt += f[3];
+        sww += f[4];
+        stw += f[5];
     }
-    res->ncc = best;
-    /* x' = A (x + e - cb) + ca */
-    res->xf.m[0] = a;
-    res->xf.m[1] = b;
-    res->xf.m[3] = c;
-    res->xf.m[4] = d;
-    res->xf.m[2] = cax + a * (bdx - cbx) + b * (bdy - cby);
-    res->xf.m[5] = cay + c * (bdx - cbx) + d * (bdy - cby);
+    if (n < S->min_n || n < 16)
+        return -2;
+    double vt = stt - st * st / n, vw = sww - sw * sw / n;
+    if (!(vt > 1e-12 * n) || !(vw > 1e-12 * n))
+        return -2;
+    return (stw - st * sw / n) / sqrt(vt * vw);
+}
+
+/* Best shifts of one grid point, best first (ncc -2: none). */
+typedef struct al_peaks {
+    double ncc[AL_SEARCH_PEAKS];
+    int dx[AL_SEARCH_PEAKS], dy[AL_SEARCH_PEAKS];
+} al_peaks;
+
+static void peaks_insert(al_peaks *p, double r, int dx, int dy)
+{
+    int i = AL_SEARCH_PEAKS;
+    while (i > 0 && r > p->ncc[i - 1]) /* ties: the earlier shift stays ahead */
+        i--;
+    if (i == AL_SEARCH_PEAKS)
+        return;
+    for (int j = AL_SEARCH_PEAKS - 1; j > i; j--) {
+        p->ncc[j] = p->ncc[j - 1];
+        p->dx[j] = p->dx[j - 1];
+        p->dy[j] = p->dy[j - 1];
+    }
+    p->ncc[i] = r;
+    p->dx[i] = dx;
+    p->dy[i] = dy;
+}
+
+/* Shift (dx, dy) at the search level as a map: x' = A (x + e - cb) + ca. */
+static sd_xform search_xf(const al_search *S, const double A[4], int dx, int dy)
+{
+    const double cbx = (S->tb->w - 1) / 2.0, cby = (S->tb->h - 1) / 2.0;
+    const double cax = (S->ib->w - 1) / 2.0, cay = (S->ib->h - 1) / 2.0;
+    sd_xform x;
+    x.m[0] = A[0];
+    x.m[1] = A[1];
+    x.m[3] = A[2];
+    x.m[4] = A[3];
+    x.m[2] = cax + A[0] * (dx - cbx) + A[1] * (dy - cby);
+    x.m[5] = cay + A[2] * (dx - cbx) + A[3] * (dy - cby);
+    return x;
+}
+
+/* The fine level's shift nearest to coarse shift (dx, dy) of the level
+ * above (fine coordinates are twice the coarse ones). */
+static void fine_shift(const al_search *C, const al_search *F, const double A[4], int dx, int dy,
+                       int *fx, int *fy)
+{
+    const double c_cbx = (C->tb->w - 1) / 2.0, c_cby = (C->tb->h - 1) / 2.0;
+    const double c_cax = (C->ib->w - 1) / 2.0, c_cay = (C->ib->h - 1) / 2.0;
+    const double f_cbx = (F->tb->w - 1) / 2.0, f_cby = (F->tb->h - 1) / 2.0;
+    const double f_cax = (F->ib->w - 1) / 2.0, f_cay = (F->ib->h - 1) / 2.0;
+    /* e_f = 2 e_c - 2 cb_c + cb_f + A^-1 (2 ca_c - ca_f) */
+    double det = A[0] * A[3] - A[1] * A[2];
+    double ux = 2 * c_cax - f_cax, uy = 2 * c_cay - f_cay;
+    double ix = (A[3] * ux - A[1] * uy) / det, iy = (-A[2] * ux + A[0] * uy) / det;
+    *fx = (int)lround(2 * dx - 2 * c_cbx + f_cbx + ix);
+    *fy = (int)lround(2 * dy - 2 * c_cby + f_cby + iy);
 }
 
 typedef struct al_search_job {
-    const al_search *S;
-    int first, stride; /* grid points first, first + stride, ... */
-    float *W, *V;
-    al_gridbest *res;  /* AL_GRID slots, shared; this job writes its own */
+    const al_search *C, *F; /* coarse (NULL: none) and search level */
+    int first, stride;      /* work items first, first + stride, ... */
+    float *W, *V;           /* scratch, search level sized */
+    unsigned char *seen;    /* (2 M_F + 1)^2 shifts of the search level */
+    al_peaks *peaks;        /* step 1: one slot per grid point */
+    const int *keep;        /* step 2: the grid points, nkeep of them */
+    int nkeep;
+    al_peaks *best;         /* step 2: one slot per kept grid point (ncc[0], dx[0], dy[0]) */
 } al_search_job;
 
-static void *search_job_run(void *arg)
+static void *coarse_job_run(void *arg)
 {
     al_search_job *j = arg;
-    for (int k = j->first; k < AL_GRID; k += j->stride)
-        search_point(j->S, k, j->W, j->V, &j->res[k]);
+    const al_search *C = j->C;
+    for (int k = j->first; k < AL_GRID; k += j->stride) {
+        double A[4];
+        grid_linear(k, A);
+        search_warp(C, A, j->W, j->V);
+        al_peaks *p = &j->peaks[k];
+        for (int i = 0; i < AL_SEARCH_PEAKS; i++) {
+            p->ncc[i] = -2;
+            p->dx[i] = p->dy[i] = 0;
+        }
+        for (int dy = -C->M; dy <= C->M; dy++)
+            for (int dx = -C->M; dx <= C->M; dx++) {
+                double r = search_score(C, j->W, j->V, dx, dy);
+                if (r > -2)
+                    peaks_insert(p, r, dx, dy);
+            }
+    }
     return NULL;
 }
 
-static sd_status coarse_search(sd_ctx *ctx, const al_level *T, const al_level *I, al_cand *out,
-                               int *nout)
+static void *fine_job_run(void *arg)
 {
-    al_search S;
-    S.tb = &T->bp;
-    S.ib = &I->bp;
-    const int tw = S.tb->w, th = S.tb->h;
-    S.M = (int)ceil(AL_SEARCH_SHIFT * SD_MAX(tw, th));
-    S.ew = tw + 2 * S.M;
-    S.eh = th + 2 * S.M;
-    S.min_n = (int)(AL_SEARCH_MIN_OVERLAP * tw * th);
-    const size_t ne = (size_t)S.ew * (size_t)S.eh;
-    int nt = threads_for(ctx, AL_GRID);
+    al_search_job *j = arg;
+    const al_search *C = j->C, *F = j->F;
+    const int M = F->M, side = 2 * M + 1;
+    for (int i = j->first; i < j->nkeep; i += j->stride) {
+        const int k = j->keep[i];
+        double A[4];
+        grid_linear(k, A);
+        search_warp(F, A, j->W, j->V);
+        memset(j->seen, 0, (size_t)side * (size_t)side);
+        al_peaks *b = &j->best[i];
+        b->ncc[0] = -2;
+        b->dx[0] = b->dy[0] = 0;
+        int np = C ? AL_SEARCH_PEAKS : 1;
+        for (int q = 0; q < np; q++) {
+            int cx = 0, cy = 0, R = M;
+            if (C) {
+                if (j->peaks[k].ncc[q] <= -2)
+                    break;
+                fine_shift(C, F, A, j->peaks[k].dx[q], j->peaks[k].dy[q], &cx, &cy);
+                R = AL_SEARCH_REFINE;
+            }
+            for (int dy = SD_MAX(-M, cy - R); dy <= SD_MIN(M, cy + R); dy++)
+                for (int dx = SD_MAX(-M, cx - R); dx <= SD_MIN(M, cx + R); dx++) {
+                    unsigned char *s = &j->seen[(size_t)(dy + M) * side + (size_t)(dx + M)];
+                    if (*s)
+                        continue;
+                    *s = 1;
+                    double r = search_score(F, j->W, j->V, dx, dy);
+                    if (r > b->ncc[0]) { /* ties: the first scored */
+                        b->ncc[0] = r;
+                        b->dx[0] = dx;
+                        b->dy[0] = dy;
+                    }
+                }
+        }
+    }
+    return NULL;
+}
+
+static void search_setup(const al_level *T, const al_level *I, al_search *S)
+{
+    S->tb = &T->bp;
+    S->ib = &I->bp;
+    const int tw = S->tb->w, th = S->tb->h;
+    S->M = (int)ceil(AL_SEARCH_SHIFT * SD_MAX(tw, th));
+    S->ew = tw + 2 * S->M;
+    S->eh = th + 2 * S->M;
+    S->min_n = (int)(AL_SEARCH_MIN_OVERLAP * tw * th);
+    S->T2 = sd_alloc_array((size_t)tw * (size_t)th, sizeof(float));
+    if (S->T2)
+        for (int y = 0; y < th; y++) {
+            const float *t = sd_plane_row(S->tb, y);
+            for (int x = 0; x < tw; x++)
+                S->T2[(size_t)y * tw + x] = t[x] * t[x];
+        }
+}
+
+/* Tc, Ic: the level above the search level, or NULL for an exhaustive
+ * search at T, I. */
+static sd_status coarse_search(sd_ctx *ctx, const al_level *Tc, const al_level *Ic,
+                               const al_level *T, const al_level *I, al_cand *out, int *nout)
+{
+    al_search Cs = {0}, F = {0};
+    const al_search *C = Tc ? &Cs : NULL;
+    search_setup(T, I, &F);
+    if (C)
+        search_setup(Tc, Ic, &Cs);
+    const size_t ne = (size_t)F.ew * (size_t)F.eh, side = 2 * (size_t)F.M + 1;
+    al_peaks peaks[AL_GRID], best[AL_GRID];
+    int keep[AL_GRID], nkeep = 0;
     al_search_job jobs[AL_MAX_THREADS];
-    al_gridbest res[AL_GRID];
-    float *T2 = sd_alloc_array((size_t)tw * (size_t)th, sizeof(float));
+    const int nt = threads_for(ctx, AL_GRID);
     int made = 0;
-    sd_status st = T2 ? SD_OK : SD_ERR_NOMEM;
+    sd_status st = F.T2 && (!C || Cs.T2) ? SD_OK : SD_ERR_NOMEM;
     for (int t = 0; t < nt && st == SD_OK; t++) {
-        jobs[t].S = &S;
-        jobs[t].first = t;
-        jobs[t].stride = nt;
-        jobs[t].res = res;
-        jobs[t].W = sd_alloc_array(ne, sizeof(float));
-        jobs[t].V = sd_alloc_array(ne, sizeof(float));
+        al_search_job *j = &jobs[t];
+        memset(j, 0, sizeof *j);
+        j->C = C;
+        j->F = &F;
+        j->first = t;
+        j->stride = nt;
+        j->peaks = peaks;
+        j->keep = keep;
+        j->best = best;
+        j->W = sd_alloc_array(ne, sizeof(float));
+        j->V = sd_alloc_array(ne, sizeof(float));
+        j->seen = sd_alloc_array(side, side);
         made = t + 1;
-        if (!jobs[t].W || !jobs[t].V)
+        if (!j->W || !j->V || !j->seen)
             st = SD_ERR_NOMEM;
     }
     if (st == SD_OK) {
-        for (int y = 0; y < th; y++) {
-            const float *t = sd_plane_row(S.tb, y);
-            for (int x = 0; x < tw; x++)
-                T2[(size_t)y * tw + x] = t[x] * t[x];
+        if (C) {
+            sd_run_jobs(nt, coarse_job_run, jobs, sizeof jobs[0]);
+            /* the AL_SEARCH_KEEP best grid points, in grid order among equals */
+            al_cand order[AL_SEARCH_KEEP];
+            int no = 0;
+            for (int k = 0; k < AL_GRID; k++)
+                if (peaks[k].ncc[0] > -2) {
+                    sd_xform tag = {{(double)k, 0, 0, 0, 0, 0}};
+                    cand_insert(order, &no, AL_SEARCH_KEEP, &tag, peaks[k].ncc[0]);
+                }
+            for (int i = 0; i < no; i++)
+                keep[nkeep++] = (int)order[i].xf.m[0];
+        } else {
+            for (int k = 0; k < AL_GRID; k++)
+                keep[nkeep++] = k;
         }
-        S.T2 = T2;
-        sd_run_jobs(nt, search_job_run, jobs, sizeof jobs[0]);
+        int nt2 = threads_for(ctx, SD_MAX(1, nkeep));
+        for (int t = 0; t < nt2; t++) {
+            jobs[t].stride = nt2;
+            jobs[t].nkeep = nkeep;
+        }
+        sd_run_jobs(nt2, fine_job_run, jobs, sizeof jobs[0]);
         /* merge in grid order */
         *nout = 0;
-        for (int k = 0; k < AL_GRID; k++)
-            if (res[k].ncc > -2)
-                cand_insert(out, nout, AL_CANDIDATES, &res[k].xf, res[k].ncc);
+        int idx[AL_GRID];
+        for (int i = 0; i < nkeep; i++)
+            idx[i] = i;
+        /* kept points in grid order, so that ties go to the earlier grid point */
+        for (int i = 1; i < nkeep; i++)
+            for (int m = i; m > 0 && keep[idx[m - 1]] > keep[idx[m]]; m--) {
+                int t = idx[m];
+                idx[m] = idx[m - 1];
+                idx[m - 1] = t;
+            }
+        for (int m = 0; m < nkeep; m++) {
+            int i = idx[m];
+            if (best[i].ncc[0] <= -2)
+                continue;
+            double A[4];
+            grid_linear(keep[i], A);
+            sd_xform xf = search_xf(&F, A, best[i].dx[0], best[i].dy[0]);
+            cand_insert(out, nout, AL_CANDIDATES, &xf, best[i].ncc[0]);
+        }
     }
     for (int t = 0; t < made; t++) {
         free(jobs[t].W);
         free(jobs[t].V);
+        free(jobs[t].seen);
     }
-    free(T2);
+    free(F.T2);
+    free(Cs.T2);
     if (st != SD_OK)
         return sd_fail(ctx, st, "align: out of memory");
     return SD_OK;
@@ -798,7 +964,10 @@ sd_status sd_pair_align(sd_ctx *ctx, const sd_image *before, const sd_image *aft
         search++;
     if (search > 0 && (SD_MIN(bw0, bh0) >> search) < AL_MIN_SIDE / 2)
         search--;
-    const int nlev = search + AL_SUPPORT_LEVELS + 1;
+    /* the level above the search level serves its first step when it is
+     * large enough; one more level keeps its band-pass complete */
+    const int coarse = (SD_MIN(bw0, bh0) >> (search + 1)) >= AL_SEARCH_MIN_SIDE;
+    const int nlev = search + AL_SUPPORT_LEVELS + 1 + coarse;
     if (SD_MIN(after->width / f0, after->height / f0) >> search < 8)
         return sd_fail(ctx, SD_ERR_TOO_SMALL,
                        "align: after image is %dx%d, too small next to the %dx%d before image",
@@ -819,7 +988,9 @@ sd_status sd_pair_align(sd_ctx *ctx, const sd_image *before, const sd_image *aft
     if (model != SD_ALIGN_NONE) {
         al_cand cand[AL_CANDIDATES];
         int nc = 0;
-        st = coarse_search(ctx, &pb.lv[search], &pa.lv[search], cand, &nc);
+        st = coarse_search(ctx, coarse ? &pb.lv[search + 1] : NULL,
+                           coarse ? &pa.lv[search + 1] : NULL, &pb.lv[search], &pa.lv[search],
+                           cand, &nc);
         if (st != SD_OK)
             goto done;
         /* refine every candidate at the search level and the one below,
