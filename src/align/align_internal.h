@@ -47,6 +47,12 @@
 #define AL_ECC_ITER 25
 #define AL_ECC_EPS 0.005
 #define AL_ECC_SAMPLES 60000.0
+/* Candidates whose maps at the search level end within this many level
+ * pixels of an earlier candidate's are the same solution. */
+#define AL_ECC_SAME 0.25
+/* Below the two candidate levels, ECC runs every AL_ECC_LEVEL_STEP-th level
+ * and last on the base level. */
+#define AL_ECC_LEVEL_STEP 2
 #define AL_VERDICT_SAMPLES 250000.0
 
 /* Recoverable range: a result outside it is failed. */
