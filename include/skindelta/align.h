@@ -19,6 +19,9 @@
 extern "C" {
 #endif
 
+/* Changes whenever the same pair may align differently (cache keys). */
+#define SD_ALIGN_REVISION "2"
+
 typedef enum sd_align_model {
     SD_ALIGN_SIMILARITY = 0, /* rotation, uniform scale, translation */
     SD_ALIGN_AFFINE,         /* full 2x3 affine */
@@ -58,6 +61,31 @@ const char *sd_align_status_name(sd_align_status s);    /* "ok", "poor", "failed
  * error status), or an error (memory, image too small). */
 SD_NODISCARD sd_status sd_pair_align(sd_ctx *ctx, const sd_image *before, const sd_image *after,
                                      const sd_align_opts *opts, sd_align_result *out);
+
+/* An image as the aligner takes it: `img` is the picture itself, or a JPEG
+ * decode of it scaled down 2, 4 or 8 times in the DCT domain
+ * (sd_load_opts.scale_denom; the loader applies the EXIF orientation);
+ * width x height is the upright size of the full picture (0 x 0: img is the
+ * full picture). The scale is recognised from the sizes. A scaled decode
+ * spares the caller the full decode when it needs only the alignment. */
+typedef struct sd_align_input {
+    const sd_image *img;
+    int width, height;
+} sd_align_input;
+
+/* The largest JPEG scale_denom (1, 2, 4 or 8) whose decodes the aligner
+ * takes for a pair whose BEFORE picture is before_w x before_h (its finest
+ * level is no finer: the result is as accurate as from the full images). */
+int sd_align_scale_denom(int before_w, int before_h);
+
+/* sd_pair_align on inputs that may be scaled decodes. The map is in
+ * full-resolution coordinates, as from sd_pair_align on the full images
+ * (which is this call with width = height = 0). SD_ERR_ARG when an input is
+ * not a 1/2, 1/4 or 1/8 decode of its stated size, or is coarser than
+ * sd_align_scale_denom allows. */
+SD_NODISCARD sd_status sd_pair_align_inputs(sd_ctx *ctx, const sd_align_input *before,
+                                            const sd_align_input *after,
+                                            const sd_align_opts *opts, sd_align_result *out);
 
 /* x' = x, y' = y. */
 extern const sd_xform sd_xform_identity;

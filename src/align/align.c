@@ -30,9 +30,9 @@ typedef struct al_level {
 } al_level;
 
 typedef struct al_pyr {
-    int n;      /* levels built (search level + AL_SUPPORT_LEVELS + 1) */
-    int f0;     /* base box factor */
-    double o;   /* full-resolution offset of level pixel 0 */
+    int n;          /* levels built */
+    int f0;         /* full-resolution pixels per base pixel */
+    double ox, oy;  /* full-resolution position of level pixel (0, 0) */
     al_level lv[AL_MAX_LEVELS];
 } al_pyr;
 
@@ -61,12 +61,14 @@ static int threads_for(const sd_ctx *ctx, int units)
 /* ------------------------------------------------------------------ */
 /* pyramids                                                             */
 
-/* Base level: Lambda of the linear luminance averaged over f0 x f0 boxes,
- * ln(mean Y + 1/4096) (the remainder columns and rows are dropped). Box
- * averaging belongs in linear light, where the sensor integrates, and it
- * takes one log per box instead of one per pixel. Y comes from the
- * sd_row_luminance kernel, so f0 = 1 gives sd_row_lambda's values. This is the only
- * pass over the full-resolution image; block rows are shared among
+/* Base level: Lambda of the linear luminance averaged over f0 x f0 boxes
+ * of the input, ln(mean Y + 1/4096) (the remainder columns and rows are
+ * dropped). Box averaging belongs in linear light, where the sensor
+ * integrates, and it takes one log per box instead of one per pixel. Y
+ * comes from the sd_row_luminance kernel, so f0 = 1 gives sd_row_lambda's
+ * values. The input is the full image, or a JPEG decode scaled by 1/d, in
+ * which case f0 here is the full-resolution factor divided by d. This is
+ * the only pass over the input's pixels; block rows are shared among
  * threads. */
 typedef struct al_base_job {
     const sd_image *img;
@@ -132,15 +134,25 @@ static sd_status base_level(sd_ctx *ctx, const sd_image *img, int f0, sd_plane *
     return SD_OK;
 }
 
-/* Build `nlev` levels from img; gradients on levels 0..grad_top when
- * grad_top >= 0. */
-static sd_status pyr_build(sd_ctx *ctx, const sd_image *img, int f0, int nlev, int grad_top,
+/* What a pyramid is built from: img is the full image (denom 1) or a JPEG
+ * decode of it scaled by 1/denom; (ox, oy) is the full-resolution position
+ * of base pixel (0, 0). */
+typedef struct al_src {
+    const sd_image *img;
+    int denom;
+    double ox, oy;
+} al_src;
+
+/* Build `nlev` levels with f0 full-resolution pixels per base pixel;
+ * gradients on levels 0..grad_top when grad_top >= 0. */
+static sd_status pyr_build(sd_ctx *ctx, const al_src *src, int f0, int nlev, int grad_top,
                            al_pyr *p)
 {
     memset(p, 0, sizeof *p);
     p->f0 = f0;
-    p->o = (f0 - 1) / 2.0;
-    sd_status st = base_level(ctx, img, f0, &p->lv[0].lam);
+    p->ox = src->ox;
+    p->oy = src->oy;
+    sd_status st = base_level(ctx, src->img, f0 / src->denom, &p->lv[0].lam);
     if (st != SD_OK)
         goto fail;
     for (int l = 0; l < nlev; l++) {
@@ -157,25 +169,55 @@ static sd_status pyr_build(sd_ctx *ctx, const sd_image *img, int f0, int nlev, i
             if ((st = sd_plane_init(ctx, &p->lv[l + 1].lam, nw, nh)) != SD_OK)
                 goto fail;
             for (int y = 0; y < nh; y++) {
-                const float *src = sd_plane_row(&L->bp, 2 * y < h ? 2 * y : h - 1);
+                const float *row = sd_plane_row(&L->bp, 2 * y < h ? 2 * y : h - 1);
                 float *dst = sd_plane_row(&p->lv[l + 1].lam, y);
                 for (int x = 0; x < nw; x++)
-                    dst[x] = src[2 * x < w ? 2 * x : w - 1];
+                    dst[x] = row[2 * x < w ? 2 * x : w - 1];
             }
         }
     }
     p->n = nlev;
-    /* band-pass: subtract the coarse shading AL_SUPPORT_LEVELS levels up */
+    /* band-pass: subtract the coarse shading AL_SUPPORT_LEVELS levels up,
+     * expanded bilinearly (sd_plane_bilinear's weights, applied down the
+     * column first, then along the row) */
     for (int l = 0; l < nlev; l++) {
         al_level *L = &p->lv[l];
         int up = SD_MIN(l + AL_SUPPORT_LEVELS, nlev - 1);
         double k = 1.0 / (double)(1u << (up - l));
         const sd_plane *C = &p->lv[up].lam;
-        for (int y = 0; y < L->bp.h; y++) {
-            float *b = sd_plane_row(&L->bp, y);
-            for (int x = 0; x < L->bp.w; x++)
-                b[x] -= sd_plane_bilinear(C, x * k, y * k);
+        const int w = L->bp.w;
+        float *col = sd_alloc_array((size_t)C->w, sizeof(float));
+        float *wx = sd_alloc_array((size_t)w, sizeof(float));
+        int *x0 = sd_alloc_array((size_t)w, sizeof(int));
+        if (!col || !wx || !x0) {
+            free(col);
+            free(wx);
+            free(x0);
+            st = sd_fail(ctx, SD_ERR_NOMEM, "align: out of memory");
+            goto fail;
         }
+        for (int x = 0; x < w; x++) {
+            double fx = SD_MIN(x * k, (double)(C->w - 1));
+            x0[x] = SD_MIN((int)fx, C->w - 2 >= 0 ? C->w - 2 : 0);
+            wx[x] = C->w > 1 ? (float)(fx - x0[x]) : 0.0f;
+        }
+        for (int y = 0; y < L->bp.h; y++) {
+            double fy = SD_MIN(y * k, (double)(C->h - 1));
+            int y0 = (int)fy, y1 = y0 + 1 < C->h ? y0 + 1 : y0;
+            float wy = (float)(fy - y0);
+            const float *r0 = sd_plane_row(C, y0), *r1 = sd_plane_row(C, y1);
+            for (int x = 0; x < C->w; x++)
+                col[x] = r0[x] + wy * (r1[x] - r0[x]);
+            float *b = sd_plane_row(&L->bp, y);
+            const int x1off = C->w > 1 ? 1 : 0;
+            for (int x = 0; x < w; x++) {
+                const float *c = col + x0[x];
+                b[x] -= c[0] + wx[x] * (c[x1off] - c[0]);
+            }
+        }
+        free(col);
+        free(wx);
+        free(x0);
     }
     for (int l = 0; l <= grad_top && l < nlev; l++) {
         al_level *L = &p->lv[l];
@@ -183,17 +225,23 @@ static sd_status pyr_build(sd_ctx *ctx, const sd_image *img, int f0, int nlev, i
         if ((st = sd_plane_init(ctx, &L->gx, w, h)) != SD_OK ||
             (st = sd_plane_init(ctx, &L->gy, w, h)) != SD_OK)
             goto fail;
+        /* central differences, one-sided at the edges */
         for (int y = 0; y < h; y++) {
             const float *b = sd_plane_row(&L->bp, y);
             const float *bu = sd_plane_row(&L->bp, y > 0 ? y - 1 : y);
             const float *bd = sd_plane_row(&L->bp, y + 1 < h ? y + 1 : y);
             float *gx = sd_plane_row(&L->gx, y), *gy = sd_plane_row(&L->gy, y);
-            float ky = (y > 0 && y + 1 < h) ? 0.5f : 1.0f;
-            for (int x = 0; x < w; x++) {
-                int xl = x > 0 ? x - 1 : x, xr = x + 1 < w ? x + 1 : x;
-                gx[x] = (b[xr] - b[xl]) / (float)SD_MAX(1, xr - xl);
-                gy[x] = (bd[x] - bu[x]) * (h > 1 ? ky : 0.0f);
+            const float ky = h < 2 ? 0.0f : (y > 0 && y + 1 < h) ? 0.5f : 1.0f;
+            for (int x = 0; x < w; x++)
+                gy[x] = (bd[x] - bu[x]) * ky;
+            if (w < 2) {
+                gx[0] = 0;
+                continue;
             }
+            gx[0] = b[1] - b[0];
+            for (int x = 1; x + 1 < w; x++)
+                gx[x] = (b[x + 1] - b[x - 1]) * 0.5f;
+            gx[w - 1] = b[w - 1] - b[w - 2];
         }
     }
     return SD_OK;
@@ -205,23 +253,21 @@ fail:
 /* ------------------------------------------------------------------ */
 /* level <-> full-resolution transforms                                 */
 
-static sd_xform xf_to_level(const sd_xform *full, double s, double o)
+/* Level pixel x of pyramid P sits at full-resolution s x + (P->ox, P->oy),
+ * so X' = A X + t reads x' = A x + (A o_b + t - o_a) / s at the level. */
+static sd_xform xf_to_level(const sd_xform *full, double s, const al_pyr *pb, const al_pyr *pa)
 {
     sd_xform r = *full;
-    double tx, ty;
-    /* t_l = (A o + t - o) / s, with o the same on both axes */
-    tx = (full->m[0] * o + full->m[1] * o + full->m[2] - o) / s;
-    ty = (full->m[3] * o + full->m[4] * o + full->m[5] - o) / s;
-    r.m[2] = tx;
-    r.m[5] = ty;
+    r.m[2] = (full->m[0] * pb->ox + full->m[1] * pb->oy + full->m[2] - pa->ox) / s;
+    r.m[5] = (full->m[3] * pb->ox + full->m[4] * pb->oy + full->m[5] - pa->oy) / s;
     return r;
 }
 
-static sd_xform xf_to_full(const sd_xform *lev, double s, double o)
+static sd_xform xf_to_full(const sd_xform *lev, double s, const al_pyr *pb, const al_pyr *pa)
 {
     sd_xform r = *lev;
-    r.m[2] = s * lev->m[2] + o - (lev->m[0] * o + lev->m[1] * o);
-    r.m[5] = s * lev->m[5] + o - (lev->m[3] * o + lev->m[4] * o);
+    r.m[2] = s * lev->m[2] + pa->ox - (lev->m[0] * pb->ox + lev->m[1] * pb->oy);
+    r.m[5] = s * lev->m[5] + pa->oy - (lev->m[3] * pb->ox + lev->m[4] * pb->oy);
     return r;
 }
 
@@ -298,6 +344,20 @@ static al_frame frame_of(const sd_plane *T)
     fr.cy = (T->h - 1) / 2.0;
     fr.R = SD_MAX(1.0, sqrt(fr.cx * fr.cx + fr.cy * fr.cy));
     return fr;
+}
+
+/* Largest distance between the images of the corners of a w x h frame
+ * under two maps. */
+static double xf_distance(const sd_xform *a, const sd_xform *b, int w, int h)
+{
+    double d = 0;
+    for (int c = 0; c < 4; c++) {
+        double x = (c & 1) ? w - 1 : 0, y = (c & 2) ? h - 1 : 0, ax, ay, bx, by;
+        sd_xform_apply(a, x, y, &ax, &ay);
+        sd_xform_apply(b, x, y, &bx, &by);
+        d = fmax(d, hypot(ax - bx, ay - by));
+    }
+    return d;
 }
 
 /* P = 0: NCC sums only; 4 or 6: also the ECC Jacobian sums. Samples every
@@ -508,185 +568,351 @@ static void cand_insert(al_cand *c, int *nc, int cap, const sd_xform *xf, double
     c[i].ncc = ncc;
 }
 
-/* The global search. For every rotation and scale of the grid, AFTER is
- * resampled into the BEFORE frame on a margin-extended grid, and the NCC is
- * evaluated for every integer shift; the best shift of each rotation and
- * scale is kept, and the AL_CANDIDATES best of those are returned. The grid
+/* The global search, coarse to fine over two levels. For every rotation and
+ * scale of the grid, AFTER is resampled into the BEFORE frame on a
+ * margin-extended grid and the NCC is evaluated for integer shifts:
+ *   1. at the level above the search level, every shift within the margin;
+ *      each grid point keeps its AL_SEARCH_PEAKS best shifts;
+ *   2. the AL_SEARCH_KEEP grid points whose best coarse NCC is highest are
+ *      resampled at the search level, where only the shifts within
+ *      AL_SEARCH_REFINE of each of their peaks (mapped to the finer grid)
+ *      are scored; the best shift of each is a candidate, and the
+ *      AL_CANDIDATES best candidates are returned.
+ * When the level above is too small (short side below AL_SEARCH_MIN_SIDE)
+ * step 2 alone runs, exhaustively, over every grid point and shift. Grid
  * points are independent and are shared out among up to sd_ctx_threads()
  * threads; each writes only its own result slot, and the slots are merged
- * in grid order on the calling thread, so the candidates do not depend on
- * the thread count. */
+ * in grid order on the calling thread (ties: the earlier grid point, the
+ * first shift in scan order), so the result does not depend on the thread
+ * count. */
 typedef struct al_search {
     const sd_plane *tb, *ib;
-    const float *T2; /* tb squared, packed tw x th */
-    int M, ew, eh;   /* shift margin; extended grid size */
-    int min_n;       /* fewest overlapping pixels a shift may have */
+    float *T2;     /* tb squared, packed tw x th */
+    int M, ew, eh; /* shift margin; extended grid size */
+    int min_n;     /* fewest overlapping pixels a shift may have */
 } al_search;
-
-typedef struct al_gridbest {
-    double ncc; /* best NCC over the shifts; -2 when no shift qualified */
-    sd_xform xf;
-} al_gridbest;
 
 enum { AL_GRID = AL_SEARCH_NROT * AL_SEARCH_NSCALE };
 
-/* Grid point k (rotation k / AL_SEARCH_NSCALE, scale k % AL_SEARCH_NSCALE),
- * with W and V as scratch (ew x eh each). */
-static void search_point(const al_search *S, int k, float *W, float *V, al_gridbest *res)
+/* Linear part of grid point k (rotation k / AL_SEARCH_NSCALE, scale
+ * k % AL_SEARCH_NSCALE): x' = [a b; c d] x. */
+static void grid_linear(int k, double A[4])
 {
-    const sd_plane *tb = S->tb, *ib = S->ib;
-    const int tw = tb->w, th = tb->h, M = S->M, ew = S->ew, eh = S->eh;
-    const double cbx = (tw - 1) / 2.0, cby = (th - 1) / 2.0;
-    const double cax = (ib->w - 1) / 2.0, cay = (ib->h - 1) / 2.0;
     const int ri = k / AL_SEARCH_NSCALE, si = k % AL_SEARCH_NSCALE;
     double th_deg = -AL_SEARCH_ROT + ri * (2.0 * AL_SEARCH_ROT / (AL_SEARCH_NROT - 1));
     double cs = cos(th_deg * M_PI / 180.0), sn = sin(th_deg * M_PI / 180.0);
     double sc = AL_SEARCH_SMIN + si * ((AL_SEARCH_SMAX - AL_SEARCH_SMIN) / (AL_SEARCH_NSCALE - 1));
-    double a = sc * cs, b = -sc * sn, c = sc * sn, d = sc * cs;
-    /* W: resampled AFTER, 0 outside; V: 1 inside, 0 outside (branch-free
-     * sums that the compiler vectorizes) */
+    A[0] = sc * cs;
+    A[1] = -sc * sn;
+    A[2] = sc * sn;
+    A[3] = sc * cs;
+}
+
+/* W: AFTER resampled through A about the centres, 0 outside; V: 1 inside, 0
+ * outside (branch-free sums that the compiler vectorizes). */
+static void search_warp(const al_search *S, const double A[4], float *W, float *V)
+{
+    const sd_plane *tb = S->tb, *ib = S->ib;
+    const int M = S->M, ew = S->ew, eh = S->eh;
+    const double cbx = (tb->w - 1) / 2.0, cby = (tb->h - 1) / 2.0;
+    const double cax = (ib->w - 1) / 2.0, cay = (ib->h - 1) / 2.0;
     for (int ey = 0; ey < eh; ey++) {
         double py = ey - M - cby;
         for (int ex = 0; ex < ew; ex++) {
             double px = ex - M - cbx;
-            double fx = a * px + b * py + cax, fy = c * px + d * py + cay;
+            double fx = A[0] * px + A[1] * py + cax, fy = A[2] * px + A[3] * py + cay;
             int in = fx >= 0 && fx <= ib->w - 1 && fy >= 0 && fy <= ib->h - 1;
             W[(size_t)ey * ew + ex] = in ? sd_plane_bilinear(ib, fx, fy) : 0.0f;
             V[(size_t)ey * ew + ex] = in ? 1.0f : 0.0f;
         }
     }
-    double best = -2;
-    int bdx = 0, bdy = 0;
-    for (int dy = -M; dy <= M; dy++) {
-        for (int dx = -M; dx <= M; dx++) {
-            double n = 0, st = 0, sw = 0, stt = 0, sww = 0, stw = 0;
-            for (int y = 0; y < th; y++) {
-                const float *t = sd_plane_row(tb, y);
-                const float *t2 = S->T2 + (size_t)y * tw;
-                const float *wr = W + (size_t)(y + dy + M) * ew + (dx + M);
-                const float *vr = V + (size_t)(y + dy + M) * ew + (dx + M);
-                /* AL_LANES independent partial sums per row */
-                float acc[6][AL_LANES] = {{0}};
-                int x = 0;
-                for (; x + AL_LANES <= tw; x += AL_LANES)
-                    for (int j = 0; j < AL_LANES; j++) {
-                        acc[0][j] += vr[x + j];
-                        acc[1][j] += t[x + j] * vr[x + j];
-                        acc[2][j] += wr[x + j];
-                        acc[3][j] += t2[x + j] * vr[x + j];
-                        acc[4][j] += wr[x + j] * wr[x + j];
-                        acc[5][j] += t[x + j] * wr[x + j];
-                    }
-                for (int j = 0; x < tw; x++, j++) {
-                    acc[0][j] += vr[x];
-                    acc[1][j] += t[x] * vr[x];
-                    acc[2][j] += wr[x];
-                    acc[3][j] += t2[x] * vr[x];
-                    acc[4][j] += wr[x] * wr[x];
-                    acc[5][j] += t[x] * wr[x];
-                }
-                float fn = 0, fst = 0, fsw = 0, fstt = 0, fsww = 0, fstw = 0;
-                for (int j = 0; j < AL_LANES; j++) {
-                    fn += acc[0][j];
-                    fst += acc[1][j];
-                    fsw += acc[2][j];
-                    fstt += acc[3][j];
-                    fsww += acc[4][j];
-                    fstw += acc[5][j];
-                }
-                n += fn;
-                st += fst;
-                sw += fsw;
-                stt += fstt;
-                sww += fsww;
-                stw += fstw;
+}
+
+/* NCC of the template against W at shift (dx, dy); -2 when the overlap is
+ * too small or either side is flat. */
+static double search_score(const al_search *S, const float *W, const float *V, int dx, int dy)
+{
+    const sd_plane *tb = S->tb;
+    const int tw = tb->w, th = tb->h, M = S->M, ew = S->ew;
+    double n = 0, st = 0, sw = 0, stt = 0, sww = 0, stw = 0;
+    for (int y = 0; y < th; y++) {
+        const float *t = sd_plane_row(tb, y);
+        const float *t2 = S->T2 + (size_t)y * tw;
+        const float *wr = W + (size_t)(y + dy + M) * ew + (dx + M);
+        const float *vr = V + (size_t)(y + dy + M) * ew + (dx + M);
+        /* AL_LANES independent partial sums per row */
+        float acc[6][AL_LANES] = {{0}};
+        int x = 0;
+        for (; x + AL_LANES <= tw; x += AL_LANES)
+            for (int j = 0; j < AL_LANES; j++) {
+                acc[0][j] += vr[x + j];
+                acc[1][j] += t[x + j] * vr[x + j];
+                acc[2][j] += wr[x + j];
+                acc[3][j] += t2[x + j] * vr[x + j];
+                acc[4][j] += wr[x + j] * wr[x + j];
+                acc[5][j] += t[x + j] * wr[x + j];
             }
-            if (n < S->min_n || n < 16)
-                continue;
-            double vt = stt - st * st / n, vw = sww - sw * sw / n;
-            if (!(vt > 1e-12 * n) || !(vw > 1e-12 * n))
-                continue;
-            double r = (stw - st * sw / n) / sqrt(vt * vw);
-            if (r > best) { /* ties: the first in scan order */
-                best = r;
-                bdx = dx;
-                bdy = dy;
-            }
+        for (int j = 0; x < tw; x++, j++) {
+            acc[0][j] += vr[x];
+            acc[1][j] += t[x] * vr[x];
+            acc[2][j] += wr[x];
+            acc[3][j] += t2[x] * vr[x];
+            acc[4][j] += wr[x] * wr[x];
+            acc[5][j] += t[x] * wr[x];
         }
+        float f[6] = {0};
+        for (int k = 0; k < 6; k++)
+            for (int j = 0; j < AL_LANES; j++)
+                f[k] += acc[k][j];
+        n += f[0];
+        st += f[1];
+        sw += f[2];
+        stt += f[3];
+        sww += f[4];
+        stw += f[5];
     }
-    res->ncc = best;
-    /* x' = A (x + e - cb) + ca */
-    res->xf.m[0] = a;
-    res->xf.m[1] = b;
-    res->xf.m[3] = c;
-    res->xf.m[4] = d;
-    res->xf.m[2] = cax + a * (bdx - cbx) + b * (bdy - cby);
-    res->xf.m[5] = cay + c * (bdx - cbx) + d * (bdy - cby);
+    if (n < S->min_n || n < 16)
+        return -2;
+    double vt = stt - st * st / n, vw = sww - sw * sw / n;
+    if (!(vt > 1e-12 * n) || !(vw > 1e-12 * n))
+        return -2;
+    return (stw - st * sw / n) / sqrt(vt * vw);
+}
+
+/* Best shifts of one grid point, best first (ncc -2: none). */
+typedef struct al_peaks {
+    double ncc[AL_SEARCH_PEAKS];
+    int dx[AL_SEARCH_PEAKS], dy[AL_SEARCH_PEAKS];
+} al_peaks;
+
+static void peaks_insert(al_peaks *p, double r, int dx, int dy)
+{
+    int i = AL_SEARCH_PEAKS;
+    while (i > 0 && r > p->ncc[i - 1]) /* ties: the earlier shift stays ahead */
+        i--;
+    if (i == AL_SEARCH_PEAKS)
+        return;
+    for (int j = AL_SEARCH_PEAKS - 1; j > i; j--) {
+        p->ncc[j] = p->ncc[j - 1];
+        p->dx[j] = p->dx[j - 1];
+        p->dy[j] = p->dy[j - 1];
+    }
+    p->ncc[i] = r;
+    p->dx[i] = dx;
+    p->dy[i] = dy;
+}
+
+/* Shift (dx, dy) at the search level as a map: x' = A (x + e - cb) + ca. */
+static sd_xform search_xf(const al_search *S, const double A[4], int dx, int dy)
+{
+    const double cbx = (S->tb->w - 1) / 2.0, cby = (S->tb->h - 1) / 2.0;
+    const double cax = (S->ib->w - 1) / 2.0, cay = (S->ib->h - 1) / 2.0;
+    sd_xform x;
+    x.m[0] = A[0];
+    x.m[1] = A[1];
+    x.m[3] = A[2];
+    x.m[4] = A[3];
+    x.m[2] = cax + A[0] * (dx - cbx) + A[1] * (dy - cby);
+    x.m[5] = cay + A[2] * (dx - cbx) + A[3] * (dy - cby);
+    return x;
+}
+
+/* The fine level's shift nearest to coarse shift (dx, dy) of the level
+ * above (fine coordinates are twice the coarse ones). */
+static void fine_shift(const al_search *C, const al_search *F, const double A[4], int dx, int dy,
+                       int *fx, int *fy)
+{
+    const double c_cbx = (C->tb->w - 1) / 2.0, c_cby = (C->tb->h - 1) / 2.0;
+    const double c_cax = (C->ib->w - 1) / 2.0, c_cay = (C->ib->h - 1) / 2.0;
+    const double f_cbx = (F->tb->w - 1) / 2.0, f_cby = (F->tb->h - 1) / 2.0;
+    const double f_cax = (F->ib->w - 1) / 2.0, f_cay = (F->ib->h - 1) / 2.0;
+    /* e_f = 2 e_c - 2 cb_c + cb_f + A^-1 (2 ca_c - ca_f) */
+    double det = A[0] * A[3] - A[1] * A[2];
+    double ux = 2 * c_cax - f_cax, uy = 2 * c_cay - f_cay;
+    double ix = (A[3] * ux - A[1] * uy) / det, iy = (-A[2] * ux + A[0] * uy) / det;
+    *fx = (int)lround(2 * dx - 2 * c_cbx + f_cbx + ix);
+    *fy = (int)lround(2 * dy - 2 * c_cby + f_cby + iy);
 }
 
 typedef struct al_search_job {
-    const al_search *S;
-    int first, stride; /* grid points first, first + stride, ... */
-    float *W, *V;
-    al_gridbest *res;  /* AL_GRID slots, shared; this job writes its own */
+    const al_search *C, *F; /* coarse (NULL: none) and search level */
+    int first, stride;      /* work items first, first + stride, ... */
+    float *W, *V;           /* scratch, search level sized */
+    unsigned char *seen;    /* (2 M_F + 1)^2 shifts of the search level */
+    al_peaks *peaks;        /* step 1: one slot per grid point */
+    const int *keep;        /* step 2: the grid points, nkeep of them */
+    int nkeep;
+    al_peaks *best;         /* step 2: one slot per kept grid point (ncc[0], dx[0], dy[0]) */
 } al_search_job;
 
-static void *search_job_run(void *arg)
+static void *coarse_job_run(void *arg)
 {
     al_search_job *j = arg;
-    for (int k = j->first; k < AL_GRID; k += j->stride)
-        search_point(j->S, k, j->W, j->V, &j->res[k]);
+    const al_search *C = j->C;
+    for (int k = j->first; k < AL_GRID; k += j->stride) {
+        double A[4];
+        grid_linear(k, A);
+        search_warp(C, A, j->W, j->V);
+        al_peaks *p = &j->peaks[k];
+        for (int i = 0; i < AL_SEARCH_PEAKS; i++) {
+            p->ncc[i] = -2;
+            p->dx[i] = p->dy[i] = 0;
+        }
+        for (int dy = -C->M; dy <= C->M; dy++)
+            for (int dx = -C->M; dx <= C->M; dx++) {
+                double r = search_score(C, j->W, j->V, dx, dy);
+                if (r > -2)
+                    peaks_insert(p, r, dx, dy);
+            }
+    }
     return NULL;
 }
 
-static sd_status coarse_search(sd_ctx *ctx, const al_level *T, const al_level *I, al_cand *out,
-                               int *nout)
+static void *fine_job_run(void *arg)
 {
-    al_search S;
-    S.tb = &T->bp;
-    S.ib = &I->bp;
-    const int tw = S.tb->w, th = S.tb->h;
-    S.M = (int)ceil(AL_SEARCH_SHIFT * SD_MAX(tw, th));
-    S.ew = tw + 2 * S.M;
-    S.eh = th + 2 * S.M;
-    S.min_n = (int)(AL_SEARCH_MIN_OVERLAP * tw * th);
-    const size_t ne = (size_t)S.ew * (size_t)S.eh;
-    int nt = threads_for(ctx, AL_GRID);
+    al_search_job *j = arg;
+    const al_search *C = j->C, *F = j->F;
+    const int M = F->M, side = 2 * M + 1;
+    for (int i = j->first; i < j->nkeep; i += j->stride) {
+        const int k = j->keep[i];
+        double A[4];
+        grid_linear(k, A);
+        search_warp(F, A, j->W, j->V);
+        memset(j->seen, 0, (size_t)side * (size_t)side);
+        al_peaks *b = &j->best[i];
+        b->ncc[0] = -2;
+        b->dx[0] = b->dy[0] = 0;
+        int np = C ? AL_SEARCH_PEAKS : 1;
+        for (int q = 0; q < np; q++) {
+            int cx = 0, cy = 0, R = M;
+            if (C) {
+                if (j->peaks[k].ncc[q] <= -2)
+                    break;
+                fine_shift(C, F, A, j->peaks[k].dx[q], j->peaks[k].dy[q], &cx, &cy);
+                R = AL_SEARCH_REFINE;
+            }
+            for (int dy = SD_MAX(-M, cy - R); dy <= SD_MIN(M, cy + R); dy++)
+                for (int dx = SD_MAX(-M, cx - R); dx <= SD_MIN(M, cx + R); dx++) {
+                    unsigned char *s = &j->seen[(size_t)(dy + M) * side + (size_t)(dx + M)];
+                    if (*s)
+                        continue;
+                    *s = 1;
+                    double r = search_score(F, j->W, j->V, dx, dy);
+                    if (r > b->ncc[0]) { /* ties: the first scored */
+                        b->ncc[0] = r;
+                        b->dx[0] = dx;
+                        b->dy[0] = dy;
+                    }
+                }
+        }
+    }
+    return NULL;
+}
+
+static void search_setup(const al_level *T, const al_level *I, al_search *S)
+{
+    S->tb = &T->bp;
+    S->ib = &I->bp;
+    const int tw = S->tb->w, th = S->tb->h;
+    S->M = (int)ceil(AL_SEARCH_SHIFT * SD_MAX(tw, th));
+    S->ew = tw + 2 * S->M;
+    S->eh = th + 2 * S->M;
+    S->min_n = (int)(AL_SEARCH_MIN_OVERLAP * tw * th);
+    S->T2 = sd_alloc_array((size_t)tw * (size_t)th, sizeof(float));
+    if (S->T2)
+        for (int y = 0; y < th; y++) {
+            const float *t = sd_plane_row(S->tb, y);
+            for (int x = 0; x < tw; x++)
+                S->T2[(size_t)y * tw + x] = t[x] * t[x];
+        }
+}
+
+/* Tc, Ic: the level above the search level, or NULL for an exhaustive
+ * search at T, I. */
+static sd_status coarse_search(sd_ctx *ctx, const al_level *Tc, const al_level *Ic,
+                               const al_level *T, const al_level *I, al_cand *out, int *nout)
+{
+    al_search Cs = {0}, F = {0};
+    const al_search *C = Tc ? &Cs : NULL;
+    search_setup(T, I, &F);
+    if (C)
+        search_setup(Tc, Ic, &Cs);
+    const size_t ne = (size_t)F.ew * (size_t)F.eh, side = 2 * (size_t)F.M + 1;
+    al_peaks peaks[AL_GRID], best[AL_GRID];
+    int keep[AL_GRID], nkeep = 0;
     al_search_job jobs[AL_MAX_THREADS];
-    al_gridbest res[AL_GRID];
-    float *T2 = sd_alloc_array((size_t)tw * (size_t)th, sizeof(float));
+    const int nt = threads_for(ctx, AL_GRID);
     int made = 0;
-    sd_status st = T2 ? SD_OK : SD_ERR_NOMEM;
+    sd_status st = F.T2 && (!C || Cs.T2) ? SD_OK : SD_ERR_NOMEM;
     for (int t = 0; t < nt && st == SD_OK; t++) {
-        jobs[t].S = &S;
-        jobs[t].first = t;
-        jobs[t].stride = nt;
-        jobs[t].res = res;
-        jobs[t].W = sd_alloc_array(ne, sizeof(float));
-        jobs[t].V = sd_alloc_array(ne, sizeof(float));
+        al_search_job *j = &jobs[t];
+        memset(j, 0, sizeof *j);
+        j->C = C;
+        j->F = &F;
+        j->first = t;
+        j->stride = nt;
+        j->peaks = peaks;
+        j->keep = keep;
+        j->best = best;
+        j->W = sd_alloc_array(ne, sizeof(float));
+        j->V = sd_alloc_array(ne, sizeof(float));
+        j->seen = sd_alloc_array(side, side);
         made = t + 1;
-        if (!jobs[t].W || !jobs[t].V)
+        if (!j->W || !j->V || !j->seen)
             st = SD_ERR_NOMEM;
     }
     if (st == SD_OK) {
-        for (int y = 0; y < th; y++) {
-            const float *t = sd_plane_row(S.tb, y);
-            for (int x = 0; x < tw; x++)
-                T2[(size_t)y * tw + x] = t[x] * t[x];
+        if (C) {
+            sd_run_jobs(nt, coarse_job_run, jobs, sizeof jobs[0]);
+            /* the AL_SEARCH_KEEP best grid points, in grid order among equals */
+            al_cand order[AL_SEARCH_KEEP];
+            int no = 0;
+            for (int k = 0; k < AL_GRID; k++)
+                if (peaks[k].ncc[0] > -2) {
+                    sd_xform tag = {{(double)k, 0, 0, 0, 0, 0}};
+                    cand_insert(order, &no, AL_SEARCH_KEEP, &tag, peaks[k].ncc[0]);
+                }
+            for (int i = 0; i < no; i++)
+                keep[nkeep++] = (int)order[i].xf.m[0];
+        } else {
+            for (int k = 0; k < AL_GRID; k++)
+                keep[nkeep++] = k;
         }
-        S.T2 = T2;
-        sd_run_jobs(nt, search_job_run, jobs, sizeof jobs[0]);
+        int nt2 = threads_for(ctx, SD_MAX(1, nkeep));
+        for (int t = 0; t < nt2; t++) {
+            jobs[t].stride = nt2;
+            jobs[t].nkeep = nkeep;
+        }
+        sd_run_jobs(nt2, fine_job_run, jobs, sizeof jobs[0]);
         /* merge in grid order */
         *nout = 0;
-        for (int k = 0; k < AL_GRID; k++)
-            if (res[k].ncc > -2)
-                cand_insert(out, nout, AL_CANDIDATES, &res[k].xf, res[k].ncc);
+        int idx[AL_GRID];
+        for (int i = 0; i < nkeep; i++)
+            idx[i] = i;
+        /* kept points in grid order, so that ties go to the earlier grid point */
+        for (int i = 1; i < nkeep; i++)
+            for (int m = i; m > 0 && keep[idx[m - 1]] > keep[idx[m]]; m--) {
+                int t = idx[m];
+                idx[m] = idx[m - 1];
+                idx[m - 1] = t;
+            }
+        for (int m = 0; m < nkeep; m++) {
+            int i = idx[m];
+            if (best[i].ncc[0] <= -2)
+                continue;
+            double A[4];
+            grid_linear(keep[i], A);
+            sd_xform xf = search_xf(&F, A, best[i].dx[0], best[i].dy[0]);
+            cand_insert(out, nout, AL_CANDIDATES, &xf, best[i].ncc[0]);
+        }
     }
     for (int t = 0; t < made; t++) {
         free(jobs[t].W);
         free(jobs[t].V);
+        free(jobs[t].seen);
     }
-    free(T2);
+    free(F.T2);
+    free(Cs.T2);
     if (st != SD_OK)
         return sd_fail(ctx, st, "align: out of memory");
     return SD_OK;
@@ -769,8 +995,108 @@ static int base_factor(int w, int h)
     return f0;
 }
 
+int sd_align_scale_denom(int before_w, int before_h)
+{
+    return SD_MIN(8, base_factor(before_w, before_h));
+}
+
+/* EXIF orientations whose upright x (y) runs against the stored order. */
+static int flips_x(int o) { return o == 2 || o == 3 || o == 6 || o == 7; }
+static int flips_y(int o) { return o == 3 || o == 4 || o == 7 || o == 8; }
+
+/* Check an input, recognise its scale from the sizes and place its base
+ * grid. libjpeg's 1/d decode has ceil(W / d) columns, column j the block
+ * of stored columns [d j, d j + d) (the last one partial), centred at
+ * d j + (d - 1) / 2; where the orientation turns the stored order round, the
+ * partial block comes first and every centre moves by -(d ceil(W / d) - W). */
+static sd_status src_of(sd_ctx *ctx, const sd_align_input *in, const char *name, int f0,
+                        al_src *src, int *w, int *h)
+{
+    const sd_image *img = in ? in->img : NULL;
+    if (!img || !img->px)
+        return sd_fail(ctx, SD_ERR_ARG, "align: missing %s image", name);
+    *w = in->width > 0 ? in->width : img->width;
+    *h = in->height > 0 ? in->height : img->height;
+    src->img = img;
+    src->denom = 0;
+    for (int d = 1; d <= 8 && !src->denom; d *= 2)
+        if (img->width == (*w + d - 1) / d && img->height == (*h + d - 1) / d)
+            src->denom = d;
+    if (!src->denom)
+        return sd_fail(ctx, SD_ERR_ARG,
+                       "align: %s image is %dx%d, not a 1/2, 1/4 or 1/8 decode of %dx%d", name,
+                       img->width, img->height, *w, *h);
+    const int d = src->denom;
+    if (d > f0)
+        return sd_fail(ctx, SD_ERR_ARG,
+                       "align: %s image is a 1/%d decode, coarser than the 1/%d the alignment "
+                       "needs (sd_align_scale_denom)", name, d, f0);
+    src->ox = (f0 - 1) / 2.0;
+    src->oy = (f0 - 1) / 2.0;
+    if (d > 1 && flips_x(img->orientation))
+        src->ox -= (double)d * img->width - *w;
+    if (d > 1 && flips_y(img->orientation))
+        src->oy -= (double)d * img->height - *h;
+    return SD_OK;
+}
+
+/* The two pyramids, at the same time when there are threads for both (each
+ * on its own context with half of them; the result does not depend on the
+ * split). BEFORE's error wins. */
+typedef struct al_pyr_job {
+    sd_ctx *ctx;
+    const al_src *src;
+    int f0, nlev, grad_top;
+    al_pyr *p;
+    sd_status st;
+} al_pyr_job;
+
+static void *pyr_job_run(void *arg)
+{
+    al_pyr_job *j = arg;
+    j->st = pyr_build(j->ctx, j->src, j->f0, j->nlev, j->grad_top, j->p);
+    return NULL;
+}
+
+static sd_status pyr_build_both(sd_ctx *ctx, const al_src *sb, const al_src *sa, int f0,
+                                int nlev, int grad_top, al_pyr *pb, al_pyr *pa)
+{
+    const int nt = sd_ctx_threads(ctx);
+    al_pyr_job jobs[2] = {{ctx, sb, f0, nlev, -1, pb, SD_OK}, {ctx, sa, f0, nlev, grad_top, pa, SD_OK}};
+    sd_ctx *own[2] = {NULL, NULL};
+    if (nt > 1 && (own[0] = sd_ctx_new()) != NULL && (own[1] = sd_ctx_new()) != NULL) {
+        sd_ctx_set_threads(own[0], nt - nt / 2);
+        sd_ctx_set_threads(own[1], nt / 2);
+        jobs[0].ctx = own[0];
+        jobs[1].ctx = own[1];
+        sd_run_jobs(2, pyr_job_run, jobs, sizeof jobs[0]);
+    } else {
+        pyr_job_run(&jobs[0]);
+        if (jobs[0].st == SD_OK)
+            pyr_job_run(&jobs[1]);
+    }
+    sd_status st = jobs[0].st != SD_OK ? jobs[0].st : jobs[1].st;
+    if (st != SD_OK && own[0] && own[1])
+        sd_fail(ctx, st, "%s", sd_ctx_message(jobs[0].st != SD_OK ? own[0] : own[1]));
+    sd_ctx_free(own[0]);
+    sd_ctx_free(own[1]);
+    if (st != SD_OK) {
+        pyr_release(pb);
+        pyr_release(pa);
+    }
+    return st;
+}
+
 sd_status sd_pair_align(sd_ctx *ctx, const sd_image *before, const sd_image *after,
                         const sd_align_opts *opts, sd_align_result *out)
+{
+    sd_align_input b = {before, 0, 0}, a = {after, 0, 0};
+    return sd_pair_align_inputs(ctx, &b, &a, opts, out);
+}
+
+sd_status sd_pair_align_inputs(sd_ctx *ctx, const sd_align_input *before,
+                               const sd_align_input *after, const sd_align_opts *opts,
+                               sd_align_result *out)
 {
     memset(out, 0, sizeof *out);
     sd_align_model model = opts ? opts->model : SD_ALIGN_SIMILARITY;
@@ -780,61 +1106,83 @@ sd_status sd_pair_align(sd_ctx *ctx, const sd_image *before, const sd_image *aft
     out->scale = 1;
     if (model != SD_ALIGN_SIMILARITY && model != SD_ALIGN_AFFINE && model != SD_ALIGN_NONE)
         return sd_fail(ctx, SD_ERR_ARG, "align: unknown model %d", (int)model);
-    if (!before || !after || !before->px || !after->px)
+    if (!before || !after || !before->img || !after->img || !before->img->px || !after->img->px)
         return sd_fail(ctx, SD_ERR_ARG, "align: missing image");
-    const sd_image *imgs[2] = {before, after};
+    const sd_align_input *ins[2] = {before, after};
     const char *names[2] = {"before", "after"};
-    for (int i = 0; i < 2; i++)
-        if (imgs[i]->width < AL_MIN_SIDE || imgs[i]->height < AL_MIN_SIDE)
+    int W[2], H[2];
+    for (int i = 0; i < 2; i++) {
+        W[i] = ins[i]->width > 0 ? ins[i]->width : ins[i]->img->width;
+        H[i] = ins[i]->height > 0 ? ins[i]->height : ins[i]->img->height;
+        if (W[i] < AL_MIN_SIDE || H[i] < AL_MIN_SIDE)
             return sd_fail(ctx, SD_ERR_TOO_SMALL,
                            "align: %s image is %dx%d, alignment needs at least %dx%d pixels",
-                           names[i], imgs[i]->width, imgs[i]->height, AL_MIN_SIDE,
-                           AL_MIN_SIDE);
-    const int f0 = base_factor(before->width, before->height);
-    const int bw0 = before->width / f0, bh0 = before->height / f0;
+                           names[i], W[i], H[i], AL_MIN_SIDE, AL_MIN_SIDE);
+    }
+    const int bw = W[0], bh = H[0], aw = W[1], ah = H[1];
+    const int f0 = base_factor(bw, bh);
+    al_src src[2];
+    for (int i = 0; i < 2; i++) {
+        sd_status st = src_of(ctx, ins[i], names[i], f0, &src[i], &W[i], &H[i]);
+        if (st != SD_OK)
+            return st;
+    }
+    const int bw0 = bw / f0, bh0 = bh / f0;
     /* search level: the first whose short side is below AL_SEARCH_SIDE */
     int search = 0;
     while (SD_MIN(bw0, bh0) >> search >= AL_SEARCH_SIDE && search + 1 < AL_MAX_LEVELS - AL_SUPPORT_LEVELS)
         search++;
     if (search > 0 && (SD_MIN(bw0, bh0) >> search) < AL_MIN_SIDE / 2)
         search--;
-    const int nlev = search + AL_SUPPORT_LEVELS + 1;
-    if (SD_MIN(after->width / f0, after->height / f0) >> search < 8)
+    /* the level above the search level serves its first step when it is
+     * large enough; one more level keeps its band-pass complete */
+    const int coarse = (SD_MIN(bw0, bh0) >> (search + 1)) >= AL_SEARCH_MIN_SIDE;
+    const int nlev = search + AL_SUPPORT_LEVELS + 1 + coarse;
+    if (SD_MIN(aw / f0, ah / f0) >> search < 8)
         return sd_fail(ctx, SD_ERR_TOO_SMALL,
                        "align: after image is %dx%d, too small next to the %dx%d before image",
-                       after->width, after->height, before->width, before->height);
+                       aw, ah, bw, bh);
 
     al_pyr pb, pa;
-    sd_status st = pyr_build(ctx, before, f0, nlev, -1, &pb);
+    sd_status st = pyr_build_both(ctx, &src[0], &src[1], f0, nlev,
+                                  model == SD_ALIGN_NONE ? -1 : search, &pb, &pa);
     if (st != SD_OK)
         return st;
-    st = pyr_build(ctx, after, f0, nlev, model == SD_ALIGN_NONE ? -1 : search, &pa);
-    if (st != SD_OK) {
-        pyr_release(&pb);
-        return st;
-    }
 
     sd_xform full = sd_xform_identity;
     int found = 1;
     if (model != SD_ALIGN_NONE) {
         al_cand cand[AL_CANDIDATES];
         int nc = 0;
-        st = coarse_search(ctx, &pb.lv[search], &pa.lv[search], cand, &nc);
+        st = coarse_search(ctx, coarse ? &pb.lv[search + 1] : NULL,
+                           coarse ? &pa.lv[search + 1] : NULL, &pb.lv[search], &pa.lv[search],
+                           cand, &nc);
         if (st != SD_OK)
             goto done;
         /* refine every candidate at the search level and the one below,
-         * then keep the best (by NCC at the lower of the two) */
+         * then keep the best (by NCC at the lower of the two); a candidate
+         * that converges onto an earlier one at the search level goes no
+         * further */
         int best = -1;
         double best_ncc = -2;
         int second = search > 0 ? search - 1 : search;
+        sd_xform top[AL_CANDIDATES];
+        int ntop = 0;
+        const sd_plane *tb = &pb.lv[search].bp;
         for (int i = 0; i < nc; i++) {
             double ncc;
             if (!ecc_refine(&pb.lv[search], &pa.lv[search], 4, AL_ECC_ITER_TOP, &cand[i].xf,
                             &ncc))
                 continue;
+            int dup = 0;
+            for (int j = 0; j < ntop && !dup; j++)
+                dup = xf_distance(&top[j], &cand[i].xf, tb->w, tb->h) < AL_ECC_SAME;
+            if (dup)
+                continue;
+            top[ntop++] = cand[i].xf;
             if (second != search) {
-                sd_xform f = xf_to_full(&cand[i].xf, pb.lv[search].s, pb.o);
-                cand[i].xf = xf_to_level(&f, pb.lv[second].s, pb.o);
+                sd_xform f = xf_to_full(&cand[i].xf, pb.lv[search].s, &pb, &pa);
+                cand[i].xf = xf_to_level(&f, pb.lv[second].s, &pb, &pa);
                 if (!ecc_refine(&pb.lv[second], &pa.lv[second], 4, AL_ECC_ITER, &cand[i].xf,
                                 &ncc))
                     continue;
@@ -850,9 +1198,12 @@ sd_status sd_pair_align(sd_ctx *ctx, const sd_image *before, const sd_image *aft
         } else {
             sd_xform lev = cand[best].xf;
             int P = model == SD_ALIGN_AFFINE ? 6 : 4;
-            for (int l = second - 1; l >= 0 && found; l--) {
-                sd_xform f = xf_to_full(&lev, pb.lv[l + 1].s, pb.o);
-                lev = xf_to_level(&f, pb.lv[l].s, pb.o);
+            /* down AL_ECC_LEVEL_STEP levels at a time, the base level last */
+            for (int from = second, l = second - AL_ECC_LEVEL_STEP; from > 0 && found;
+                 from = l, l -= AL_ECC_LEVEL_STEP) {
+                l = SD_MAX(l, 0);
+                sd_xform f = xf_to_full(&lev, pb.lv[from].s, &pb, &pa);
+                lev = xf_to_level(&f, pb.lv[l].s, &pb, &pa);
                 double ncc;
                 found = ecc_refine(&pb.lv[l], &pa.lv[l], P, AL_ECC_ITER, &lev, &ncc);
             }
@@ -862,7 +1213,7 @@ sd_status sd_pair_align(sd_ctx *ctx, const sd_image *before, const sd_image *aft
                 found = ecc_refine(&pb.lv[0], &pa.lv[0], P, AL_ECC_ITER, &lev, &ncc);
             }
             if (found)
-                full = xf_to_full(&lev, pb.lv[0].s, pb.o);
+                full = xf_to_full(&lev, pb.lv[0].s, &pb, &pa);
         }
     }
 
@@ -870,10 +1221,9 @@ sd_status sd_pair_align(sd_ctx *ctx, const sd_image *before, const sd_image *aft
     sd_xform_decompose(&full, &out->rotation_deg, &out->scale);
     out->tx = full.m[2];
     out->ty = full.m[5];
-    out->overlap_fraction =
-        overlap_fraction(&full, before->width, before->height, after->width, after->height);
+    out->overlap_fraction = overlap_fraction(&full, bw, bh, aw, ah);
     {
-        sd_xform lev = xf_to_level(&full, pb.lv[0].s, pb.o);
+        sd_xform lev = xf_to_level(&full, pb.lv[0].s, &pb, &pa);
         al_frame fr = frame_of(&pb.lv[0].bp);
         al_sums S;
         double n = (double)pb.lv[0].bp.w * pb.lv[0].bp.h;
@@ -881,9 +1231,7 @@ sd_status sd_pair_align(sd_ctx *ctx, const sd_image *before, const sd_image *aft
         accumulate(&pb.lv[0], &pa.lv[0], &lev, 0, &fr, step, &S);
         out->ncc = sums_ncc(&S);
     }
-    if (!found || (model != SD_ALIGN_NONE && !in_range(&full, model, before->width,
-                                                       before->height, after->width,
-                                                       after->height)))
+    if (!found || (model != SD_ALIGN_NONE && !in_range(&full, model, bw, bh, aw, ah)))
         out->status = SD_ALIGN_FAILED;
     else if (out->overlap_fraction < AL_OVERLAP_FAIL || out->ncc < AL_NCC_FAIL)
         out->status = SD_ALIGN_FAILED;

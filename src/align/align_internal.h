@@ -29,6 +29,14 @@
 #define AL_SEARCH_SHIFT 0.15
 #define AL_SEARCH_MIN_OVERLAP 0.5
 #define AL_CANDIDATES 6
+/* Coarse to fine: the level above the search level (when its short side is
+ * at least AL_SEARCH_MIN_SIDE) scores every shift and keeps AL_SEARCH_PEAKS
+ * per grid point; the AL_SEARCH_KEEP best grid points are scored again at
+ * the search level within AL_SEARCH_REFINE px of each peak. */
+#define AL_SEARCH_MIN_SIDE 12
+#define AL_SEARCH_PEAKS 3
+#define AL_SEARCH_KEEP 12
+#define AL_SEARCH_REFINE 2
 /* partial sums per row in the search (lets the compiler vectorize) */
 #define AL_LANES 8
 
@@ -39,6 +47,12 @@
 #define AL_ECC_ITER 25
 #define AL_ECC_EPS 0.005
 #define AL_ECC_SAMPLES 60000.0
+/* Candidates whose maps at the search level end within this many level
+ * pixels of an earlier candidate's are the same solution. */
+#define AL_ECC_SAME 0.25
+/* Below the two candidate levels, ECC runs every AL_ECC_LEVEL_STEP-th level
+ * and last on the base level. */
+#define AL_ECC_LEVEL_STEP 2
 #define AL_VERDICT_SAMPLES 250000.0
 
 /* Recoverable range: a result outside it is failed. */

@@ -193,17 +193,25 @@ static sd_status read_file(sd_ctx *ctx, const sess *s, uint8_t **data, size_t *l
     return SD_OK;
 }
 
-static sd_status load(sd_ctx *ctx, const view *v, const sess *s, sd_image **img)
+/* scale_denom > 1: a JPEG decoded that much smaller in the DCT domain (a
+ * PNG comes whole). */
+static sd_status load_scaled(sd_ctx *ctx, const view *v, const sess *s, int scale_denom,
+                             sd_image **img)
 {
     uint8_t *data = NULL;
     size_t len = 0;
     sd_status st = read_file(ctx, s, &data, &len);
     if (st != SD_OK)
         return st;
-    sd_load_opts lo = {.max_pixels = v->p.max_pixels, .scale_denom = 1};
+    sd_load_opts lo = {.max_pixels = v->p.max_pixels, .scale_denom = scale_denom};
     st = sd_image_load_mem(ctx, data, len, s->rel, &lo, img);
     free(data);
     return st;
+}
+
+static sd_status load(sd_ctx *ctx, const view *v, const sess *s, sd_image **img)
+{
+    return load_scaled(ctx, v, s, 1, img);
 }
 
 /* ---- cache entries ---- */
@@ -358,7 +366,8 @@ static void align_job(const runner *r, view *v, sess *s, sd_ctx *ctx)
 {
     const sess *b = &v->s[v->base];
     char text[512], key[65];
-    snprintf(text, sizeof text, "align %s %s %s %d %llu", SD_VERSION, b->sha, s->sha,
+    snprintf(text, sizeof text, "align %s %s %s %s %d %llu", SD_VERSION, SD_ALIGN_REVISION,
+             b->sha, s->sha,
              (int)v->p.align, (unsigned long long)v->p.max_pixels);
     sd_batch_cache_key(text, key);
     cJSON *c = r->o->use_cache ? sd_batch_cache_get(cache_dir(r), "align", key, &s->rejected)
@@ -388,13 +397,18 @@ static void align_job(const runner *r, view *v, sess *s, sd_ctx *ctx)
     if (have) {
         s->align_cached = 1;
     } else {
+        /* only the alignment needs these pixels: JPEGs are decoded as
+         * small as the aligner's finest level allows (sizes from the probe) */
         sd_image *bi = NULL, *ai = NULL;
-        sd_status st = load(ctx, v, b, &bi);
+        const int sc = sd_align_scale_denom(b->info.width, b->info.height);
+        sd_status st = load_scaled(ctx, v, b, sc, &bi);
         if (st == SD_OK)
-            st = load(ctx, v, s, &ai);
+            st = load_scaled(ctx, v, s, sc, &ai);
         if (st == SD_OK) {
             sd_align_opts ao = {.model = v->p.align};
-            st = sd_pair_align(ctx, bi, ai, &ao, &s->al);
+            sd_align_input ib = {bi, b->info.width, b->info.height};
+            sd_align_input ia = {ai, s->info.width, s->info.height};
+            st = sd_pair_align_inputs(ctx, &ib, &ia, &ao, &s->al);
         }
         sd_image_free(bi);
         sd_image_free(ai);

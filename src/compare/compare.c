@@ -44,27 +44,43 @@ static sd_status load(sd_ctx *ctx, const char *path, const sd_compare_params *p,
     return sd_image_load(ctx, path, &lo, out);
 }
 
+/* One image of a pair: the full decode, and for a JPEG large enough that
+ * the aligner's finest level is 4 or 8 times coarser than its pixels, a
+ * second decode of the same bytes scaled in the DCT domain for the aligner
+ * (sd_align_scale_denom of this image's own size). At 1/4 the second
+ * decode costs less than the aligner's pass over the full image; at 1/2 it
+ * costs more (docs/align.md, "Speed"). */
 typedef struct load_job {
     sd_ctx *ctx;
     const char *path;
     const sd_compare_params *p;
-    sd_image *img;
+    sd_image *img, *coarse;
     sd_status status;
 } load_job;
 
 static void *load_job_run(void *arg)
 {
     load_job *j = arg;
-    j->status = load(j->ctx, j->path, j->p, &j->img);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    j->status = sd_file_read(j->ctx, j->path, 0, &data, &len);
+    sd_load_opts lo = {.max_pixels = j->p->max_pixels, .scale_denom = 1};
+    if (j->status == SD_OK)
+        j->status = sd_image_load_mem(j->ctx, data, len, j->path, &lo, &j->img);
+    if (j->status == SD_OK && strcmp(j->img->format, "jpeg") == 0 &&
+        (lo.scale_denom = sd_align_scale_denom(j->img->width, j->img->height)) >= 4)
+        j->status = sd_image_load_mem(j->ctx, data, len, j->path, &lo, &j->coarse);
+    free(data);
     return NULL;
 }
 
 /* Decode both images, on two threads when the context allows. BEFORE's
  * error wins when both fail, whatever the thread count. */
 static sd_status load_pair(sd_ctx *ctx, const char *bp, const char *ap,
-                           const sd_compare_params *p, sd_image **b, sd_image **a)
+                           const sd_compare_params *p, sd_image **b, sd_image **a,
+                           sd_image **bc, sd_image **ac)
 {
-    load_job jb = {ctx, bp, p, NULL, SD_OK}, ja = {NULL, ap, p, NULL, SD_OK};
+    load_job jb = {ctx, bp, p, NULL, NULL, SD_OK}, ja = {NULL, ap, p, NULL, NULL, SD_OK};
     pthread_t th;
     int threaded = sd_ctx_threads(ctx) > 1 && (ja.ctx = sd_ctx_new()) != NULL &&
                    pthread_create(&th, NULL, load_job_run, &ja) == 0;
@@ -84,10 +100,14 @@ static sd_status load_pair(sd_ctx *ctx, const char *bp, const char *ap,
     if (s != SD_OK) {
         sd_image_free(jb.img);
         sd_image_free(ja.img);
+        sd_image_free(jb.coarse);
+        sd_image_free(ja.coarse);
         return s;
     }
     *b = jb.img;
     *a = ja.img;
+    *bc = jb.coarse;
+    *ac = ja.coarse;
     return SD_OK;
 }
 
@@ -216,9 +236,9 @@ sd_status sd_pair_compare(sd_ctx *ctx, const char *before_path, const char *afte
 {
     memset(out, 0, sizeof *out);
     double t0 = now_ms();
-    sd_image *before = NULL, *after = NULL;
+    sd_image *before = NULL, *after = NULL, *bc = NULL, *ac = NULL;
     sd_roi roi = {0};
-    sd_status s = load_pair(ctx, before_path, after_path, p, &before, &after);
+    sd_status s = load_pair(ctx, before_path, after_path, p, &before, &after, &bc, &ac);
     if (s != SD_OK)
         goto done;
     info_from(&out->before, before_path, before);
@@ -227,7 +247,19 @@ sd_status sd_pair_compare(sd_ctx *ctx, const char *before_path, const char *afte
     out->timing.decode_ms = t1 - t0;
 
     sd_align_opts ao = {.model = p->align};
-    s = sd_pair_align(ctx, before, after, &ao, &out->alignment);
+    /* AFTER's scaled decode was chosen from its own size: it serves only
+     * when BEFORE's size allows that scale too */
+    const int dmax = sd_align_scale_denom(before->width, before->height);
+    if (ac && ac->width < (after->width + dmax - 1) / dmax) {
+        sd_image_free(ac);
+        ac = NULL;
+    }
+    sd_align_input ib = {bc ? bc : before, before->width, before->height};
+    sd_align_input ia = {ac ? ac : after, after->width, after->height};
+    s = sd_pair_align_inputs(ctx, &ib, &ia, &ao, &out->alignment);
+    sd_image_free(bc);
+    sd_image_free(ac);
+    bc = ac = NULL;
     if (s != SD_OK)
         goto done;
     if (out->alignment.status == SD_ALIGN_FAILED && !p->allow_unaligned) {
@@ -271,6 +303,8 @@ done:
     sd_roi_release(&roi);
     sd_image_free(before);
     sd_image_free(after);
+    sd_image_free(bc);
+    sd_image_free(ac);
     return s;
 }
 
