@@ -5,6 +5,8 @@
 #include "sd_test.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "skindelta/metrics.h"
 #include "test_metrics_scene.h"
@@ -205,6 +207,52 @@ static void test_clipped(void **state)
     sd_image_free(ai);
 }
 
+/* Pixel for pixel, the BEFORE ROI equals the per-pixel geometric test
+ * (sd_roi_mask_overlap: every BEFORE pixel inside the border mapped through
+ * xf and tested against AFTER's border, in sd_xform_apply's arithmetic),
+ * for random similarities, flips of the sign of every coefficient
+ * included. The ROI finds most of each row's run by bisection and fills it,
+ * so a one-pixel slip at a run's end would show here. */
+static void test_exact_rows(void **state)
+{
+    (void)state;
+    const int bw = 301, bh = 257, aw = 280, ah = 300, border = 7;
+    sd_image *bi = flat(bw, bh), *ai = flat(aw, ah);
+    uint8_t *ref = malloc((size_t)bw * bh);
+    assert_true(bi && ai && ref);
+    uint64_t r = 12345;
+    for (int trial = 0; trial < 40; trial++) {
+        double u[5];
+        for (int i = 0; i < 5; i++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            u[i] = (double)(r >> 11) / 9007199254740992.0;
+        }
+        /* up to a quarter turn either way (so coefficients of either sign
+         * and near zero), scale 0.8..1.2, shifts of +-60 px */
+        const double th = (u[0] - 0.5) * (trial < 4 ? 0 : M_PI), s = 0.8 + 0.4 * u[1];
+        sd_xform xf = {{s * cos(th), -s * sin(th), (u[2] - 0.5) * 120, s * sin(th), s * cos(th),
+                        (u[3] - 0.5) * 120}};
+        if (trial == 1)
+            xf.m[1] = xf.m[3] = 0; /* axis-aligned: a coefficient exactly 0 */
+        sd_roi_opts o = {.border = border};
+        sd_roi roi;
+        if (sd_roi_build(ctx, bi, ai, &xf, &o, &roi) != SD_OK)
+            continue; /* no overlap: nothing to compare */
+        memset(ref, 0, (size_t)bw * bh);
+        for (int y = border; y < bh - border; y++)
+            memset(ref + (size_t)y * bw + border, 1, (size_t)(bw - 2 * border));
+        assert_int_equal(sd_roi_mask_overlap(ctx, bw, bh, aw, ah, &xf, border, ref), SD_OK);
+        for (size_t i = 0; i < (size_t)bw * bh; i++)
+            if ((roi.before[i] != 0) != (ref[i] != 0))
+                fail_msg("trial %d: pixel (%zu, %zu) is %d, the per-pixel test says %d", trial,
+                         i % (size_t)bw, i / (size_t)bw, roi.before[i], ref[i]);
+        sd_roi_release(&roi);
+    }
+    free(ref);
+    sd_image_free(bi);
+    sd_image_free(ai);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -252,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_scale_after_mask),
         cmocka_unit_test(test_rect_mask_border),
         cmocka_unit_test(test_clipped),
+        cmocka_unit_test(test_exact_rows),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -640,15 +640,34 @@ static size_t red_count(const uint32_t *hist_a, const collector *cr, double t_re
 
 /* ---- pores ---- */
 
-/* Mark the pore candidates (D > t) of the whole window in the flags. */
-static void mark_candidates(sd_measure *m, float t)
+typedef struct mark_job {
+    sd_measure *m;
+    float t;
+    int y0, y1;
+} mark_job;
+
+static void *mark_run(void *arg)
 {
-    for (int y = 0; y < m->h; y++) {
+    const mark_job *j = arg;
+    sd_measure *m = j->m;
+    for (int y = j->y0; y < j->y1; y++) {
         const float *d = sd_plane_row(&m->d, y);
         uint8_t *f = m->flags + (size_t)y * (size_t)m->w;
         for (int x = 0; x < m->w; x++)
-            f[x] |= (uint8_t)((d[x] > t) * F_CAND);
+            f[x] |= (uint8_t)((d[x] > j->t) * F_CAND);
     }
+    return NULL;
+}
+
+/* Mark the pore candidates (D > t) of the whole window in the flags, row
+ * bands on the measure's threads. */
+static void mark_candidates(sd_measure *m, float t)
+{
+    mark_job jobs[MAX_THREADS];
+    const int nt = SD_CLAMP(m->nthreads, 1, SD_MIN(m->h, MAX_THREADS));
+    for (int i = 0; i < nt; i++)
+        jobs[i] = (mark_job){m, t, (int)((int64_t)m->h * i / nt), (int)((int64_t)m->h * (i + 1) / nt)};
+    sd_run_jobs(nt, mark_run, jobs, sizeof jobs[0]);
 }
 
 /* Components of candidate pixels (F_CAND), 8-connected, seeded only from

@@ -69,6 +69,70 @@ typedef struct fwd_job {
     int bx0, by0, bx1, by1, gx0, gy0, gx1, gy1;
 } fwd_job;
 
+/* Whether BEFORE pixel (x, y) of the job's row maps inside AFTER (the
+ * geometric test of fwd_run, the same arithmetic). */
+static inline int fwd_inside(const fwd_job *j, int x, double my1, double my4, double *u,
+                             double *v)
+{
+    const double *m = j->xf->m;
+    *u = m[0] * x + my1 + m[2];
+    *v = m[3] * x + my4 + m[5];
+    return *u >= j->ab && *v >= j->ab && *u <= j->ax1 && *v <= j->ay1;
+}
+
+/* The columns of row y (my1 = m1 y, my4 = m4 y) that map inside AFTER, as
+ * [*xa, *xb] within [x0, x1] (1); -1 when surely none (the real-valued
+ * solution is empty by more than a pixel); 0 when the row needs the
+ * per-pixel walk. u and v are each monotone in x (so is every rounding
+ * step of their sums), so the inside columns are one run: found from a
+ * column inside it (the middle of the real-valued solution) by bisection
+ * with the exact test. */
+static int fwd_run_span(const fwd_job *j, double my1, double my4, int *xa, int *xb)
+{
+    const double *m = j->xf->m;
+    double lo = j->x0, hi = j->x1;
+    const double c[2] = {my1 + m[2], my4 + m[5]}, k[2] = {m[0], m[3]};
+    const double lim[2][2] = {{j->ab, j->ax1}, {j->ab, j->ay1}};
+    for (int i = 0; i < 2; i++) {
+        if (k[i] == 0) {
+            if (c[i] < lim[i][0] || c[i] > lim[i][1])
+                return 0;
+            continue;
+        }
+        double a = (lim[i][0] - c[i]) / k[i], b = (lim[i][1] - c[i]) / k[i];
+        lo = fmax(lo, fmin(a, b));
+        hi = fmin(hi, fmax(a, b));
+    }
+    if (hi < lo - 1.0)
+        return -1;
+    if (!(lo <= hi))
+        return 0;
+    double u, v;
+    const int mid = (int)floor(0.5 * (lo + hi));
+    if (mid < j->x0 || mid > j->x1 || !fwd_inside(j, mid, my1, my4, &u, &v))
+        return 0;
+    int a = j->x0, b = mid; /* first inside in [a, b]: b inside */
+    while (a < b) {
+        const int t = a + (b - a) / 2;
+        if (fwd_inside(j, t, my1, my4, &u, &v))
+            b = t;
+        else
+            a = t + 1;
+    }
+    *xa = a;
+    a = mid;
+    b = j->x1; /* last inside in [a, b]: a inside */
+    while (a < b) {
+        const int t = b - (b - a) / 2;
+        if (fwd_inside(j, t, my1, my4, &u, &v))
+            a = t;
+        else
+            b = t - 1;
+    }
+    *xb = a;
+    return 1;
+}
+
 static void *fwd_run(void *arg)
 {
     fwd_job *j = arg;
@@ -86,33 +150,60 @@ static void *fwd_run(void *arg)
         uint8_t *orow = j->out + (size_t)y * (size_t)bw;
         size_t geo = 0;
         int gx0 = bw, gx1 = -1, bx0 = bw, bx1 = -1;
-        for (int x = j->x0; x <= j->x1; x++) {
-            if (mrow && !mrow[x])
-                continue;
-            int ca = 0;
-            if (after) {
-                const double u = m[0] * x + my1 + m[2], v = m[3] * x + my4 + m[5];
-                if (!(u >= j->ab && v >= j->ab && u <= j->ax1 && v <= j->ay1))
+        /* Without a user mask or a clipped pixel on the way, the row is one
+         * run of SD_ROI_IN: its ends by bisection, the rest by memset. */
+        int xa = j->x0, xb = j->x1, fast = !mrow && !bclip;
+        if (fast && after) {
+            double u, v, u2, v2;
+            const int span = fwd_run_span(j, my1, my4, &xa, &xb);
+            fast = span != 0;
+            if (span < 0)
+                xb = xa - 1; /* nothing inside */
+            else if (fast) {
+                fwd_inside(j, xa, my1, my4, &u, &v);
+                fwd_inside(j, xb, my1, my4, &u2, &v2);
+                const int r0 = (int)(fmin(v, v2) + 0.5), r1 = (int)(fmax(v, v2) + 0.5);
+                for (int r = r0; fast && r <= r1; r++)
+                    fast = !j->arow_clip[r];
+            }
+        }
+        if (fast) {
+            if (xa <= xb) {
+                memset(orow + xa, SD_ROI_IN, (size_t)(xb - xa + 1));
+                geo = (size_t)(xb - xa + 1);
+                j->pixels += geo;
+                gx0 = bx0 = xa;
+                gx1 = bx1 = xb;
+            }
+        } else {
+            for (int x = j->x0; x <= j->x1; x++) {
+                if (mrow && !mrow[x])
                     continue;
-                const int uy = (int)(v + 0.5);
-                /* AFTER is read only on rows that have a clipped pixel: the
-                 * slanted walk through it otherwise misses the cache */
-                ca = j->arow_clip[uy] && sd_px_clipped(sd_image_px(after, (int)(u + 0.5), uy));
+                int ca = 0;
+                if (after) {
+                    double u, v;
+                    if (!fwd_inside(j, x, my1, my4, &u, &v))
+                        continue;
+                    const int uy = (int)(v + 0.5);
+                    /* AFTER is read only on rows that have a clipped pixel:
+                     * the slanted walk through it otherwise misses the cache */
+                    ca = j->arow_clip[uy] && sd_px_clipped(sd_image_px(after, (int)(u + 0.5), uy));
+                }
+                geo++;
+                gx0 = SD_MIN(gx0, x);
+                gx1 = x;
+                const int cb = bclip && sd_px_clipped(brow + 3 * (size_t)x);
+                j->clipped_b += (size_t)cb;
+                j->clipped_a += (size_t)ca;
+                if (cb || ca) {
+                    orow[x] = SD_ROI_EXCLUDED;
+                    continue;
+                }
+                orow[x] = SD_ROI_IN;
+                j->pixels++;
+                bx0 = SD_MIN(bx0, x);
+                bx1 = x;
             }
-            geo++;
-            gx0 = SD_MIN(gx0, x);
-            gx1 = x;
-            const int cb = bclip && sd_px_clipped(brow + 3 * (size_t)x);
-            j->clipped_b += (size_t)cb;
-            j->clipped_a += (size_t)ca;
-            if (cb || ca) {
-                orow[x] = SD_ROI_EXCLUDED;
-                continue;
-            }
-            orow[x] = SD_ROI_IN;
-            j->pixels++;
-            bx0 = SD_MIN(bx0, x);
-            bx1 = x;
         }
         if (geo) {
             j->geometric += geo;
