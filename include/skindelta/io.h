@@ -23,10 +23,12 @@ extern "C" {
 typedef struct sd_load_opts {
     uint64_t max_pixels; /* cap on width*height before allocating; 0 = SD_DEFAULT_MAX_PIXELS */
     int scale_denom;     /* JPEG only: DCT-domain downscale 1, 2, 4 or 8 (0 = 1); PNG ignores it */
+    int no_hash;         /* leave sha256 empty (a second decode of bytes already hashed) */
 } sd_load_opts;
 
 /* Load a JPEG or PNG file. opts may be NULL (defaults). On success *out is
- * a new image owned by the caller with sha256 and format set. */
+ * a new image owned by the caller with sha256 (unless opts->no_hash) and
+ * format set. */
 SD_NODISCARD sd_status sd_image_load(sd_ctx *ctx, const char *path, const sd_load_opts *opts,
                                      sd_image **out);
 

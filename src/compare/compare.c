@@ -68,8 +68,10 @@ static void *load_job_run(void *arg)
     if (j->status == SD_OK)
         j->status = sd_image_load_mem(j->ctx, data, len, j->path, &lo, &j->img);
     if (j->status == SD_OK && strcmp(j->img->format, "jpeg") == 0 &&
-        (lo.scale_denom = sd_align_scale_denom(j->img->width, j->img->height)) >= 4)
+        (lo.scale_denom = sd_align_scale_denom(j->img->width, j->img->height)) >= 4) {
+        lo.no_hash = 1; /* the same bytes: hashed once */
         j->status = sd_image_load_mem(j->ctx, data, len, j->path, &lo, &j->coarse);
+    }
     free(data);
     return NULL;
 }

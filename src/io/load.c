@@ -178,7 +178,8 @@ sd_status sd_image_load_mem(sd_ctx *ctx, const void *data, size_t len, const cha
         return s;
     }
     snprintf(img->format, sizeof img->format, "%s", format);
-    sd_sha256_hex(d, len, img->sha256);
+    if (!(opts && opts->no_hash))
+        sd_sha256_hex(d, len, img->sha256);
     *out = img;
     return SD_OK;
 }
