@@ -106,7 +106,7 @@ static void test_orientations(void **state)
         encode_oriented(ub, o, &jb, &lb);
         encode_oriented(ua, o, &ja, &la);
         sd_image *fb = NULL, *fa = NULL, *cb = NULL, *ca = NULL;
-        sd_load_opts full = {0, 1}, quarter = {0, 4};
+        sd_load_opts full = {.max_pixels = 0, .scale_denom = 1}, quarter = {.max_pixels = 0, .scale_denom = 4};
         assert_int_equal(sd_image_load_mem(ctx, jb, lb, "b.jpg", &full, &fb), SD_OK);
         assert_int_equal(sd_image_load_mem(ctx, ja, la, "a.jpg", &full, &fa), SD_OK);
         assert_int_equal(sd_image_load_mem(ctx, jb, lb, "b.jpg", &quarter, &cb), SD_OK);

@@ -308,7 +308,7 @@ static void test_scaled_decode_real_photos(void **state)
             jpeg_destroy_decompress(&di);
             fclose(f);
 
-            sd_load_opts o = {0, d};
+            sd_load_opts o = {.max_pixels = 0, .scale_denom = d};
             sd_image *img = load_ok(ctx, path, &o);
             assert_int_equal(img->width, sw);
             assert_int_equal(img->height, sh);
@@ -445,7 +445,7 @@ static void test_corrupt_corpus(void **state)
     for (int i = 0; i < fl.n; i++) {
         const char *p = fl.paths[i];
         for (int d = 1; d <= 8; d *= 8) { /* full and 1/8 scale */
-            sd_load_opts o = {0, d};
+            sd_load_opts o = {.max_pixels = 0, .scale_denom = d};
             sd_image *img = NULL;
             double t0 = now_s();
             alarm(PER_FILE_ALARM_S);

@@ -530,7 +530,7 @@ static void test_not_an_image(void **state)
     /* NULL name and bad options */
     junk[0] = 'x';
     assert_int_equal(sd_image_load_mem(ctx, junk, 10, NULL, NULL, &img), SD_ERR_FORMAT);
-    sd_load_opts o = {0, 3};
+    sd_load_opts o = {.max_pixels = 0, .scale_denom = 3};
     assert_int_equal(sd_image_load_mem(ctx, png_sig, 8, "x", &o, &img), SD_ERR_ARG);
     sd_ctx_free(ctx);
 }
@@ -694,7 +694,7 @@ static void test_jpeg_forged_huge_header(void **state)
     /* FF C0 len(2) precision(1) height(2) width(2) */
     jpg[sof + 5] = 0xEA, jpg[sof + 6] = 0x60; /* 60000 */
     jpg[sof + 7] = 0xEA, jpg[sof + 8] = 0x60;
-    sd_load_opts small = {1000, 0};
+    sd_load_opts small = {.max_pixels = 1000, .scale_denom = 0};
     sd_image *img = NULL;
     double t0 = now_s();
     assert_int_equal(sd_image_load_mem(ctx, jpg, len, "huge.jpg", &small, &img),
@@ -708,7 +708,7 @@ static void test_jpeg_forged_huge_header(void **state)
         fail_msg("refusing a forged header took %.3f s", dt);
     /* the cap applies to the real 16x16 image too */
     jpg[sof + 5] = 0, jpg[sof + 6] = 16, jpg[sof + 7] = 0, jpg[sof + 8] = 16;
-    sd_load_opts tiny = {255, 0};
+    sd_load_opts tiny = {.max_pixels = 255, .scale_denom = 0};
     assert_int_equal(sd_image_load_mem(ctx, jpg, len, "small.jpg", &tiny, &img),
                      SD_ERR_TOO_LARGE);
     tiny.max_pixels = 256;
@@ -868,7 +868,7 @@ static void test_jpeg_scaled_decode(void **state)
         int sw = (int)di.output_width, sh = (int)di.output_height;
         jpeg_destroy_decompress(&di);
 
-        sd_load_opts o = {0, d};
+        sd_load_opts o = {.max_pixels = 0, .scale_denom = d};
         sd_image *img = NULL;
         assert_int_equal(sd_image_load_mem(ctx, jpg, len, "s.jpg", &o, &img), SD_OK);
         assert_int_equal(img->orientation, 6);
@@ -909,7 +909,7 @@ static void test_png_forged_huge_header(void **state)
     uint8_t buf[64];
     size_t n = forge_png_header(buf, 60000, 60000);
     sd_image *img = NULL;
-    sd_load_opts small = {1000, 0};
+    sd_load_opts small = {.max_pixels = 1000, .scale_denom = 0};
     double t0 = now_s();
     assert_int_equal(sd_image_load_mem(ctx, buf, n, "huge.png", &small, &img), SD_ERR_TOO_LARGE);
     assert_message_names(ctx, "huge.png");
@@ -926,7 +926,7 @@ static void test_png_forged_huge_header(void **state)
     n = forge_png_header(buf, 20, 20);
     assert_int_equal(sd_image_load_mem(ctx, buf, n, "cut.png", NULL, &img), SD_ERR_CORRUPT);
     assert_message_names(ctx, "cut.png");
-    sd_load_opts tiny = {399, 0};
+    sd_load_opts tiny = {.max_pixels = 399, .scale_denom = 0};
     assert_int_equal(sd_image_load_mem(ctx, buf, n, "cut.png", &tiny, &img), SD_ERR_TOO_LARGE);
     /* a damaged IHDR CRC */
     n = forge_png_header(buf, 20, 20);

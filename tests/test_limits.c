@@ -59,7 +59,7 @@ static run load_in_child(const void *data, size_t len, const char *path, uint64_
     if (pid == 0) {
         alarm(timeout);
         sd_ctx *ctx = sd_ctx_new();
-        sd_load_opts o = {max_pixels, 0};
+        sd_load_opts o = {.max_pixels = max_pixels, .scale_denom = 0};
         sd_image *img = NULL;
         sd_status s = path ? sd_image_load(ctx, path, &o, &img)
                            : sd_image_load_mem(ctx, data, len, "bomb", &o, &img);

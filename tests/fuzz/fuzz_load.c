@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sd_ctx *ctx = sd_ctx_new();
     if (!ctx)
         return 0;
-    sd_load_opts o = {FUZZ_MAX_PIXELS, 1};
+    sd_load_opts o = {.max_pixels = FUZZ_MAX_PIXELS, .scale_denom = 1};
     sd_image *img = NULL;
     sd_status s = sd_image_load_mem(ctx, data, size, "fuzz", &o, &img);
     if (s != SD_OK) {
