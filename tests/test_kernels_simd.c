@@ -666,6 +666,59 @@ static void test_hist_select_all_levels(void **state)
     free(got);
 }
 
+/* The band-pass and threshold kernels: exact at every level (with and
+ * without b), flags outside the marked ones untouched, nothing past n. */
+static void test_sub_flag_all_levels(void **state)
+{
+    (void)state;
+    const sd_simd_level top = sd_simd_detect();
+    for (int wi = 0; wi < N_WIDTHS; wi++) {
+        const int n = width_at(wi), off = 1 + wi % 3;
+        float *a = malloc(sizeof(float) * ((size_t)n + 24)), *b = malloc(sizeof(float) * ((size_t)n + 24));
+        float *ref = malloc(sizeof(float) * ((size_t)n + 24)), *got = malloc(sizeof(float) * ((size_t)n + 24));
+        uint8_t *f0 = malloc((size_t)n + 24), *fr = malloc((size_t)n + 24), *fg = malloc((size_t)n + 24);
+        assert_true(a && b && ref && got && f0 && fr && fg);
+        for (int i = 0; i < n + 24; i++) {
+            a[i] = frand();
+            b[i] = rng() % 5 == 0 ? a[i] - 0.25f : frand(); /* some exactly at t */
+            f0[i] = (uint8_t)(rng() & 0xef);
+        }
+        const float t = 0.25f;
+        for (int withb = 0; withb < 2; withb++) {
+            const float *B = withb ? b + off : NULL;
+            memcpy(fr, f0, (size_t)n + 24);
+            for (int x = 0; x < n; x++)
+                if ((B ? a[off + x] - B[x] : a[off + x]) > t)
+                    fr[off + x] |= 16;
+            for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+                const sd_dsp *d = sd_dsp_level((sd_simd_level)lv);
+                memcpy(fg, f0, (size_t)n + 24);
+                d->row_flag_above(a + off, B, t, fg + off, 16, n);
+                if (memcmp(fg, fr, (size_t)n + 24) != 0)
+                    fail_msg("row_flag_above %s n=%d b=%d differs", sd_simd_name(lv), n, withb);
+            }
+        }
+        for (int x = 0; x < n; x++)
+            ref[x] = a[off + x] - b[off + x];
+        for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+            for (int x = 0; x < n + 24; x++)
+                got[x] = -7.0f;
+            sd_dsp_level((sd_simd_level)lv)->row_sub(a + off, b + off, got, n);
+            if (memcmp(got, ref, sizeof(float) * (size_t)n) != 0)
+                fail_msg("row_sub %s n=%d differs", sd_simd_name(lv), n);
+            for (int x = n; x < n + 24; x++)
+                assert_true(got[x] == -7.0f);
+        }
+        free(a);
+        free(b);
+        free(ref);
+        free(got);
+        free(f0);
+        free(fr);
+        free(fg);
+    }
+}
+
 typedef struct fake_cpu {
     uint32_t max_leaf, ecx1, edx1, ebx7;
     uint64_t xcr0;
@@ -833,6 +886,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_colour_grey_ramp),
         cmocka_unit_test(test_acc_all_levels),
         cmocka_unit_test(test_hist_select_all_levels),
+        cmocka_unit_test(test_sub_flag_all_levels),
     };
     return cmocka_run_group_tests_name("kernels_simd", tests, NULL, NULL);
 }

@@ -95,6 +95,13 @@ typedef void (*sd_row_hist_fn)(const float *v, const uint8_t *f, unsigned bit, i
 typedef size_t (*sd_row_select_fn)(const float *v, const uint8_t *f, unsigned bit, int n,
                                    const double *c, unsigned b_lo, unsigned b_hi, float *out);
 
+/* The band-pass of the pore filter and its threshold, exact at every
+ * level: row_sub writes out[x] = a[x] - b[x]; row_flag_above sets bit in
+ * f[x] where v > t, v = a[x] - b[x] (or a[x] when b is NULL). */
+typedef void (*sd_row_sub_fn)(const float *a, const float *b, float *out, int n);
+typedef void (*sd_row_flag_above_fn)(const float *a, const float *b, float t, uint8_t *f,
+                                     uint8_t bit, int n);
+
 typedef struct sd_dsp {
     sd_simd_level level;
     sd_blur_taps_fn blur_taps;
@@ -106,6 +113,8 @@ typedef struct sd_dsp {
     sd_row_lap_acc_fn row_lap_acc;
     sd_row_hist_fn row_hist;
     sd_row_select_fn row_select;
+    sd_row_sub_fn row_sub;
+    sd_row_flag_above_fn row_flag_above;
 } sd_dsp;
 
 /* nout consecutive output rows of blur_taps (in holds 2r + nout rows),
@@ -150,8 +159,17 @@ void sd_row_hist_scalar(const float *v, const uint8_t *f, unsigned bit, int n, c
                         uint32_t *hist);
 size_t sd_row_select_scalar(const float *v, const uint8_t *f, unsigned bit, int n,
                             const double *c, unsigned b_lo, unsigned b_hi, float *out);
+void sd_row_sub_scalar(const float *a, const float *b, float *out, int n);
+void sd_row_flag_above_scalar(const float *a, const float *b, float t, uint8_t *f, uint8_t bit,
+                              int n);
 #if defined(__x86_64__) || defined(__i386__)
 #define SD_HAVE_X86 1
+void sd_row_sub_avx2(const float *a, const float *b, float *out, int n);
+void sd_row_flag_above_avx2(const float *a, const float *b, float t, uint8_t *f, uint8_t bit,
+                            int n);
+void sd_row_sub_avx512(const float *a, const float *b, float *out, int n);
+void sd_row_flag_above_avx512(const float *a, const float *b, float t, uint8_t *f, uint8_t bit,
+                              int n);
 void sd_row_hist_avx2(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,
                       uint32_t *hist);
 size_t sd_row_select_avx2(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,

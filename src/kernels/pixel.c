@@ -102,3 +102,17 @@ size_t sd_row_select_scalar(const float *v, const uint8_t *f, unsigned bit, int 
     }
     return k;
 }
+
+void sd_row_sub_scalar(const float *a, const float *b, float *out, int n)
+{
+    for (int x = 0; x < n; x++)
+        out[x] = a[x] - b[x];
+}
+
+void sd_row_flag_above_scalar(const float *a, const float *b, float t, uint8_t *f, uint8_t bit,
+                              int n)
+{
+    for (int x = 0; x < n; x++)
+        if ((b ? a[x] - b[x] : a[x]) > t)
+            f[x] |= bit;
+}

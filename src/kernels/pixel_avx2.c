@@ -236,4 +236,32 @@ size_t sd_row_select_avx2(const float *v, const uint8_t *f, unsigned bit, int n,
     }
     return k;
 }
+/* ---- band-pass and threshold (exact) ---- */
+
+void sd_row_sub_avx2(const float *a, const float *b, float *out, int n)
+{
+    int x = 0;
+    for (; x + 8 <= n; x += 8)
+        _mm256_storeu_ps(out + x, _mm256_sub_ps(_mm256_loadu_ps(a + x), _mm256_loadu_ps(b + x)));
+    for (; x < n; x++)
+        out[x] = a[x] - b[x];
+}
+
+void sd_row_flag_above_avx2(const float *a, const float *b, float t, uint8_t *f, uint8_t bit,
+                            int n)
+{
+    const __m256 tv = _mm256_set1_ps(t);
+    int x = 0;
+    for (; x + 8 <= n; x += 8) {
+        __m256 v = _mm256_loadu_ps(a + x);
+        if (b)
+            v = _mm256_sub_ps(v, _mm256_loadu_ps(b + x));
+        for (unsigned k = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, tv, _CMP_GT_OQ)); k;
+             k &= k - 1)
+            f[x + __builtin_ctz(k)] |= bit;
+    }
+    for (; x < n; x++)
+        if ((b ? a[x] - b[x] : a[x]) > t)
+            f[x] |= bit;
+}
 #endif

@@ -197,4 +197,32 @@ size_t sd_row_select_avx512(const float *v, const uint8_t *f, unsigned bit, int 
     }
     return k;
 }
+/* ---- band-pass and threshold (exact) ---- */
+
+void sd_row_sub_avx512(const float *a, const float *b, float *out, int n)
+{
+    for (int x = 0; x < n; x += 16) {
+        const __mmask16 m = tail16(n - x);
+        _mm512_mask_storeu_ps(out + x, m, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + x),
+                                                        _mm512_maskz_loadu_ps(m, b + x)));
+    }
+}
+
+void sd_row_flag_above_avx512(const float *a, const float *b, float t, uint8_t *f, uint8_t bit,
+                              int n)
+{
+    const __m512 tv = _mm512_set1_ps(t);
+    const __m128i bv = _mm_set1_epi8((char)bit);
+    for (int x = 0; x < n; x += 16) {
+        const __mmask16 m = tail16(n - x);
+        __m512 v = _mm512_maskz_loadu_ps(m, a + x);
+        if (b)
+            v = _mm512_sub_ps(v, _mm512_maskz_loadu_ps(m, b + x));
+        const __mmask16 k = _mm512_mask_cmp_ps_mask(m, v, tv, _CMP_GT_OQ);
+        if (k) {
+            const __m128i fv = _mm_maskz_loadu_epi8(m, f + x);
+            _mm_mask_storeu_epi8(f + x, k, _mm_or_si128(fv, bv));
+        }
+    }
+}
 #endif

@@ -322,14 +322,11 @@ static void *band_run(void *arg)
                 /* pore candidates: every pixel of the window (components
                  * grow through unmeasured ones), flags of this band's own
                  * rows */
-                uint8_t *fw = m->flags + (size_t)y * (size_t)w;
-                const float t = m->t_pore;
-                for (int x = 0; x < w; x++)
-                    fw[x] |= (uint8_t)((gp[b][x] - gs[x] > t) * F_CAND);
+                j->dsp->row_flag_above(gp[b], gs, m->t_pore, m->flags + (size_t)y * (size_t)w,
+                                       F_CAND, w);
             } else {
                 float *d = sd_plane_row(&m->d, y);
-                for (int x = 0; x < w; x++)
-                    d[x] = gp[b][x] - gs[x];
+                j->dsp->row_sub(gp[b], gs, d, w);
                 j->dsp->row_hist(d, f, F_MEASURED, w, NULL, hd);
             }
         }
@@ -650,12 +647,10 @@ static void *mark_run(void *arg)
 {
     const mark_job *j = arg;
     sd_measure *m = j->m;
-    for (int y = j->y0; y < j->y1; y++) {
-        const float *d = sd_plane_row(&m->d, y);
-        uint8_t *f = m->flags + (size_t)y * (size_t)m->w;
-        for (int x = 0; x < m->w; x++)
-            f[x] |= (uint8_t)((d[x] > j->t) * F_CAND);
-    }
+    const sd_dsp *dsp = sd_dsp_active();
+    for (int y = j->y0; y < j->y1; y++)
+        dsp->row_flag_above(sd_plane_row(&m->d, y), NULL, j->t,
+                            m->flags + (size_t)y * (size_t)m->w, F_CAND, m->w);
     return NULL;
 }
 
