@@ -49,6 +49,7 @@ enum { F_MASK = 1, F_MEASURED = 2, F_CLIPPED = 4, F_VISITED = 8, F_CAND = 16 };
 /* float sums of one strip */
 typedef struct strip_acc {
     double tex[3], a[3], e[3], lam_l[3], lam_r[3], lap[2];
+    double fine[3]; /* focus measure: sums of Lambda - G_s (see sd_metrics.focus_measure) */
 } strip_acc;
 
 struct sd_measure {
@@ -74,6 +75,7 @@ struct sd_measure {
     int xs;           /* asymmetry split: columns < xs are the left half */
     uint32_t *hist_a, *hist_d; /* !fixed: HBINS each, measured pixels */
     double sum_a, sum_e, tex[3], lap[2], lam_l, lam_r;
+    double fine2;     /* focus measure: sum of (Lambda - G_s)^2 */
     double median_a;  /* exact, set by sd_measure_thresholds */
     int have_median_a;
 };
@@ -278,6 +280,8 @@ static void *band_run(void *arg)
             j->dsp->row_acc(ring_row(&j->lam, y, w), gt[b], f, F_MEASURED, w, a->tex);
             if (w >= 3)
                 j->dsp->row_lap_acc(up + 1, gs + 1, gd + 1, f + 1, F_MEASURED, w - 2, a->lap);
+            /* focus measure (quality): the finest part of the texture band */
+            j->dsp->row_acc(ring_row(&j->lam, y, w), gs, f, F_MEASURED, w, a->fine);
             if (m->fixed) {
                 /* pore candidates: every pixel of the window (components
                  * grow through unmeasured ones), flags of this band's own
@@ -380,6 +384,7 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
             m->tex[c] += a->tex[c];
         m->lap[0] += a->lap[0];
         m->lap[1] += a->lap[1];
+        m->fine2 += a->fine[2];
         m->lam_l += a->lam_l[0];
         m->lam_r += a->lam_r[0];
     }
@@ -1148,6 +1153,8 @@ sd_status sd_measure_finish(sd_ctx *ctx, sd_measure *m, const sd_thresholds *thr
     double mean = m->lap[0] / (double)n;
     out->sharpness = SD_MAX(0.0, m->lap[1] / (double)n - mean * mean) * s2 * s2;
     out->mean_lambda = (m->lam_l + m->lam_r) / (double)n;
+    /* focus measure: energy of Lambda - G_s over energy of H = Lambda - G_t */
+    out->focus_measure = m->tex[2] > 0 ? m->fine2 / m->tex[2] : NAN;
 
     /* the red area: counted by begin or thresholds, or one colour pass
      * over the bins of T_red */
