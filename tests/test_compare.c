@@ -200,16 +200,24 @@ static void test_verdicts(void **state)
     assert_string_equal(sd_metric_verdict(&t[0], &mb, &ma), "worsened");
     mb.ra = ma.ra = 0.0;
     assert_string_equal(sd_metric_verdict(&t[0], &mb, &ma), "unchanged");
-    /* pore floors depend on BEFORE's count N: max(base, 100 c / sqrt(N)) */
+    /* pore floors depend on BEFORE's count N: max(base, 100 c / sqrt(N)),
+     * and below SD_Q_MIN_PORES there is none: not judged, "unchanged" */
+    assert_true(SD_Q_MIN_PORES <= 25);
     for (size_t i = 0; i < n; i++) {
         if (!(t[i].floor_count_c > 0))
             continue;
-        sd_metrics pb = {0};
-        pb.pore_count = 4;
+        sd_metrics pb = {0}, pa = {0};
+        pb.pore_count = 25;
         assert_true(fabs(sd_metric_floor(&t[i], &pb) -
-                         fmax(t[i].noise_floor_pct, 50 * t[i].floor_count_c)) < 1e-12);
+                         fmax(t[i].noise_floor_pct, 20 * t[i].floor_count_c)) < 1e-12);
         pb.pore_count = 1e8;
         assert_true(sd_metric_floor(&t[i], &pb) == t[i].noise_floor_pct);
+        pb.pore_count = SD_Q_MIN_PORES - 1;
+        assert_true(isnan(sd_metric_floor(&t[i], &pb)));
+        pb.pore_area_fraction = pb.pore_mean_area_px = 0.01;
+        pa.pore_count = 10 * pb.pore_count;
+        pa.pore_area_fraction = pa.pore_mean_area_px = 0.1;
+        assert_string_equal(sd_metric_verdict(&t[i], &pb, &pa), "unchanged");
     }
     sd_metrics b = {0}, a = {0};
     b.pore_count = 100, a.pore_count = 50;

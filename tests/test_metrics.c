@@ -123,6 +123,10 @@ static void test_sharpness_and_asymmetry(void **state)
     double ks = exp(-2 * M_PI * M_PI * p.sigma_s * p.sigma_s / (per * per));
     double lf = 4 * sin(M_PI * fx) * sin(M_PI * fx) + 4 * sin(M_PI * fy) * sin(M_PI * fy);
     ASSERT_REL(m.sharpness, 0.5 * pow(amp * ks * lf, 2), 0.03);
+    /* focus measure: energy of Lambda - G_s over energy of Lambda - G_t, for
+     * a sinusoid ((1 - K_s) / (1 - K_t))^2 with K the Gaussians' transfer */
+    double kt = exp(-2 * M_PI * M_PI * p.sigma_t * p.sigma_t / (per * per));
+    ASSERT_REL(m.focus_measure, pow((1 - ks) / (1 - kt), 2), 0.03);
     ASSERT_ABS(m.asymmetry, 0, 0.002);
     /* a defocused copy (smaller high-frequency amplitude) reads less sharp */
     sc.sin_a[0] = amp * 0.5;
@@ -131,6 +135,8 @@ static void test_sharpness_and_asymmetry(void **state)
     thr.set = 0;
     measure(soft, NULL, 1.0, &p, &thr, &ms);
     ASSERT_REL(ms.sharpness, 0.25 * m.sharpness, 0.02);
+    /* the focus measure does not depend on the texture's amplitude */
+    ASSERT_REL(ms.focus_measure, m.focus_measure, 0.01);
     sd_image_free(img);
     sd_image_free(soft);
 

@@ -8,7 +8,7 @@
  *  - thread counts 1, 2, 3 at one SIMD level: every metric and threshold
  *    bit-identical (per-strip sums merged in strip order).
  *  - each SIMD level against scalar -j 1 (docs/metrics.md "Speed"):
- *    ra, rq, sharpness, T_pore relative 1e-5 (fused vs unfused blur taps,
+ *    ra, rq, sharpness, focus_measure, T_pore relative 1e-5 (fused vs unfused blur taps,
  *    a few float ulp); mean_a, erythema_index, T_red absolute 1e-4 (vector
  *    cube root and ln); clipped/crushed fractions exact; asymmetry and
  *    mean Lambda absolute 1e-6; red_area_fraction within 2
@@ -92,7 +92,7 @@ static int teardown(void **state)
 }
 
 /* sd_metrics is compared with memcmp: it must have no padding */
-_Static_assert(sizeof(sd_metrics) == 16 * sizeof(double), "sd_metrics has padding");
+_Static_assert(sizeof(sd_metrics) == 17 * sizeof(double), "sd_metrics has padding");
 
 /* field by field: the struct has padding after `set` */
 static void assert_same_thresholds(const sd_thresholds *a, const sd_thresholds *b)
@@ -130,6 +130,7 @@ static void expect_close(const char *what, sd_simd_level lv, const sd_metrics *x
     REL(ra, 1e-5);
     REL(rq, 1e-5);
     REL(sharpness, 1e-5);
+    REL(focus_measure, 1e-5);
     ABS(mean_a, 1e-4);
     ABS(erythema_index, 1e-4);
     ABS(mean_lambda, 1e-6);

@@ -118,6 +118,11 @@ typedef struct sd_metrics {
     double sharpness;        /* variance of the Laplacian of Lambda (scale-normalized) */
     double asymmetry;        /* |mean Lambda left half - right half| of the mask */
     double mean_lambda;      /* mean Lambda of the measured pixels (after gains) */
+    /* focus: mean (Lambda - G_{sigma_s}(Lambda))^2 / mean H^2, the share of the
+     * texture band's energy that lies in its finest part (both filters scaled
+     * with `scale`). Invariant to exposure and to scaling the texture's
+     * amplitude; defocus lowers it (docs/repeatability.md, "Focus"). */
+    double focus_measure;
 } sd_metrics;
 
 /* Measure one image over mask (img-sized; SD_ROI_EXCLUDED = geometric ROI

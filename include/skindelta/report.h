@@ -33,12 +33,19 @@ double sd_metric_value(const sd_metrics *m, const sd_metric_desc *d);
 
 /* The noise floor of one metric for a pair whose BEFORE measured `before`
  * (the pore metrics' floor depends on its pore count; README, "Noise
- * floors"). The compare report's noise_floor_pct. */
+ * floors"). The compare report's noise_floor_pct. NAN for a pore metric
+ * when BEFORE holds fewer than SD_Q_MIN_PORES pores: such changes cannot
+ * be told from noise and are not judged. */
 double sd_metric_floor(const sd_metric_desc *d, const sd_metrics *before);
+
+/* Whether pore changes against this BEFORE are judged (its pore count is at
+ * least SD_Q_MIN_PORES). */
+int sd_pores_judged(const sd_metrics *before);
 
 /* "improved" | "worsened" | "unchanged" for the change of one metric
  * between two measurements, judged against sd_metric_floor(d, before)
- * (lower is better for every version-1 metric). */
+ * (lower is better for every version-1 metric); "unchanged" when the
+ * change is not judged (no floor). */
 const char *sd_metric_verdict(const sd_metric_desc *d, const sd_metrics *before,
                               const sd_metrics *after);
 

@@ -224,6 +224,7 @@ static const size_t metric_doubles[] = {
     offsetof(sd_metrics, pore_mean_area_mm2), offsetof(sd_metrics, clipped_fraction),
     offsetof(sd_metrics, crushed_fraction), offsetof(sd_metrics, sharpness),
     offsetof(sd_metrics, asymmetry), offsetof(sd_metrics, mean_lambda),
+    offsetof(sd_metrics, focus_measure),
 };
 #define N_MD (sizeof metric_doubles / sizeof metric_doubles[0])
 
@@ -888,11 +889,13 @@ static cJSON *quality_json(const sess *s, int base)
     cJSON *o = cJSON_CreateObject();
     if (base) {
         cJSON_AddItemToObject(o, "sharpness", sd_rjson_num(q->sharpness_before));
+        cJSON_AddItemToObject(o, "focus_measure", sd_rjson_num(q->focus_before));
         cJSON_AddItemToObject(o, "clipped_fraction", sd_rjson_num(q->clipped_before));
         cJSON_AddItemToObject(o, "crushed_fraction", sd_rjson_num(q->crushed_before));
         cJSON_AddItemToObject(o, "lighting_asymmetry", sd_rjson_num(q->asymmetry_before));
     } else {
         cJSON_AddItemToObject(o, "sharpness", sd_rjson_pair(q->sharpness_before, q->sharpness_after));
+        cJSON_AddItemToObject(o, "focus_measure", sd_rjson_pair(q->focus_before, q->focus_after));
         cJSON_AddItemToObject(o, "focus_ratio", sd_rjson_num(q->focus_ratio));
         cJSON_AddItemToObject(o, "clipped_fraction",
                               sd_rjson_pair(q->clipped_before, q->clipped_after));

@@ -76,6 +76,7 @@ static void fvec_append(fvec *a, const float *src, size_t k)
 /* float sums of one strip */
 typedef struct strip_acc {
     double tex[3], a[3], e[3], lam_l[3], lam_r[3], lap[2];
+    double fine[3]; /* focus measure: sums of Lambda - G_s (see sd_metrics.focus_measure) */
 } strip_acc;
 
 struct sd_measure {
@@ -108,6 +109,7 @@ struct sd_measure {
     int pre;
     unsigned pm_lo, pm_hi, pr_lo, pr_hi;
     fvec gm, gr;      /* gathered, bands in order */
+    double fine2;     /* focus measure: sum of (Lambda - G_s)^2 */
 };
 
 static int thresholds_ok(const sd_thresholds *t)
@@ -318,6 +320,8 @@ static void *band_run(void *arg)
             j->dsp->row_acc(ring_row(&j->lam, y, w), gt[b], f, F_MEASURED, w, a->tex);
             if (w >= 3)
                 j->dsp->row_lap_acc(up + 1, gs + 1, gd + 1, f + 1, F_MEASURED, w - 2, a->lap);
+            /* focus measure (quality): the finest part of the texture band */
+            j->dsp->row_acc(ring_row(&j->lam, y, w), gs, f, F_MEASURED, w, a->fine);
             if (m->fixed) {
                 /* pore candidates: every pixel of the window (components
                  * grow through unmeasured ones), flags of this band's own
@@ -424,6 +428,7 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
             m->tex[c] += a->tex[c];
         m->lap[0] += a->lap[0];
         m->lap[1] += a->lap[1];
+        m->fine2 += a->fine[2];
         m->lam_l += a->lam_l[0];
         m->lam_r += a->lam_r[0];
     }
@@ -1292,6 +1297,8 @@ sd_status sd_measure_finish(sd_ctx *ctx, sd_measure *m, const sd_thresholds *thr
     double mean = m->lap[0] / (double)n;
     out->sharpness = SD_MAX(0.0, m->lap[1] / (double)n - mean * mean) * s2 * s2;
     out->mean_lambda = (m->lam_l + m->lam_r) / (double)n;
+    /* focus measure: energy of Lambda - G_s over energy of H = Lambda - G_t */
+    out->focus_measure = m->tex[2] > 0 ? m->fine2 / m->tex[2] : NAN;
 
     /* the red area: counted by begin or thresholds, or one colour pass
      * over the bins of T_red */

@@ -43,6 +43,8 @@ void sd_quality_image(size_t roi_pixels, const sd_metrics *m, sd_quality *out)
 {
     memset(out, 0, sizeof *out);
     out->sharpness_before = m->sharpness;
+    out->focus_before = m->focus_measure;
+    out->focus_after = NAN;
     out->clipped_before = m->clipped_fraction;
     out->crushed_before = m->crushed_fraction;
     out->asymmetry_before = m->asymmetry;
@@ -58,7 +60,10 @@ void sd_quality_pair(const sd_align_result *align, const sd_norm_result *norm, s
     memset(out, 0, sizeof *out);
     out->sharpness_before = before->sharpness;
     out->sharpness_after = after->sharpness;
-    out->focus_ratio = before->sharpness > 0 ? after->sharpness / before->sharpness : NAN;
+    out->focus_before = before->focus_measure;
+    out->focus_after = after->focus_measure;
+    out->focus_ratio = before->focus_measure > 0 ? after->focus_measure / before->focus_measure
+                                                 : NAN;
     out->clipped_before = before->clipped_fraction;
     out->clipped_after = after->clipped_fraction;
     out->crushed_before = before->crushed_fraction;
@@ -81,12 +86,15 @@ void sd_quality_pair(const sd_align_result *align, const sd_norm_result *norm, s
              norm->exposure_ev < 0 ? "darker" : "brighter");
     if (isfinite(out->focus_ratio)) {
         if (out->focus_ratio < SD_Q_MIN_FOCUS_RATIO)
-            warn(out, "focus: after is less sharp than before (sharpness ratio %.2f)",
+            warn(out, "focus: after is less sharp than before (focus ratio %.2f)",
                  out->focus_ratio);
         else if (out->focus_ratio > 1.0 / SD_Q_MIN_FOCUS_RATIO)
-            warn(out, "focus: before is less sharp than after (sharpness ratio %.2f)",
+            warn(out, "focus: before is less sharp than after (focus ratio %.2f)",
                  out->focus_ratio);
     }
+    if (!(before->pore_count >= SD_Q_MIN_PORES))
+        warn(out, "pores: only %.0f pores in the region; pore changes cannot be told from noise",
+             isfinite(before->pore_count) ? before->pore_count : 0.0);
     roi_warning(out, roi_pixels);
     image_warnings(out, "before", before);
     image_warnings(out, "after", after);

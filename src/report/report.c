@@ -19,20 +19,21 @@
  * real photos, rounded up to 0.5 %. The pore metrics' floor depends on
  * BEFORE's pore count N: max(base, 100 c / sqrt(N)) (sd_metric_floor), with
  * c the 95th percentile of |change_pct| / 100 * sqrt(N) over those pairs
- * and base the 95th percentile of |change_pct| over the pairs with at
- * least 100 pores. tests/test_repeatability.c checks these values against
+ * with N >= SD_Q_MIN_PORES and base the 95th percentile of |change_pct|
+ * over the pairs with at least 100 pores; below SD_Q_MIN_PORES pore
+ * changes are not judged (no floor, verdict "unchanged"). tests/test_repeatability.c checks these values against
  * a rerun. */
 static const sd_metric_desc table[] = {
-    M("texture", "ra", ra, 5.0, 0, 0),
-    M("texture", "rq", rq, 4.5, 0, 0),
-    M("redness", "mean_a", mean_a, 0.5, 0, 0),
-    M("redness", "erythema_index", erythema_index, 0.5, 0, 0),
-    M("redness", "red_area_fraction", red_area_fraction, 24.5, 0, 0),
-    M("pores", "count", pore_count, 3.0, 0.58, 0),
-    M("pores", "area_fraction", pore_area_fraction, 2.5, 0.61, 0),
-    M("pores", "mean_area_px", pore_mean_area_px, 3.5, 0.48, 0),
-    M("pores", "density_per_cm2", pore_density_per_cm2, 3.0, 0.58, 1),
-    M("pores", "mean_area_mm2", pore_mean_area_mm2, 3.5, 0.48, 1),
+    M("texture", "ra", ra, 18.0, 0, 0),
+    M("texture", "rq", rq, 18.0, 0, 0),
+    M("redness", "mean_a", mean_a, 1.5, 0, 0),
+    M("redness", "erythema_index", erythema_index, 1.0, 0, 0),
+    M("redness", "red_area_fraction", red_area_fraction, 54.0, 0, 0),
+    M("pores", "count", pore_count, 6.0, 0.63, 0),
+    M("pores", "area_fraction", pore_area_fraction, 10.5, 1.13, 0),
+    M("pores", "mean_area_px", pore_mean_area_px, 7.0, 0.80, 0),
+    M("pores", "density_per_cm2", pore_density_per_cm2, 6.0, 0.63, 1),
+    M("pores", "mean_area_mm2", pore_mean_area_mm2, 7.0, 0.80, 1),
 };
 static const char *const groups[] = {"texture", "redness", "pores"};
 #define N_GROUPS (sizeof groups / sizeof groups[0])
@@ -56,14 +57,19 @@ static double change_pct(double before, double after)
                                                               : NAN;
 }
 
+int sd_pores_judged(const sd_metrics *before)
+{
+    return isfinite(before->pore_count) && before->pore_count >= SD_Q_MIN_PORES;
+}
+
 double sd_metric_floor(const sd_metric_desc *d, const sd_metrics *before)
 {
     double f = d->noise_floor_pct;
     if (d->floor_count_c > 0) {
-        /* fewer than one pore: the floor of one (a change from 0 has no
-         * change_pct and is judged by sd_metric_verdict's own rule) */
-        double n = isfinite(before->pore_count) && before->pore_count > 1 ? before->pore_count : 1;
-        f = fmax(f, 100.0 * d->floor_count_c / sqrt(n));
+        /* too few pores: no floor, the change is not judged */
+        if (!sd_pores_judged(before))
+            return NAN;
+        f = fmax(f, 100.0 * d->floor_count_c / sqrt(before->pore_count));
     }
     return f;
 }
@@ -71,14 +77,16 @@ double sd_metric_floor(const sd_metric_desc *d, const sd_metrics *before)
 const char *sd_metric_verdict(const sd_metric_desc *d, const sd_metrics *mb, const sd_metrics *ma)
 {
     double before = sd_metric_value(mb, d), after = sd_metric_value(ma, d);
-    double c = change_pct(before, after);
+    double c = change_pct(before, after), floor = sd_metric_floor(d, mb);
+    if (isnan(floor))
+        return "unchanged"; /* not judged (too few pores; README, "Noise floors") */
     if (!isfinite(c)) {
         /* from zero: any appearance is a change, none is none */
         if (before == 0 && after > 0)
             return "worsened";
         return "unchanged";
     }
-    if (fabs(c) <= sd_metric_floor(d, mb))
+    if (fabs(c) <= floor)
         return "unchanged";
     return c < 0 ? "improved" : "worsened"; /* lower is better for every v1 metric */
 }
@@ -339,6 +347,7 @@ sd_status sd_report_compare(sd_ctx *ctx, const sd_compare_params *p, const sd_co
     const sd_quality *q = &r->quality;
     cJSON *qo = cJSON_AddObjectToObject(root, "quality");
     cJSON_AddItemToObject(qo, "sharpness", sd_rjson_pair(q->sharpness_before, q->sharpness_after));
+    cJSON_AddItemToObject(qo, "focus_measure", sd_rjson_pair(q->focus_before, q->focus_after));
     add_num(qo, "focus_ratio", q->focus_ratio);
     cJSON_AddItemToObject(qo, "clipped_fraction", sd_rjson_pair(q->clipped_before, q->clipped_after));
     cJSON_AddItemToObject(qo, "crushed_fraction", sd_rjson_pair(q->crushed_before, q->crushed_after));
@@ -361,6 +370,7 @@ sd_status sd_report_analyze(sd_ctx *ctx, const sd_compare_params *p, const sd_an
     const sd_quality *q = &r->quality;
     cJSON *qo = cJSON_AddObjectToObject(root, "quality");
     add_num(qo, "sharpness", q->sharpness_before);
+    add_num(qo, "focus_measure", q->focus_before);
     add_num(qo, "clipped_fraction", q->clipped_before);
     add_num(qo, "crushed_fraction", q->crushed_before);
     add_num(qo, "lighting_asymmetry", q->asymmetry_before);
