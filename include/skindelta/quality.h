@@ -27,7 +27,7 @@ extern "C" {
  * about 0.5 px against a reference at 0.3 px (texture then 10-14 % lower;
  * smaller focus differences cannot be told from real smoothing and are part
  * of the texture noise floor). */
-#define SD_Q_MIN_FOCUS_RATIO 0.92
+#define SD_Q_MIN_FOCUS_RATIO 0.94
 #define SD_Q_MAX_CLIPPED 0.02      /* clipping:  clipped share of the ROI above, either image */
 #define SD_Q_MAX_CRUSHED 0.02      /* shadows:   crushed share of the ROI above, either image */
 #define SD_Q_MAX_ASYMMETRY 0.15    /* lighting:  |mean Lambda left - right| above (~15 % luminance) */

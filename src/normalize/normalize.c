@@ -14,9 +14,11 @@
 #include "skindelta/normalize.h"
 
 /* Light blur of the luminance before the per-pixel ratios (BEFORE pixels;
- * AFTER uses this times the scale), and the sampling step over the ROI. */
+ * AFTER uses this times the scale); the level's block size, which is also
+ * the sampling step over the ROI. */
 #define NORM_SIGMA 1.5
-#define NORM_STEP 2
+#define NORM_F 4
+#define NORM_STEP NORM_F
 /* Pixels darker than this (linear luminance) are left out of the ratios. */
 #define NORM_DARK (1.0 / 1024.0)
 
@@ -43,24 +45,26 @@ static double luminance(const double rgb[3])
     return SD_XYZ_YR * rgb[0] + SD_XYZ_YG * rgb[1] + SD_XYZ_YB * rgb[2];
 }
 
-/* The exposure is estimated on a half-resolution level: the mean of each
- * 2x2 block of linear luminance, then a Gaussian of sigma_h half-pixels
- * such that box and Gaussian together smooth like the full-resolution
- * sigma: variance sigma^2 = 1/4 (the 2-px box) + (2 sigma_h)^2. The samples
- * are every second pixel anyway (NORM_STEP), so a quarter of the pixels
- * carry the same information; both images go through the same level. */
+/* The exposure is estimated on a level of NORM_F x NORM_F block means of
+ * linear luminance, then a Gaussian of sigma_l level pixels such that box
+ * and Gaussian together smooth like the full-resolution sigma: variance
+ * sigma^2 = (F^2 - 1) / 12 (the F-tap box) + (F sigma_l)^2. The samples are
+ * every F-th pixel of the ROI, one per block, so the level carries what
+ * they need; both images go through the same level. */
 typedef struct half_level {
     sd_plane pl;
     int ox, oy; /* full-resolution origin of the window */
 } half_level;
 
-/* full-resolution image coordinate -> half-level plane coordinate */
+/* full-resolution image coordinate -> level plane coordinate (block i
+ * covers pixels ox + F i .. ox + F i + F - 1, centre ox + F i + (F-1)/2) */
 static inline float half_sample(const half_level *hl, double x, double y)
 {
-    return sd_plane_bilinear(&hl->pl, (x - hl->ox - 0.5) * 0.5, (y - hl->oy - 0.5) * 0.5);
+    const double c = 0.5 * (NORM_F - 1), inv = 1.0 / NORM_F;
+    return sd_plane_bilinear(&hl->pl, (x - hl->ox - c) * inv, (y - hl->oy - c) * inv);
 }
 
-/* Rows [y0, y1) of the 2x2 means of the window's luminance. */
+/* Rows [y0, y1) of the block means of the window's luminance. */
 typedef struct half_job {
     const sd_image *img;
     sd_plane *tmp;
@@ -71,21 +75,33 @@ typedef struct half_job {
 static void *half_run(void *arg)
 {
     half_job *j = arg;
-    const int w = j->w, w2 = (w + 1) / 2;
-    float *rows = sd_alloc_array(2 * (size_t)w, sizeof *rows);
-    if (!rows)
+    const int w = j->w, wl = (w + NORM_F - 1) / NORM_F;
+    float *rows = sd_alloc_array((size_t)w, sizeof *rows);
+    float *col = sd_alloc_array((size_t)w, sizeof *col);
+    if (!rows || !col) {
+        free(rows);
+        free(col);
         return NULL;
+    }
     const float one[3] = {1, 1, 1};
     for (int y = j->y0; y < j->y1; y++) {
-        const int ya = j->wy0 + 2 * y, yb = SD_MIN(ya + 1, j->wy0 + j->h - 1);
-        sd_row_luminance(sd_image_px(j->img, j->wx0, ya), w, one, rows);
-        sd_row_luminance(sd_image_px(j->img, j->wx0, yb), w, one, rows + w);
+        /* the block's rows summed (the last block repeats the window's
+         * last row or column where the window runs short) */
+        for (int i = 0; i < NORM_F; i++) {
+            const int yy = SD_MIN(j->wy0 + NORM_F * y + i, j->wy0 + j->h - 1);
+            sd_row_luminance(sd_image_px(j->img, j->wx0, yy), w, one, rows);
+            for (int x = 0; x < w; x++)
+                col[x] = i ? col[x] + rows[x] : rows[x];
+        }
         float *out = sd_plane_row(j->tmp, y);
-        for (int x = 0; x < w2; x++) {
-            const int xa = 2 * x, xb = SD_MIN(xa + 1, w - 1);
-            out[x] = 0.25f * ((rows[xa] + rows[xb]) + (rows[w + xa] + rows[w + xb]));
+        for (int x = 0; x < wl; x++) {
+            float acc = 0;
+            for (int i = 0; i < NORM_F; i++)
+                acc += col[SD_MIN(NORM_F * x + i, w - 1)];
+            out[x] = acc * (1.0f / (NORM_F * NORM_F));
         }
     }
+    free(col);
     free(rows);
     j->ok = 1;
     return NULL;
@@ -128,21 +144,23 @@ static void *ratio_run(void *arg)
     return NULL;
 }
 
-/* The half level of img's luminance over the window [x0, x1] x [y0, y1]
- * (clamped to the image) grown by the blur's reach + 4 px. Inside the
+/* The level of img's luminance over the window [x0, x1] x [y0, y1]
+ * (clamped to the image) grown by the blur's reach + 2 blocks. Inside the
  * window every value is the one the level of the whole image gives (same
  * taps; mirroring only where the window meets the image's edge). */
 static sd_status half_luminance(sd_ctx *ctx, const sd_image *img, double sigma, double x0,
                                 double y0, double x1, double y1, half_level *hl)
 {
-    const double sh = sqrt(fmax(sigma * sigma - 0.25, 0.01)) / 2;
-    const int r = 2 * sd_gauss_radius(sh) + 4;
+    const double box = (NORM_F * NORM_F - 1) / 12.0;
+    const double sh = sqrt(fmax(sigma * sigma - box, 0.01)) / NORM_F;
+    const int r = NORM_F * (sd_gauss_radius(sh) + 2);
     const int wx0 = (int)SD_MAX(0.0, floor(x0) - r), wy0 = (int)SD_MAX(0.0, floor(y0) - r);
     const int wx1 = (int)SD_MIN((double)img->width - 1, ceil(x1) + r);
     const int wy1 = (int)SD_MIN((double)img->height - 1, ceil(y1) + r);
     if (wx1 < wx0 || wy1 < wy0)
         return sd_fail(ctx, SD_ERR_TOO_SMALL, "normalize: the region is outside the image");
-    const int w = wx1 - wx0 + 1, h = wy1 - wy0 + 1, w2 = (w + 1) / 2, h2 = (h + 1) / 2;
+    const int w = wx1 - wx0 + 1, h = wy1 - wy0 + 1;
+    const int w2 = (w + NORM_F - 1) / NORM_F, h2 = (h + NORM_F - 1) / NORM_F;
     sd_plane tmp;
     memset(&hl->pl, 0, sizeof hl->pl);
     sd_status s = sd_plane_init(ctx, &tmp, w2, h2);
