@@ -274,8 +274,8 @@ static void test_phases_equal_measure(void **state)
     measure_pair(&p, &tr, &rb, &ra);
     sd_measure *mb = NULL, *ma = NULL;
     assert_int_equal(
-        sd_measure_begin(fx.ctx, fx.pair.before, fx.roi.before, 1.0, NULL, &p, NULL, &mb), SD_OK);
-    assert_int_equal(sd_measure_begin(fx.ctx, fx.pair.after, fx.roi.after, fx.scale, gains_after,
+        sd_measure_begin(fx.ctx, fx.pair.before, fx.roi.before, fx.roi.rows_before, 1.0, NULL, &p, NULL, &mb), SD_OK);
+    assert_int_equal(sd_measure_begin(fx.ctx, fx.pair.after, fx.roi.after, fx.roi.rows_after, fx.scale, gains_after,
                                       &p, NULL, &ma),
                      SD_OK);
     sd_thresholds t = {0};
@@ -297,7 +297,7 @@ static void test_phases_equal_measure(void **state)
     /* AFTER begun with the thresholds fixed: red count and pore candidates
      * in the fused pass, no D plane */
     sd_metrics a3;
-    assert_int_equal(sd_measure_begin(fx.ctx, fx.pair.after, fx.roi.after, fx.scale, gains_after,
+    assert_int_equal(sd_measure_begin(fx.ctx, fx.pair.after, fx.roi.after, fx.roi.rows_after, fx.scale, gains_after,
                                       &p, &t, &ma),
                      SD_OK);
     assert_int_equal(sd_measure_finish(fx.ctx, ma, &t, &a3), SD_OK);

@@ -78,7 +78,15 @@ typedef struct sd_roi {
     size_t clipped_before; /* geometric-ROI pixels clipped in BEFORE / AFTER (excluded from the ROI) */
     size_t clipped_after;
     size_t geometric_pixels; /* ROI pixels before clipped ones were excluded */
+    /* per row of BEFORE (bh) and of AFTER (ah; NULL for one image): which
+     * extremes the row holds (SD_ROW_CLIP, SD_ROW_DARK), so later passes
+     * read pixels only on rows that have one */
+    uint8_t *rows_before, *rows_after;
 } sd_roi;
+
+/* Row marks of sd_roi: a sample at or above the clip level (250 on the
+ * 8-bit scale); a sample at or below the crush level (5). */
+enum { SD_ROW_CLIP = 1, SD_ROW_DARK = 2 };
 
 /* Build the ROI: overlap (BEFORE pixels mapping inside AFTER) ∩ rect ∩ mask,
  * minus `border`, minus pixels clipped in either image. after/xf may be NULL

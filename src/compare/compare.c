@@ -181,11 +181,13 @@ static sd_status measure_pair(sd_ctx *ctx, const sd_image *before, const sd_imag
 {
     sd_measure *b = NULL, *a = NULL;
     thr->set = 0;
-    sd_status s = sd_measure_begin(ctx, before, roi->before, 1.0, norm->before_gains, p, NULL, &b);
+    sd_status s = sd_measure_begin(ctx, before, roi->before, roi->rows_before, 1.0,
+                                   norm->before_gains, p, NULL, &b);
     if (s == SD_OK)
         s = sd_measure_thresholds(ctx, b, thr);
     if (s == SD_OK)
-        s = sd_measure_begin(ctx, after, roi->after, scale, norm->gains, p, thr, &a);
+        s = sd_measure_begin(ctx, after, roi->after, roi->rows_after, scale, norm->gains, p, thr,
+                             &a);
     if (s != SD_OK)
         goto done;
     sd_ctx *actx = sd_ctx_threads(ctx) > 1 ? sd_ctx_new() : NULL;

@@ -87,6 +87,7 @@ struct sd_measure {
     int ox, oy, w, h; /* the window */
     int nthreads;
     uint8_t *flags;   /* w x h */
+    const uint8_t *rows; /* the image's row marks (SD_ROW_CLIP, SD_ROW_DARK), or NULL */
     /* Thresholds fixed, at begin (sd_measure_begin's thr: the fused pass
      * then counts the red pixels and marks the pore candidates (F_CAND)
      * itself, and neither D nor the a* and D histograms are kept) or by
@@ -807,7 +808,10 @@ static void *flag_run(void *arg)
         /* the in-image frame: the outermost pixels are never in the mask */
         const int xa = SD_MAX(0, 1 - m->ox), xb = SD_MIN(w, iw - 1 - m->ox);
         const int yin = Y > 0 && Y < ih - 1;
-        if (!(sd_row_extremes(px, 3 * (size_t)w, SD_CRUSH_LEVEL, SD_CLIP_LEVEL))) {
+        const unsigned ext = m->rows ? m->rows[Y]
+                                     : sd_row_extremes(px, 3 * (size_t)w, SD_CRUSH_LEVEL,
+                                                       SD_CLIP_LEVEL);
+        if (!ext) {
             /* no clipped and no crushed pixel on the row: no pixel test */
             const uint8_t *mrow = mask ? mask + (size_t)Y * (size_t)iw + m->ox : NULL;
             const int bin = Y >= border && Y < ih - border;
@@ -1059,9 +1063,10 @@ void sd_measure_free(sd_measure *m)
     free(m);
 }
 
-sd_status sd_measure_begin(sd_ctx *ctx, const sd_image *img, const uint8_t *mask, double scale,
-                           const double gains[3], const sd_metric_params *p,
-                           const sd_thresholds *thr, sd_measure **out)
+sd_status sd_measure_begin(sd_ctx *ctx, const sd_image *img, const uint8_t *mask,
+                           const uint8_t *rows, double scale, const double gains[3],
+                           const sd_metric_params *p, const sd_thresholds *thr,
+                           sd_measure **out)
 {
     *out = NULL;
     if (!img || !img->px || !p)
@@ -1118,6 +1123,7 @@ sd_status sd_measure_begin(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
     if (!m)
         return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
     m->img = img;
+    m->rows = rows;
     m->p = *p;
     m->scale = scale;
     m->s2 = scale * scale;
@@ -1350,7 +1356,7 @@ sd_status sd_image_measure(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
         return sd_fail(ctx, SD_ERR_ARG, "metrics: invalid fixed thresholds");
     sd_measure *m = NULL;
     sd_thresholds t = *thr;
-    sd_status s = sd_measure_begin(ctx, img, mask, scale, gains, p, t.set ? &t : NULL, &m);
+    sd_status s = sd_measure_begin(ctx, img, mask, NULL, scale, gains, p, t.set ? &t : NULL, &m);
     if (s == SD_OK && !t.set)
         s = sd_measure_thresholds(ctx, m, &t);
     if (s == SD_OK)

@@ -23,13 +23,16 @@
 
 typedef struct sd_measure sd_measure;
 
-/* Arguments as sd_image_measure; img and mask must outlive *out. thr: the
- * thresholds finish will be given, when known (NULL: not yet). Uses
- * sd_ctx_threads(ctx) threads; results do not depend on it. */
+/* Arguments as sd_image_measure; img and mask must outlive *out. rows:
+ * img's row marks (sd_roi.rows_before / rows_after: which rows hold a
+ * clipped or dark sample), so the flag pass reads pixels only on those
+ * rows; NULL: it tests every row itself. thr: the thresholds finish will be
+ * given, when known (NULL: not yet). Uses sd_ctx_threads(ctx) threads;
+ * results do not depend on it. */
 SD_NODISCARD sd_status sd_measure_begin(sd_ctx *ctx, const sd_image *img, const uint8_t *mask,
-                                        double scale, const double gains[3],
-                                        const sd_metric_params *p, const sd_thresholds *thr,
-                                        sd_measure **out);
+                                        const uint8_t *rows, double scale,
+                                        const double gains[3], const sd_metric_params *p,
+                                        const sd_thresholds *thr, sd_measure **out);
 /* Derive thresholds from this image into *thr (sets thr->set). */
 SD_NODISCARD sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr);
 /* Every metric with thresholds thr (thr->set must be 1; the ones given to

@@ -17,6 +17,7 @@ void sd_roi_release(sd_roi *roi)
         return;
     free(roi->before);
     free(roi->after);
+    free(roi->rows_before); /* rows_after shares its allocation */
     memset(roi, 0, sizeof *roi);
 }
 
@@ -146,7 +147,7 @@ static void *fwd_run(void *arg)
         const double my1 = m[1] * y, my4 = m[4] * y;
         const uint8_t *mrow = j->mask ? j->mask + (size_t)y * (size_t)bw : NULL;
         const uint16_t *brow = sd_image_px(before, 0, y);
-        const int bclip = j->brow_clip[y];
+        const int bclip = j->brow_clip[y] & SD_ROW_CLIP;
         uint8_t *orow = j->out + (size_t)y * (size_t)bw;
         size_t geo = 0;
         int gx0 = bw, gx1 = -1, bx0 = bw, bx1 = -1;
@@ -164,7 +165,7 @@ static void *fwd_run(void *arg)
                 fwd_inside(j, xb, my1, my4, &u2, &v2);
                 const int r0 = (int)(fmin(v, v2) + 0.5), r1 = (int)(fmax(v, v2) + 0.5);
                 for (int r = r0; fast && r <= r1; r++)
-                    fast = !j->arow_clip[r];
+                    fast = !(j->arow_clip[r] & SD_ROW_CLIP);
             }
         }
         if (fast) {
@@ -187,7 +188,8 @@ static void *fwd_run(void *arg)
                     const int uy = (int)(v + 0.5);
                     /* AFTER is read only on rows that have a clipped pixel:
                      * the slanted walk through it otherwise misses the cache */
-                    ca = j->arow_clip[uy] && sd_px_clipped(sd_image_px(after, (int)(u + 0.5), uy));
+                    ca = (j->arow_clip[uy] & SD_ROW_CLIP) &&
+                         sd_px_clipped(sd_image_px(after, (int)(u + 0.5), uy));
                 }
                 geo++;
                 gx0 = SD_MIN(gx0, x);
@@ -235,7 +237,8 @@ static void *clip_run(void *arg)
     const clip_job *j = arg;
     const size_t n = 3 * (size_t)j->img->width;
     for (int v = j->v0; v < j->v1; v++) {
-        const unsigned any = sd_row_extremes(sd_image_px(j->img, 0, v), n, 0, SD_CLIP_LEVEL) & 1;
+        const unsigned any =
+            sd_row_extremes(sd_image_px(j->img, 0, v), n, SD_CRUSH_LEVEL, SD_CLIP_LEVEL);
         j->row_clip[v] = (uint8_t)any;
     }
     return NULL;
@@ -329,15 +332,17 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
         x1 = SD_MIN(x1, r->x + r->w - 1);
         y1 = SD_MIN(y1, r->y + r->h - 1);
     }
-    /* which rows of each image hold a clipped pixel: the passes below
-     * read pixels only on those rows (the slanted walk through AFTER would
-     * otherwise miss the cache) */
+    /* which rows of each image hold a clipped (or dark) pixel: the passes
+     * below, and the metric stage's flag pass, read pixels only on those
+     * rows (the slanted walk through AFTER would otherwise miss the cache) */
     uint8_t *brow_clip = sd_alloc_array((size_t)bh + (after ? (size_t)after->height : 0), 1);
     if (!brow_clip) {
         sd_roi_release(out);
         return sd_fail(ctx, SD_ERR_NOMEM, "roi: out of memory");
     }
     uint8_t *arow_clip = after ? brow_clip + bh : NULL;
+    out->rows_before = brow_clip;
+    out->rows_after = arow_clip;
     for (int k = 0; k < (after ? 2 : 1); k++) {
         const sd_image *img = k ? after : before;
         const int ntc = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, img->height));
@@ -357,7 +362,6 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
                             .x1 = x1, .y0 = y0 + (int)((long)(y1 - y0 + 1) * t / nt),
                             .y1 = y0 + (int)((long)(y1 - y0 + 1) * (t + 1) / nt) - 1};
     sd_run_jobs(nt, fwd_run, jobs, sizeof jobs[0]);
-    free(brow_clip);
     /* merged in a fixed order: integer counts and boxes */
     int bx0 = bw, by0 = bh, bx1 = -1, by1 = -1; /* bbox of the ROI */
     int gx0 = bw, gy0 = bh, gx1 = -1, gy1 = -1; /* of the geometric ROI */
