@@ -191,18 +191,30 @@ static inline __m256 load8(const float *v, int left)
     return _mm256_loadu_ps(t);
 }
 
+/* The flagged lanes of the 8 values from x, and in *w those values (or
+ * |v - c|): the common front of row_hist and row_select. */
+static inline unsigned flagged8(const float *v, const uint8_t *f, unsigned bit, int x, int n,
+                                const double *c, __m256d cv, __m256 *w)
+{
+    const unsigned m = flag_bits8(f + x, n - x, bit);
+    if (m) {
+        *w = load8(v + x, n - x);
+        if (c)
+            *w = absdev8(*w, cv);
+    }
+    return m;
+}
+
 void sd_row_hist_avx2(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,
                       uint32_t *hist)
 {
     const __m256d cv = _mm256_set1_pd(c ? *c : 0.0);
     uint32_t b[8];
     for (int x = 0; x < n; x += 8) {
-        unsigned m = flag_bits8(f + x, n - x, bit);
+        __m256 w;
+        unsigned m = flagged8(v, f, bit, x, n, c, cv, &w);
         if (!m)
             continue;
-        __m256 w = load8(v + x, n - x);
-        if (c)
-            w = absdev8(w, cv);
         _mm256_storeu_si256((__m256i *)b, bins8(w));
         for (; m; m &= m - 1)
             hist[b[__builtin_ctz(m)]]++;
@@ -220,12 +232,10 @@ size_t sd_row_select_avx2(const float *v, const uint8_t *f, unsigned bit, int n,
     float w8[8];
     size_t k = 0;
     for (int x = 0; x < n; x += 8) {
-        unsigned m = flag_bits8(f + x, n - x, bit);
+        __m256 w;
+        unsigned m = flagged8(v, f, bit, x, n, c, cv, &w);
         if (!m)
             continue;
-        __m256 w = load8(v + x, n - x);
-        if (c)
-            w = absdev8(w, cv);
         __m256i d = _mm256_xor_si256(_mm256_sub_epi32(bins8(w), lo), sg);
         m &= ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(d, lim)));
         if (!m)

@@ -154,6 +154,22 @@ static inline __mmask16 tail16(int left)
     return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
 }
 
+/* The flagged lanes of the 16 values from x, and in *w those values (or
+ * |v - c|): the common front of row_hist and row_select. */
+static inline __mmask16 flagged16(const float *v, const uint8_t *f, __m128i vbit, int x, int n,
+                                  const double *c, __m512d cv, __m512 *w)
+{
+    const __mmask16 lanes = tail16(n - x);
+    const __mmask16 m =
+        _mm_mask_test_epi8_mask(lanes, _mm_maskz_loadu_epi8(lanes, f + x), vbit);
+    if (m) {
+        *w = _mm512_maskz_loadu_ps(m, v + x);
+        if (c)
+            *w = absdev16(*w, cv);
+    }
+    return m;
+}
+
 void sd_row_hist_avx512(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,
                         uint32_t *hist)
 {
@@ -161,13 +177,10 @@ void sd_row_hist_avx512(const float *v, const uint8_t *f, unsigned bit, int n, c
     const __m512d cv = _mm512_set1_pd(c ? *c : 0.0);
     uint32_t b[16];
     for (int x = 0; x < n; x += 16) {
-        const __mmask16 lanes = tail16(n - x);
-        __mmask16 m = _mm_mask_test_epi8_mask(lanes, _mm_maskz_loadu_epi8(lanes, f + x), vbit);
+        __m512 w;
+        const __mmask16 m = flagged16(v, f, vbit, x, n, c, cv, &w);
         if (!m)
             continue;
-        __m512 w = _mm512_maskz_loadu_ps(m, v + x);
-        if (c)
-            w = absdev16(w, cv);
         _mm512_storeu_si512(b, bins16(w));
         for (unsigned mm = m; mm; mm &= mm - 1)
             hist[b[__builtin_ctz(mm)]]++;
@@ -182,13 +195,10 @@ size_t sd_row_select_avx512(const float *v, const uint8_t *f, unsigned bit, int 
     const __m512i lo = _mm512_set1_epi32((int)b_lo), span = _mm512_set1_epi32((int)(b_hi - b_lo));
     size_t k = 0;
     for (int x = 0; x < n; x += 16) {
-        const __mmask16 lanes = tail16(n - x);
-        __mmask16 m = _mm_mask_test_epi8_mask(lanes, _mm_maskz_loadu_epi8(lanes, f + x), vbit);
+        __m512 w;
+        __mmask16 m = flagged16(v, f, vbit, x, n, c, cv, &w);
         if (!m)
             continue;
-        __m512 w = _mm512_maskz_loadu_ps(m, v + x);
-        if (c)
-            w = absdev16(w, cv);
         m = _mm512_mask_cmple_epu32_mask(m, _mm512_sub_epi32(bins16(w), lo), span);
         if (m) {
             _mm512_mask_compressstoreu_ps(out + k, m, w);
