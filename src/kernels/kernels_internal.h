@@ -220,19 +220,20 @@ void sd_row_lap_acc_avx512(const float *up, const float *row, const float *dn,
 /* Where the SIMD warps prefetch: a source sample at offset o is needed
  * again by the output row SD_WARP_PREFETCH_ROWS further down at about
  * offset o + d, d = that row's shift of the source point (round(D m4) rows,
- * round(D m1) columns); the base returned is src->px + d, as an address only
- * (it may point outside the image: prefetches do not fault). Without it a
+ * round(D m1) columns); the base returned is the address of src->px + d as
+ * an integer (it may lie outside the image: prefetches do not fault), and
+ * sample offset o is prefetched at base + 2 o. Without it a
  * rotated map's rows miss the cache at every few pixels, one miss at a time
  * (docs/kernels.md "Warp"). */
 #define SD_WARP_PREFETCH_ROWS 4
-static inline const uint16_t *sd_warp_prefetch_base(const sd_image *src, const sd_xform *xf)
+static inline uintptr_t sd_warp_prefetch_base(const sd_image *src, const sd_xform *xf)
 {
     const double dx = SD_WARP_PREFETCH_ROWS * xf->m[1], dy = SD_WARP_PREFETCH_ROWS * xf->m[4];
     if (!(dx > -1e6 && dx < 1e6 && dy > -1e6 && dy < 1e6))
-        return src->px;
+        return (uintptr_t)src->px;
     const long long d = (long long)__builtin_llrint(dy) * (long long)src->stride +
                         3 * (long long)__builtin_llrint(dx);
-    return (const uint16_t *)((uintptr_t)src->px + (uintptr_t)(d * 2));
+    return (uintptr_t)src->px + (uintptr_t)(d * 2);
 }
 /* Pixels of an output row per source row (1 / |m3|, 1..7): the SIMD warps
  * prefetch for every pstep-th pixel of a step (and its first and last), so

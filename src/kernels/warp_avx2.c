@@ -50,7 +50,7 @@ void sd_row_warp_avx2(const sd_image *src, const sd_xform *xf, int y, int x0, in
     const __m128i s_rg1 = _mm_setr_epi8(-1, -1, 6, 7, 14, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
     const __m128i s_bb1 = _mm_setr_epi8(4, 5, -1, -1, -1, -1, 6, 7, -1, -1, -1, -1, -1, -1, -1, -1);
     _Alignas(32) uint64_t op[4], oq[4];
-    const uint16_t *pf = sd_warp_prefetch_base(src, xf);
+    const uintptr_t pf = sd_warp_prefetch_base(src, xf);
     const int pstep = sd_warp_prefetch_step(xf);
     for (int i = 0; i < n; i += 4) {
         const int cnt = n - i < 4 ? n - i : 4;
@@ -84,10 +84,10 @@ void sd_row_warp_avx2(const sd_image *src, const sd_xform *xf, int y, int x0, in
         }
         _mm256_store_si256((__m256i *)op, opv);
         _mm256_store_si256((__m256i *)oq, oqv);
-        _mm_prefetch((const char *)(pf + op[0]), _MM_HINT_T0);
+        _mm_prefetch((const char *)(pf + 2 * op[0]), _MM_HINT_T0);
         for (int l = 0; l < 4; l += pstep)
-            _mm_prefetch((const char *)(pf + oq[l]), _MM_HINT_T0);
-        _mm_prefetch((const char *)(pf + oq[3]), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + 2 * oq[l]), _MM_HINT_T0);
+        _mm_prefetch((const char *)(pf + 2 * oq[3]), _MM_HINT_T0);
         /* per pixel R0 G0 B0 R1 G1 B1 . . -> planes, four pixels a..d:
          * q0 = R0 | G0, q1 = B0 | R1, q2 = G1 | B1 (4 words each) */
         __m128i q[2][3];

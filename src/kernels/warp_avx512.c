@@ -68,7 +68,7 @@ void sd_row_warp_avx512(const sd_image *src, const sd_xform *xf, int y, int x0, 
     const __m512i perm = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 23, 15, 7, 22, 14, 6, 21, 13, 5,
                                           20, 12, 4, 19, 11, 3, 18, 10, 2, 17, 9, 1, 16, 8, 0);
     _Alignas(64) uint64_t op[8], oq[8];
-    const uint16_t *pf = sd_warp_prefetch_base(src, xf);
+    const uintptr_t pf = sd_warp_prefetch_base(src, xf);
     const int pstep = sd_warp_prefetch_step(xf);
     for (int i = 0; i < n; i += 8) {
         const int cnt = n - i < 8 ? n - i : 8;
@@ -102,10 +102,10 @@ void sd_row_warp_avx512(const sd_image *src, const sd_xform *xf, int y, int x0, 
         }
         _mm512_store_si512(op, opv);
         _mm512_store_si512(oq, oqv);
-        _mm_prefetch((const char *)(pf + op[0]), _MM_HINT_T0);
+        _mm_prefetch((const char *)(pf + 2 * op[0]), _MM_HINT_T0);
         for (int l = 0; l < 8; l += pstep)
-            _mm_prefetch((const char *)(pf + oq[l]), _MM_HINT_T0);
-        _mm_prefetch((const char *)(pf + oq[7]), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + 2 * oq[l]), _MM_HINT_T0);
+        _mm_prefetch((const char *)(pf + 2 * oq[7]), _MM_HINT_T0);
         __m512i a0 = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(px + op[0])));
         __m512i b0 = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(px + op[4])));
         __m512i a1 = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(px + oq[0])));
