@@ -13,7 +13,10 @@
  *    the textbook Lab; SIMD vs scalar: Y bit for bit, Lambda < 1e-6,
  *    a* < 2e-3, erythema < 2e-3; AVX2 == AVX-512 bit for bit.
  *  - accumulations (row_acc, row_lap_acc): every level within 1e-12 of the
- *    magnitude of the sum in double (only the summation order differs). */
+ *    magnitude of the sum in double (only the summation order differs).
+ *  - warp (row_warp, sd_image_warp): every level == scalar bit for bit, any
+ *    thread count; scalar within 0.5 (the rounding) of the textbook bilinear
+ *    formula in long double. */
 #include "sd_test.h"
 
 #include <float.h>
@@ -21,6 +24,7 @@
 #include <unistd.h>
 
 #include "kernels/kernels_internal.h"
+#include "skindelta/align.h"
 #include "skindelta/kernels.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -757,6 +761,184 @@ static sd_simd_level detect_fake(fake_cpu c, int *xgetbv_calls)
     return l;
 }
 
+/* ---- the bilinear warp ---- */
+
+/* The warp of one pixel by the textbook formula, independently of the
+ * kernel: the four weights (1 - ax)(1 - ay), ax (1 - ay), (1 - ax) ay, ax ay
+ * in long double. Returns 0 (and leaves v alone) when xf maps (x, y) outside
+ * the source, whose pixels cover [c - 0.5, c + 0.5]. */
+static int warp_ref(const sd_image *s, const sd_xform *xf, int x, int y, long double v[3])
+{
+    long double fx = (long double)xf->m[0] * x + (long double)xf->m[1] * y + xf->m[2];
+    long double fy = (long double)xf->m[3] * x + (long double)xf->m[4] * y + xf->m[5];
+    if (!(fx >= -0.5L && fx <= s->width - 0.5L && fy >= -0.5L && fy <= s->height - 0.5L))
+        return 0;
+    fx = fminl(fmaxl(fx, 0), s->width - 1);
+    fy = fminl(fmaxl(fy, 0), s->height - 1);
+    const int ix = (int)floorl(fx), iy = (int)floorl(fy);
+    const long double ax = fx - ix, ay = fy - iy;
+    const int jx = ix + 1 < s->width ? ix + 1 : ix, jy = iy + 1 < s->height ? iy + 1 : iy;
+    for (int c = 0; c < 3; c++) {
+        const uint16_t *r0 = s->px + (size_t)iy * s->stride, *r1 = s->px + (size_t)jy * s->stride;
+        v[c] = (1 - ax) * (1 - ay) * r0[3 * ix + c] + ax * (1 - ay) * r0[3 * jx + c] +
+               (1 - ax) * ay * r1[3 * ix + c] + ax * ay * r1[3 * jx + c];
+    }
+    return 1;
+}
+
+/* A random affine map: rotation 0..360 deg, scales 0.5..2 on each axis, a
+ * shear up to 0.2, the output's centre sent near the source's centre, off by
+ * up to 0.6 of the source's size (so rows run in, across and out of it). */
+static sd_xform random_map(int sw, int sh, int n, int rows)
+{
+    const double t = rng() / 4294967296.0 * 2 * M_PI;
+    const double sx = 0.5 + 1.5 * (rng() / 4294967296.0), sy = 0.5 + 1.5 * (rng() / 4294967296.0);
+    const double k = 0.4 * (rng() / 4294967296.0) - 0.2;
+    sd_xform xf;
+    xf.m[0] = sx * cos(t);
+    xf.m[1] = sy * (k * cos(t) - sin(t));
+    xf.m[3] = sx * sin(t);
+    xf.m[4] = sy * (k * sin(t) + cos(t));
+    const double cx = 0.5 * (sw - 1) + 0.6 * sw * frand(), cy = 0.5 * (sh - 1) + 0.6 * sh * frand();
+    xf.m[2] = cx - xf.m[0] * 0.5 * (n - 1) - xf.m[1] * 0.5 * (rows - 1);
+    xf.m[5] = cy - xf.m[3] * 0.5 * (n - 1) - xf.m[4] * 0.5 * (rows - 1);
+    return xf;
+}
+
+/* Every level's row_warp against the scalar reference, bit for bit; the
+ * scalar one against the textbook formula (within the rounding, 0.5);
+ * widths 1..67 and more, sources from 1 x 1 up with odd strides and
+ * unaligned starts, output rows at unaligned addresses with guards behind
+ * them; random maps and the special ones (identity, half-pixel shifts onto
+ * the outer edges, NaN, far away). */
+static void test_warp_all_levels(void **state)
+{
+    (void)state;
+    const sd_simd_level top = sd_simd_detect();
+    const int rows = 5;
+    size_t inside = 0, outside = 0;
+    for (int wi = 0; wi < N_WIDTHS; wi++) {
+        const int n = width_at(wi);
+        for (int rep = 0; rep < 12; rep++) {
+            /* tiny sources (every pixel near an edge), small ones, and
+             * ones about as wide as the output row */
+            const int sw = 1 + (int)(rng() % (rep < 4    ? 4u
+                                              : rep < 8 ? 90u
+                                                        : (unsigned)n + 60u)),
+                      sh = 1 + (int)(rng() % 70u);
+            const size_t stride = 3 * (size_t)sw + (size_t)(wi % 4) * 3 + (size_t)(rep % 2);
+            const size_t off = (size_t)(rep % 3);
+            uint16_t *buf = malloc(sizeof(uint16_t) * (stride * sh + off));
+            uint16_t *ref = malloc(sizeof(uint16_t) * 3 * (size_t)n);
+            uint16_t *got = malloc(sizeof(uint16_t) * (3 * (size_t)n + 16));
+            assert_non_null(buf);
+            assert_non_null(ref);
+            assert_non_null(got);
+            for (size_t i = 0; i < stride * sh + off; i++) /* full range, some extremes */
+                buf[i] = (uint16_t)(rng() % 7 == 0 ? (rng() & 1) * 65535 : rng() & 0xffff);
+            sd_image s = {0};
+            s.width = sw;
+            s.height = sh;
+            s.stride = stride;
+            s.px = buf + off;
+            sd_xform xf = random_map(sw, sh, n, rows);
+            switch (rep) {
+            case 0: xf = (sd_xform){{1, 0, 0, 0, 1, 0}}; break;
+            case 1: xf = (sd_xform){{1, 0, -0.5, 0, 1, -0.5}}; break; /* onto the edges */
+            case 2: xf = (sd_xform){{1, 0, sw - n - 0.5, 0, 1, sh - rows + 0.5}}; break;
+            case 3: xf = (sd_xform){{NAN, 0, 0, 0, 1, 0}}; break;
+            case 4: xf.m[2] += 1e9; break; /* far outside */
+            default: break;
+            }
+            for (int y = -1; y < rows; y++) {
+                const int x0 = rep == 5 ? -(n / 2) : 0; /* output columns left of 0 */
+                sd_row_warp_scalar(&s, &xf, y, x0, n, ref);
+                for (int x = 0; x < n; x++) {
+                    long double v[3];
+                    if (warp_ref(&s, &xf, x0 + x, y, v)) {
+                        for (int c = 0; c < 3; c++)
+                            assert_true(fabsl(ref[3 * x + c] - v[c]) <= 0.5L + 1e-9L);
+                        inside++;
+                    } else {
+                        assert_true(ref[3 * x] == 0 && ref[3 * x + 1] == 0 && ref[3 * x + 2] == 0);
+                        outside++;
+                    }
+                }
+                if (rep == 0 && y >= 0 && y < sh) /* identity: the source itself */
+                    for (int x = 0; x < (n < sw ? n : sw); x++)
+                        for (int c = 0; c < 3; c++)
+                            assert_int_equal(ref[3 * x + c], s.px[(size_t)y * stride + 3 * x + c]);
+                for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+                    const sd_dsp *d = sd_dsp_level((sd_simd_level)lv);
+                    const int o = 1 + (wi + lv) % 5; /* unaligned output */
+                    for (int i = 0; i < 3 * n + 16; i++)
+                        got[i] = 0xabcd;
+                    d->row_warp(&s, &xf, y, x0, n, got + o);
+                    assert_memory_equal(got + o, ref, sizeof(uint16_t) * 3 * (size_t)n);
+                    for (int i = 0; i < o; i++)
+                        assert_int_equal(got[i], 0xabcd);
+                    for (int i = o + 3 * n; i < 3 * n + 16; i++)
+                        assert_int_equal(got[i], 0xabcd);
+                    /* in two pieces: the same bits */
+                    const int k = n / 3;
+                    d->row_warp(&s, &xf, y, x0, k, got);
+                    d->row_warp(&s, &xf, y, x0 + k, n - k, got + 3 * k);
+                    assert_memory_equal(got, ref, sizeof(uint16_t) * 3 * (size_t)n);
+                }
+            }
+            free(buf);
+            free(ref);
+            free(got);
+        }
+    }
+    print_message("warp: %zu pixels inside, %zu outside\n", inside, outside);
+    assert_true(inside > 20000 && outside > 20000);
+}
+
+/* sd_image_warp: the same image for 1, 2 and 3 threads at every level, each
+ * row that of the scalar row kernel. */
+static void test_warp_threads_levels(void **state)
+{
+    (void)state;
+    sd_ctx *ctx = sd_ctx_new();
+    const sd_simd_level top = sd_simd_detect(), saved = sd_simd_active();
+    const int sw = 700, sh = 500, w = 613, h = 401; /* > 65536 pixels: threaded */
+    sd_image *src = NULL, *a = NULL, *b = NULL;
+    assert_int_equal(sd_image_new(ctx, sw, sh, 0, &src), SD_OK);
+    for (int y = 0; y < sh; y++)
+        for (int x = 0; x < 3 * sw; x++)
+            src->px[(size_t)y * src->stride + x] = (uint16_t)(rng() & 0xffff);
+    src->bits = 16;
+    uint16_t *row = malloc(sizeof(uint16_t) * 3 * (size_t)w);
+    assert_non_null(row);
+    for (int rep = 0; rep < 3; rep++) {
+        const sd_xform xf = random_map(sw, sh, w, h);
+        for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+            sd_simd_set((sd_simd_level)lv);
+            sd_ctx_set_threads(ctx, 1);
+            assert_int_equal(sd_image_warp(ctx, src, &xf, w, h, &a), SD_OK);
+            assert_int_equal(a->bits, 16);
+            for (int y = 0; y < h; y++) {
+                sd_row_warp_scalar(src, &xf, y, 0, w, row);
+                assert_memory_equal(a->px + (size_t)y * a->stride, row, sizeof(uint16_t) * 3 * w);
+            }
+            for (int t = 2; t <= 3; t++) {
+                sd_ctx_set_threads(ctx, t);
+                assert_int_equal(sd_image_warp(ctx, src, &xf, w, h, &b), SD_OK);
+                for (int y = 0; y < h; y++)
+                    assert_memory_equal(a->px + (size_t)y * a->stride,
+                                        b->px + (size_t)y * b->stride, sizeof(uint16_t) * 3 * w);
+                sd_image_free(b);
+            }
+            sd_image_free(a);
+        }
+    }
+    sd_simd_set(saved);
+    free(row);
+    sd_image_free(src);
+    sd_ctx_free(ctx);
+}
+
 static void test_detect_fake_cpuid(void **state)
 {
     (void)state;
@@ -886,6 +1068,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_colour_grey_ramp),
         cmocka_unit_test(test_acc_all_levels),
         cmocka_unit_test(test_hist_select_all_levels),
+        cmocka_unit_test(test_warp_all_levels),
+        cmocka_unit_test(test_warp_threads_levels),
         cmocka_unit_test(test_sub_flag_all_levels),
     };
     return cmocka_run_group_tests_name("kernels_simd", tests, NULL, NULL);

@@ -109,7 +109,9 @@ void sd_xform_decompose(const sd_xform *xf, double *rotation_deg, double *scale)
 
 /* Resample `src` into a w x h image through xf (dst(x,y) = src(xf(x,y)),
  * bilinear; outside pixels black). For pictures and difference maps only:
- * metrics are measured on each image's own pixel grid. */
+ * metrics are measured on each image's own pixel grid. Rows run on
+ * sd_ctx_threads(ctx) threads through the SIMD row kernel; the result is
+ * bit-identical for any thread count and SIMD level (docs/kernels.md). */
 SD_NODISCARD sd_status sd_image_warp(sd_ctx *ctx, const sd_image *src, const sd_xform *xf,
                                      int w, int h, sd_image **out);
 

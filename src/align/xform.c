@@ -1,9 +1,11 @@
 /* Affine transforms (apply, invert, decompose), the names of the models and
- * verdicts, and the bilinear picture warp. */
+ * verdicts, and the bilinear picture warp (the driver: rows of the
+ * row_warp kernel, src/kernels/warp*.c, shared out among the threads). */
 #include <math.h>
 #include <stdlib.h>
 
 #include "core/internal.h"
+#include "kernels/kernels_internal.h"
 #include "skindelta/align.h"
 
 const char *sd_align_model_name(sd_align_model m)
@@ -57,6 +59,26 @@ void sd_xform_decompose(const sd_xform *xf, double *rotation_deg, double *scale)
     *scale = sqrt(fabs(m[0] * m[4] - m[1] * m[3]));
 }
 
+/* A band of output rows of the warp, for one thread. */
+typedef struct warp_job {
+    const sd_image *src;
+    const sd_xform *xf;
+    sd_image *dst;
+    sd_row_warp_fn row;
+    int y0, y1;
+} warp_job;
+
+static void *warp_band(void *arg)
+{
+    const warp_job *j = arg;
+    for (int y = j->y0; y < j->y1; y++)
+        j->row(j->src, j->xf, y, 0, j->dst->width, j->dst->px + (size_t)y * j->dst->stride);
+    return NULL;
+}
+
+/* below this many output pixels the warp runs on the caller's thread */
+#define WARP_THREAD_MIN_PIXELS 65536
+
 sd_status sd_image_warp(sd_ctx *ctx, const sd_image *src, const sd_xform *xf, int w, int h,
                         sd_image **out)
 {
@@ -69,30 +91,16 @@ sd_status sd_image_warp(sd_ctx *ctx, const sd_image *src, const sd_xform *xf, in
     sd_status st = sd_image_new(ctx, w, h, 0, &dst);
     if (st != SD_OK)
         return st;
-    const int sw = src->width, sh = src->height;
-    for (int y = 0; y < h; y++) {
-        uint16_t *d = dst->px + (size_t)y * dst->stride;
-        for (int x = 0; x < w; x++, d += 3) {
-            double fx, fy;
-            sd_xform_apply(xf, x, y, &fx, &fy);
-            /* a pixel covers [c - 0.5, c + 0.5]: inside up to the outer edges */
-            if (!(fx >= -0.5 && fx <= sw - 0.5 && fy >= -0.5 && fy <= sh - 0.5))
-                continue; /* outside: stays black */
-            fx = SD_CLAMP(fx, 0.0, (double)(sw - 1));
-            fy = SD_CLAMP(fy, 0.0, (double)(sh - 1));
-            int x0 = (int)fx, y0 = (int)fy;
-            int x1 = x0 + 1 < sw ? x0 + 1 : x0, y1 = y0 + 1 < sh ? y0 + 1 : y0;
-            double ax = fx - x0, ay = fy - y0;
-            const uint16_t *r0 = src->px + (size_t)y0 * src->stride;
-            const uint16_t *r1 = src->px + (size_t)y1 * src->stride;
-            for (int c = 0; c < 3; c++) {
-                double top = r0[3 * x0 + c] + ax * (r0[3 * x1 + c] - r0[3 * x0 + c]);
-                double bot = r1[3 * x0 + c] + ax * (r1[3 * x1 + c] - r1[3 * x0 + c]);
-                double v = top + ay * (bot - top);
-                d[c] = (uint16_t)SD_CLAMP(lrint(v), 0L, 65535L);
-            }
-        }
-    }
+    /* rows are independent and each is computed the same way at every
+     * level: the bits depend on neither the band split nor the level */
+    int nt = (size_t)w * (size_t)h < WARP_THREAD_MIN_PIXELS ? 1 : sd_ctx_threads(ctx);
+    nt = SD_CLAMP(nt, 1, SD_MIN(h, SD_MAX_JOBS));
+    warp_job jobs[SD_MAX_JOBS];
+    const sd_row_warp_fn row = sd_dsp_active()->row_warp;
+    for (int t = 0; t < nt; t++)
+        jobs[t] = (warp_job){src, xf, dst, row, (int)((int64_t)h * t / nt),
+                             (int)((int64_t)h * (t + 1) / nt)};
+    sd_run_jobs(nt, warp_band, jobs, sizeof jobs[0]);
     dst->bits = src->bits;
     *out = dst;
     return SD_OK;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "skindelta/align.h"
 #include "skindelta/kernels.h"
 
 /* The order-preserving 32-bit key of a float (not NaN): keys compare as
@@ -102,6 +103,19 @@ typedef void (*sd_row_sub_fn)(const float *a, const float *b, float *out, int n)
 typedef void (*sd_row_flag_above_fn)(const float *a, const float *b, float t, uint8_t *f,
                                      uint8_t bit, int n);
 
+/* Pixels x0 .. x0 + n - 1 of output row y of the bilinear warp
+ * (sd_image_warp): dst(x, y) = src(xf(x, y)), the point computed in double as
+ * sd_xform_apply does; a pixel covers [c - 0.5, c + 0.5], so a point outside
+ * [-0.5, w - 0.5] x [-0.5, h - 0.5] (or NaN) gives black; inside, the point
+ * is clamped to [0, w - 1] x [0, h - 1] and the 2 x 2 neighbours (the last
+ * row / column repeated) are blended per channel in double,
+ *   top = p00 + ax (p01 - p00), bot = p10 + ax (p11 - p10),
+ *   v = top + ay (bot - top),
+ * rounded by lrint and clamped to 0..65535. out gets 3 n samples. Every level
+ * computes exactly this: the output is bit-identical at every level. */
+typedef void (*sd_row_warp_fn)(const sd_image *src, const sd_xform *xf, int y, int x0, int n,
+                               uint16_t *out);
+
 typedef struct sd_dsp {
     sd_simd_level level;
     sd_blur_taps_fn blur_taps;
@@ -115,6 +129,7 @@ typedef struct sd_dsp {
     sd_row_select_fn row_select;
     sd_row_sub_fn row_sub;
     sd_row_flag_above_fn row_flag_above;
+    sd_row_warp_fn row_warp;
 } sd_dsp;
 
 /* nout consecutive output rows of blur_taps (in holds 2r + nout rows),
@@ -200,6 +215,42 @@ void sd_row_acc_avx512(const float *a, const float *b, const uint8_t *f, unsigne
                        double acc[3]);
 void sd_row_lap_acc_avx512(const float *up, const float *row, const float *dn,
                            const uint8_t *f, unsigned bit, int n, double acc[2]);
+#endif
+
+/* Where the SIMD warps prefetch: a source sample at offset o is needed
+ * again by the output row SD_WARP_PREFETCH_ROWS further down at about
+ * offset o + d, d = that row's shift of the source point (round(D m4) rows,
+ * round(D m1) columns); the base returned is the address of src->px + d as
+ * an integer (it may lie outside the image: prefetches do not fault), and
+ * sample offset o is prefetched at base + 2 o. Without it a
+ * rotated map's rows miss the cache at every few pixels, one miss at a time
+ * (docs/kernels.md "Warp"). */
+#define SD_WARP_PREFETCH_ROWS 4
+static inline uintptr_t sd_warp_prefetch_base(const sd_image *src, const sd_xform *xf)
+{
+    const double dx = SD_WARP_PREFETCH_ROWS * xf->m[1], dy = SD_WARP_PREFETCH_ROWS * xf->m[4];
+    if (!(dx > -1e6 && dx < 1e6 && dy > -1e6 && dy < 1e6))
+        return (uintptr_t)src->px;
+    const long long d = (long long)__builtin_llrint(dy) * (long long)src->stride +
+                        3 * (long long)__builtin_llrint(dx);
+    return (uintptr_t)src->px + (uintptr_t)(d * 2);
+}
+/* Pixels of an output row per source row (1 / |m3|, 1..7): the SIMD warps
+ * prefetch for every pstep-th pixel of a step (and its first and last), so
+ * steep maps, whose steps span several source rows, get every row. */
+static inline int sd_warp_prefetch_step(const sd_xform *xf)
+{
+    const double a = __builtin_fabs(xf->m[3]);
+    return a > 1.0 / 1.5 ? 1 : a > 1.0 / 7.5 ? (int)(1.0 / a + 0.5) : 7;
+}
+/* The warp row kernel per level (warp.c, warp_avx2.c, warp_avx512.c). */
+void sd_row_warp_scalar(const sd_image *src, const sd_xform *xf, int y, int x0, int n,
+                        uint16_t *out);
+#if SD_HAVE_X86
+void sd_row_warp_avx2(const sd_image *src, const sd_xform *xf, int y, int x0, int n,
+                      uint16_t *out);
+void sd_row_warp_avx512(const sd_image *src, const sd_xform *xf, int y, int x0, int n,
+                        uint16_t *out);
 #endif
 
 /* The sampled, normalized Gaussian of sd_gauss_blur, one side: k[0..r],
