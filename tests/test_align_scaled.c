@@ -158,6 +158,93 @@ static void test_orientations(void **state)
     sd_image_free(ua);
 }
 
+/* sd_image_load_mem_box: the full image is the plain decode's, and every
+ * box is the exact mean (rounded) of the full image's pixels of its block,
+ * the blocks laid on the stored image (the last ones partial) and turned
+ * upright with it, as libjpeg's 1/d decode: all 8 orientations at a size
+ * whose blocks are partial on both axes. (compare aligns from them: its
+ * tests hold the alignment to the truth.) */
+static void test_box_means(void **state)
+{
+    (void)state;
+    const int w = 2101, h = 1499, d = 4; /* 2101 / 2 > 1024 >= 2101 / 4 */
+    scene sc = {4242u, w / 640.0, 0, 0};
+    shot pb = {{{1, 0, 0, 0, 1, 0}}, 0, 0, 1.0, 3};
+    sd_image *up = sc_render(&sc, &pb, w, h);
+    assert_non_null(up);
+    sd_ctx *ctx = sd_ctx_new();
+    for (int o = 1; o <= 8; o++) {
+        uint8_t *jpg = NULL;
+        size_t len = 0;
+        encode_oriented(up, o, &jpg, &len);
+        sd_image *full = NULL, *plain = NULL, *box = NULL;
+        sd_load_opts lo = {.max_pixels = 0, .scale_denom = 1};
+        assert_int_equal(sd_image_load_mem(ctx, jpg, len, "x.jpg", &lo, &plain), SD_OK);
+        assert_int_equal(
+            sd_image_load_mem_box(ctx, jpg, len, "x.jpg", &lo, SD_ALIGN_BASE_SIDE, &full, &box),
+            SD_OK);
+        assert_non_null(box);
+        assert_int_equal(full->width, plain->width);
+        assert_memory_equal(full->px, plain->px,
+                            (size_t)full->height * full->stride * sizeof(uint16_t));
+        /* stored size and the box grid on it */
+        const int W = o >= 5 ? h : w, H = o >= 5 ? w : h;
+        const int BW = (W + d - 1) / d, BH = (H + d - 1) / d;
+        assert_int_equal(box->width, o >= 5 ? BH : BW);
+        assert_int_equal(box->height, o >= 5 ? BW : BH);
+        assert_int_equal(box->orientation, o);
+        double *sum = calloc((size_t)BW * BH * 3, sizeof(double));
+        int *cnt = calloc((size_t)BW * BH, sizeof(int));
+        assert_true(sum && cnt);
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                int ux, uy, bx, by;
+                upright_of(o, x, y, W, H, &ux, &uy);
+                upright_of(o, x / d, y / d, BW, BH, &bx, &by);
+                const size_t bi = (size_t)by * box->width + (size_t)bx;
+                const uint16_t *p = full->px + (size_t)uy * full->stride + 3 * (size_t)ux;
+                for (int c = 0; c < 3; c++)
+                    sum[3 * bi + c] += p[c];
+                cnt[bi]++;
+            }
+        for (int by = 0; by < box->height; by++)
+            for (int bx = 0; bx < box->width; bx++) {
+                const size_t bi = (size_t)by * box->width + (size_t)bx;
+                for (int c = 0; c < 3; c++) {
+                    const int want = (int)floor(sum[3 * bi + c] / cnt[bi] + 0.5);
+                    const int got = box->px[(size_t)by * box->stride + 3 * (size_t)bx + c];
+                    if (got != want)
+                        fail_msg("orientation %d box (%d, %d) channel %d: %d, the mean is %d", o,
+                                 bx, by, c, got, want);
+                }
+            }
+        free(sum);
+        free(cnt);
+        sd_image_free(full);
+        sd_image_free(plain);
+        sd_image_free(box);
+        free(jpg);
+    }
+    /* too small for boxes, or a scaled decode: none */
+    sd_image *full = NULL, *box = NULL;
+    uint8_t *jpg = NULL;
+    size_t len = 0;
+    encode_oriented(up, 1, &jpg, &len);
+    sd_load_opts half = {.max_pixels = 0, .scale_denom = 2};
+    assert_int_equal(sd_image_load_mem_box(ctx, jpg, len, "x.jpg", &half, 1024, &full, &box),
+                     SD_OK);
+    assert_null(box);
+    sd_image_free(full);
+    sd_load_opts one = {.max_pixels = 0, .scale_denom = 1};
+    assert_int_equal(sd_image_load_mem_box(ctx, jpg, len, "x.jpg", &one, 4096, &full, &box),
+                     SD_OK);
+    assert_null(box);
+    sd_image_free(full);
+    free(jpg);
+    sd_ctx_free(ctx);
+    sd_image_free(up);
+}
+
 static void test_wrong_inputs(void **state)
 {
     (void)state;
@@ -188,6 +275,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_orientations),
+        cmocka_unit_test(test_box_means),
         cmocka_unit_test(test_wrong_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

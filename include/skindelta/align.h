@@ -73,6 +73,10 @@ typedef struct sd_align_input {
     int width, height;
 } sd_align_input;
 
+/* The aligner's base level is an f0 x f0 box average, f0 the smallest
+ * power of two that brings the long side of BEFORE to at most this. */
+#define SD_ALIGN_BASE_SIDE 1024
+
 /* The largest JPEG scale_denom (1, 2, 4 or 8) whose decodes the aligner
  * takes for a pair whose BEFORE picture is before_w x before_h (its finest
  * level is no finer: the result is as accurate as from the full images). */

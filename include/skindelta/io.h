@@ -37,6 +37,19 @@ SD_NODISCARD sd_status sd_image_load_mem(sd_ctx *ctx, const void *data, size_t l
                                          const char *name, const sd_load_opts *opts,
                                          sd_image **out);
 
+/* sd_image_load_mem that also makes, for a JPEG whose long side exceeds
+ * box_side (> 0), *box: the image reduced by the means of d x d pixel
+ * boxes, d the smallest power of two up to 8 that brings the long side to
+ * at most box_side, from the decoded rows while they are in cache (much
+ * cheaper than a second decode scaled in the DCT domain). Box j covers
+ * stored pixels [d j, d j + d), the last one partial, as libjpeg's 1/d
+ * decode does, and is turned upright the same way (orientation set), so
+ * it can stand wherever such a decode does (sd_pair_align_inputs). *box
+ * is NULL for a PNG, a small image, or scale_denom > 1. */
+SD_NODISCARD sd_status sd_image_load_mem_box(sd_ctx *ctx, const void *data, size_t len,
+                                             const char *name, const sd_load_opts *opts,
+                                             int box_side, sd_image **out, sd_image **box);
+
 /* Read the EXIF orientation (1..8) from a TIFF-structured EXIF block (the
  * bytes after "Exif\0\0" in JPEG APP1, or a PNG eXIf chunk's data).
  * Returns 1 when absent, invalid or out of range. Never reads past len. */

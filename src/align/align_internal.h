@@ -6,11 +6,13 @@
 #ifndef SD_ALIGN_INTERNAL_H
 #define SD_ALIGN_INTERNAL_H
 
+#include "skindelta/align.h"
+
 /* Images with a side below this are SD_ERR_TOO_SMALL. */
 #define AL_MIN_SIDE 32
 /* The base level is an f0 x f0 box average, f0 the smallest power of two
  * that brings the long side of BEFORE to at most this. */
-#define AL_BASE_MAX_SIDE 1024
+#define AL_BASE_MAX_SIDE SD_ALIGN_BASE_SIDE
 /* The global search runs on the first level whose short side is below this. */
 #define AL_SEARCH_SIDE 48
 /* Levels above the search level kept for the band-pass: bp_l = G_1(lam_l)

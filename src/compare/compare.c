@@ -44,12 +44,12 @@ static sd_status load(sd_ctx *ctx, const char *path, const sd_compare_params *p,
     return sd_image_load(ctx, path, &lo, out);
 }
 
-/* One image of a pair: the full decode, and for a JPEG large enough that
- * the aligner's finest level is 4 or 8 times coarser than its pixels, a
- * second decode of the same bytes scaled in the DCT domain for the aligner
- * (sd_align_scale_denom of this image's own size). At 1/4 the second
- * decode costs less than the aligner's pass over the full image; at 1/2 it
- * costs more (docs/align.md, "Speed"). */
+/* One image of a pair: the full decode, and for a JPEG larger than the
+ * aligner's base level, the box-mean copy the decoder makes on the way
+ * (sd_image_load_mem_box at SD_ALIGN_BASE_SIDE: d x d boxes, d the
+ * aligner's base factor for this image's own size), which the aligner
+ * takes in place of a decode scaled in the DCT domain: the boxes cost
+ * about a third of a second, scaled decode (docs/align.md, "Speed"). */
 typedef struct load_job {
     sd_ctx *ctx;
     const char *path;
@@ -66,12 +66,8 @@ static void *load_job_run(void *arg)
     j->status = sd_file_read(j->ctx, j->path, 0, &data, &len);
     sd_load_opts lo = {.max_pixels = j->p->max_pixels, .scale_denom = 1};
     if (j->status == SD_OK)
-        j->status = sd_image_load_mem(j->ctx, data, len, j->path, &lo, &j->img);
-    if (j->status == SD_OK && strcmp(j->img->format, "jpeg") == 0 &&
-        (lo.scale_denom = sd_align_scale_denom(j->img->width, j->img->height)) >= 4) {
-        lo.no_hash = 1; /* the same bytes: hashed once */
-        j->status = sd_image_load_mem(j->ctx, data, len, j->path, &lo, &j->coarse);
-    }
+        j->status = sd_image_load_mem_box(j->ctx, data, len, j->path, &lo, SD_ALIGN_BASE_SIDE,
+                                          &j->img, &j->coarse);
     free(data);
     return NULL;
 }

@@ -24,6 +24,8 @@
 typedef struct sd_io_opts {
     uint64_t max_pixels; /* >= 1 */
     int scale_denom;     /* 1, 2, 4 or 8 */
+    int box_side;        /* > 0 with box: sd_image_load_mem_box's reduced copy */
+    sd_image **box;      /* where the JPEG decoder puts it (NULL: none wanted) */
 } sd_io_opts;
 
 /* Decoders. `data` holds the whole file, already recognised by its first

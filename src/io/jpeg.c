@@ -204,6 +204,43 @@ __attribute__((noinline)) static void widen8(const uint8_t *restrict in, size_t 
         out[i] = (uint16_t)(in[i] * 257);
 }
 
+/* Add stored row y (w 8-bit RGB pixels) to the column sums acc (3 w,
+ * 16-bit: at most 8 rows of 255); the row that closes a row of d x d boxes
+ * (or the image) writes their means as 16-bit samples, round(257 * sum /
+ * count) = the mean of the samples widened, and clears the sums. */
+static void box_add_row(const uint8_t *row, int w, int d, int y, int h, uint16_t *acc,
+                        sd_image *box)
+{
+    const size_t n3 = 3 * (size_t)w;
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i z = _mm_setzero_si128();
+    for (; i + 16 <= n3; i += 16) {
+        const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(row + i));
+        __m128i *a0 = (__m128i *)(void *)(acc + i), *a1 = (__m128i *)(void *)(acc + i + 8);
+        _mm_storeu_si128(a0, _mm_add_epi16(_mm_loadu_si128(a0), _mm_unpacklo_epi8(v, z)));
+        _mm_storeu_si128(a1, _mm_add_epi16(_mm_loadu_si128(a1), _mm_unpackhi_epi8(v, z)));
+    }
+#endif
+    for (; i < n3; i++)
+        acc[i] = (uint16_t)(acc[i] + row[i]);
+    if ((y + 1) % d != 0 && y + 1 != h)
+        return;
+    const uint32_t rows = (uint32_t)(y % d + 1);
+    uint16_t *out = box->px + (size_t)(y / d) * box->stride;
+    for (int bx = 0; bx < box->width; bx++) {
+        const int x0 = d * bx, x1 = SD_MIN(x0 + d, w);
+        const uint32_t n = rows * (uint32_t)(x1 - x0);
+        for (int c = 0; c < 3; c++) {
+            uint32_t sum = 0;
+            for (int x = x0; x < x1; x++)
+                sum += acc[3 * x + c];
+            out[3 * bx + c] = (uint16_t)((257u * sum + n / 2) / n);
+        }
+    }
+    memset(acc, 0, n3 * sizeof *acc);
+}
+
 enum { KIND_GRAY, KIND_RGB, KIND_CMYK, KIND_CMYK_INVERTED };
 
 /* One row of libjpeg's grey or CMYK output to 8-bit RGB. */
@@ -244,6 +281,8 @@ sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const 
     sd_image *volatile img = NULL;
     JSAMPLE *volatile row = NULL;  /* libjpeg's grey or CMYK output */
     uint8_t *volatile rgb8 = NULL; /* 8-bit RGB: one row, or a strip to place upright */
+    sd_image *volatile box = NULL; /* the box-mean copy (opts->box), stored order */
+    uint16_t *volatile box_acc = NULL;
 
     memset(&cinfo, 0, sizeof cinfo);
     memset(&err, 0, sizeof err);
@@ -257,8 +296,10 @@ sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const 
     if (setjmp(err.jb)) {
         jpeg_destroy_decompress(&cinfo);
         sd_image_free(img);
+        sd_image_free(box);
         free(row);
         free(rgb8);
+        free(box_acc);
         if (!err.msg[0]) /* the message is already in ctx */
             return err.status;
         return sd_fail(ctx, err.status, "%s: %s", name, err.msg);
@@ -336,6 +377,24 @@ sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const 
     if (!(rgb8 = sd_alloc_array(row3, (size_t)strip)))
         bail(&err, SD_ERR_NOMEM, "out of memory");
     JSAMPROW rows[SD_IO_STRIP_ROWS];
+    /* the box-mean copy: d the smallest power of two (at most 8) bringing
+     * the long side to opts->box_side; d x d boxes of stored pixels, the
+     * last ones partial, as libjpeg's 1/d decode */
+    int d = 1;
+    while (opts->box && opts->box_side > 0 && opts->scale_denom == 1 && d < 8 &&
+           SD_MAX(w, h) / d > opts->box_side)
+        d *= 2;
+    if (d > 1) {
+        sd_image *bi = NULL;
+        if ((s = sd_image_new(ctx, (w + d - 1) / d, (h + d - 1) / d, 0, &bi)) != SD_OK) {
+            err.status = s;
+            err.msg[0] = '\0';
+            longjmp(err.jb, 1);
+        }
+        box = bi;
+        if (!(box_acc = sd_calloc_array(3 * (size_t)w, sizeof(uint16_t))))
+            bail(&err, SD_ERR_NOMEM, "out of memory");
+    }
     while (cinfo.output_scanline < cinfo.output_height) {
         const int y0 = (int)cinfo.output_scanline, want = SD_MIN(strip, h - y0);
         int got = 0;
@@ -355,6 +414,9 @@ sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const 
                 bail(&err, SD_ERR_CORRUPT, "premature end of JPEG data");
             got += (int)n;
         }
+        if (box)
+            for (int i = 0; i < want; i++)
+                box_add_row(rgb8 + (size_t)i * row3, w, d, y0 + i, h, box_acc, box);
         if (orientation == 1)
             for (int i = 0; i < want; i++)
                 widen8(rgb8 + (size_t)i * row3, row3, im->px + (size_t)(y0 + i) * im->stride);
@@ -365,6 +427,18 @@ sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const 
     jpeg_destroy_decompress(&cinfo);
     free(row);
     free(rgb8);
+    free(box_acc);
+    if (box) {
+        sd_image *bi = box;
+        bi->bits = 8;
+        bi->had_alpha = 0;
+        if ((s = sd_io_orient_image(ctx, name, orientation, 0, &bi)) != SD_OK) {
+            sd_image_free(bi);
+            sd_image_free(im);
+            return s;
+        }
+        *opts->box = bi;
+    }
     *out = im;
     return SD_OK;
 }

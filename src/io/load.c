@@ -126,6 +126,15 @@ sd_status sd_file_read(sd_ctx *ctx, const char *path, size_t max_bytes, uint8_t 
 sd_status sd_image_load_mem(sd_ctx *ctx, const void *data, size_t len, const char *name,
                             const sd_load_opts *opts, sd_image **out)
 {
+    return sd_image_load_mem_box(ctx, data, len, name, opts, 0, out, NULL);
+}
+
+sd_status sd_image_load_mem_box(sd_ctx *ctx, const void *data, size_t len, const char *name,
+                                const sd_load_opts *opts, int box_side, sd_image **out,
+                                sd_image **box)
+{
+    if (box)
+        *box = NULL;
     if (!out)
         return sd_fail(ctx, SD_ERR_ARG, "sd_image_load_mem: no output pointer");
     *out = NULL;
@@ -133,7 +142,7 @@ sd_status sd_image_load_mem(sd_ctx *ctx, const void *data, size_t len, const cha
         name = "(memory)";
     if (!data && len)
         return sd_fail(ctx, SD_ERR_ARG, "%s: no data", name);
-    sd_io_opts o = {SD_DEFAULT_MAX_PIXELS, 1};
+    sd_io_opts o = {SD_DEFAULT_MAX_PIXELS, 1, box_side, box};
     if (opts) {
         if (opts->max_pixels)
             o.max_pixels = opts->max_pixels;
