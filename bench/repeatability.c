@@ -613,20 +613,27 @@ static int rp_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The finite |v| in ascending order into a new array (*t, freed by the
+ * caller; at least one element allocated); returns how many. */
+static int rp_sorted_abs(const double *v, int n, double **t)
+{
+    *t = malloc((size_t)(n > 0 ? n : 1) * sizeof **t);
+    int m = 0;
+    for (int i = 0; *t && i < n; i++)
+        if (isfinite(v[i]))
+            (*t)[m++] = fabs(v[i]);
+    if (m > 0)
+        qsort(*t, (size_t)m, sizeof **t, rp_cmp);
+    return m;
+}
+
 /* Nearest-rank 95th percentile of |v| over the finite values (NAN if none). */
 static double rp_p95(const double *v, int n)
 {
-    double *t = malloc((size_t)(n > 0 ? n : 1) * sizeof *t);
-    int m = 0;
-    for (int i = 0; i < n; i++)
-        if (isfinite(v[i]))
-            t[m++] = fabs(v[i]);
-    double r = NAN;
-    if (m > 0) {
-        qsort(t, (size_t)m, sizeof *t, rp_cmp);
-        int k = (int)ceil(0.95 * m) - 1;
-        r = t[k < 0 ? 0 : k];
-    }
+    double *t;
+    const int m = rp_sorted_abs(v, n, &t);
+    const int k = (int)ceil(0.95 * m) - 1;
+    const double r = m > 0 ? t[k < 0 ? 0 : k] : NAN;
     free(t);
     return r;
 }
@@ -639,14 +646,10 @@ static double rp_p95(const double *v, int n)
  * sizes (60-100 pairs) it is the largest or second-largest value. */
 static double rp_p95_bound(const double *v, int n)
 {
-    double *t = malloc((size_t)(n > 0 ? n : 1) * sizeof *t);
-    int m = 0;
-    for (int i = 0; i < n; i++)
-        if (isfinite(v[i]))
-            t[m++] = fabs(v[i]);
+    double *t;
+    const int m = rp_sorted_abs(v, n, &t);
     double r = NAN;
     if (m > 0) {
-        qsort(t, (size_t)m, sizeof *t, rp_cmp);
         /* cdf(k - 1) = P(Bin(m, 0.95) <= k - 1), summed in log space */
         double cdf = 0;
         int k = 0;

@@ -45,4 +45,21 @@ static inline int sd_test_data(char *buf, size_t n, const char *rel)
         }                                                                                  \
     } while (0)
 
+/* Upright position of stored pixel (x, y) of a W x H stored image under
+ * EXIF orientation o, from the EXIF 2.3 table (independent of the
+ * library's own, so the tests check it). */
+static inline void sd_test_upright(int o, int x, int y, int W, int H, int *ux, int *uy)
+{
+    switch (o) {
+    case 2: *ux = W - 1 - x, *uy = y; break;
+    case 3: *ux = W - 1 - x, *uy = H - 1 - y; break;
+    case 4: *ux = x, *uy = H - 1 - y; break;
+    case 5: *ux = y, *uy = x; break;
+    case 6: *ux = H - 1 - y, *uy = x; break;
+    case 7: *ux = H - 1 - y, *uy = W - 1 - x; break;
+    case 8: *ux = y, *uy = W - 1 - x; break;
+    default: *ux = x, *uy = y; break;
+    }
+}
+
 #endif

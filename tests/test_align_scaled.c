@@ -16,22 +16,6 @@
 #include "skindelta/align.h"
 #include "skindelta/io.h"
 
-/* Upright position of stored pixel (x, y) of a W x H stored image (EXIF 2.3;
- * the table of src/io/orient.c). */
-static void upright_of(int o, int x, int y, int W, int H, int *ux, int *uy)
-{
-    switch (o) {
-    default: *ux = x, *uy = y; break;
-    case 2: *ux = W - 1 - x, *uy = y; break;
-    case 3: *ux = W - 1 - x, *uy = H - 1 - y; break;
-    case 4: *ux = x, *uy = H - 1 - y; break;
-    case 5: *ux = y, *uy = x; break;
-    case 6: *ux = H - 1 - y, *uy = x; break;
-    case 7: *ux = H - 1 - y, *uy = W - 1 - x; break;
-    case 8: *ux = y, *uy = W - 1 - x; break;
-    }
-}
-
 /* JPEG bytes of `up` stored turned so that orientation o makes it upright
  * again, with an EXIF APP1 block carrying o. */
 static void encode_oriented(const sd_image *up, int o, uint8_t **out, size_t *out_len)
@@ -42,7 +26,7 @@ static void encode_oriented(const sd_image *up, int o, uint8_t **out, size_t *ou
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
             int ux, uy;
-            upright_of(o, x, y, W, H, &ux, &uy);
+            sd_test_upright(o, x, y, W, H, &ux, &uy);
             memcpy(st->px + (size_t)y * st->stride + 3 * (size_t)x,
                    up->px + (size_t)uy * up->stride + 3 * (size_t)ux, 3 * sizeof(uint16_t));
         }
@@ -199,8 +183,8 @@ static void test_box_means(void **state)
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++) {
                 int ux, uy, bx, by;
-                upright_of(o, x, y, W, H, &ux, &uy);
-                upright_of(o, x / d, y / d, BW, BH, &bx, &by);
+                sd_test_upright(o, x, y, W, H, &ux, &uy);
+                sd_test_upright(o, x / d, y / d, BW, BH, &bx, &by);
                 const size_t bi = (size_t)by * box->width + (size_t)bx;
                 const uint16_t *p = full->px + (size_t)uy * full->stride + 3 * (size_t)ux;
                 for (int c = 0; c < 3; c++)

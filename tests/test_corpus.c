@@ -338,22 +338,6 @@ static void test_scaled_decode_real_photos(void **state)
 
 /* ---------------------------------------------------------- orientation */
 
-/* Upright position of stored pixel (x, y) under orientation o, from the
- * EXIF 2.3 table (independent of the library). */
-static void upright_pos(int o, int x, int y, int W, int H, int *ux, int *uy)
-{
-    switch (o) {
-    case 2: *ux = W - 1 - x, *uy = y; break;
-    case 3: *ux = W - 1 - x, *uy = H - 1 - y; break;
-    case 4: *ux = x, *uy = H - 1 - y; break;
-    case 5: *ux = y, *uy = x; break;
-    case 6: *ux = H - 1 - y, *uy = x; break;
-    case 7: *ux = H - 1 - y, *uy = W - 1 - x; break;
-    case 8: *ux = y, *uy = W - 1 - x; break;
-    default: *ux = x, *uy = y; break;
-    }
-}
-
 /* Mean difference (8-bit units) between ref and img moved by placement g;
  * -1 when the moved size differs from ref's. Every second pixel. */
 static double placed_diff(const sd_image *img, int g, const sd_image *ref)
@@ -367,7 +351,7 @@ static double placed_diff(const sd_image *img, int g, const sd_image *ref)
     for (int y = 0; y < H; y += 2)
         for (int x = 0; x < W; x += 2) {
             int ux, uy;
-            upright_pos(g, x, y, W, H, &ux, &uy);
+            sd_test_upright(g, x, y, W, H, &ux, &uy);
             const uint16_t *a = px_at(img, x, y), *b = px_at(ref, ux, uy);
             for (int c = 0; c < 3; c++)
                 sum += fabs((double)a[c] - b[c]) / 257.0;

@@ -221,23 +221,6 @@ static const uint16_t *px_at(const sd_image *img, int x, int y)
     return img->px + (size_t)y * img->stride + 3 * (size_t)x;
 }
 
-/* Where stored pixel (x, y) of a W x H image goes under orientation o
- * (EXIF 2.3 tag 0x0112), written from the standard's table independently
- * of the library. */
-static void upright_pos(int o, int x, int y, int W, int H, int *ux, int *uy)
-{
-    switch (o) {
-    case 2: *ux = W - 1 - x, *uy = y; break;
-    case 3: *ux = W - 1 - x, *uy = H - 1 - y; break;
-    case 4: *ux = x, *uy = H - 1 - y; break;
-    case 5: *ux = y, *uy = x; break;
-    case 6: *ux = H - 1 - y, *uy = x; break;
-    case 7: *ux = H - 1 - y, *uy = W - 1 - x; break;
-    case 8: *ux = y, *uy = W - 1 - x; break;
-    default: *ux = x, *uy = y; break;
-    }
-}
-
 /* The message names the input and is one line. */
 static void assert_message_names(sd_ctx *ctx, const char *name)
 {
@@ -830,7 +813,7 @@ static void test_jpeg_exif_orientation(void **state)
             for (int y = 0; y < H; y++)
                 for (int x = 0; x < W; x++) {
                     int ux, uy;
-                    upright_pos(eo, x, y, W, H, &ux, &uy);
+                    sd_test_upright(eo, x, y, W, H, &ux, &uy);
                     assert_memory_equal(px_at(img, ux, uy), px_at(ref, x, y),
                                         3 * sizeof(uint16_t));
                 }
@@ -1019,7 +1002,7 @@ static void test_png_exif_and_truncation(void **state)
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++) {
                 int ux, uy;
-                upright_pos(o, x, y, W, H, &ux, &uy);
+                sd_test_upright(o, x, y, W, H, &ux, &uy);
                 const uint16_t *p = px_at(img, ux, uy);
                 for (int c = 0; c < 3; c++)
                     assert_int_equal(p[c], pix[(y * W + x) * 3 + c] * 257);
