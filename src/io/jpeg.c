@@ -430,7 +430,7 @@ sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const 
     free(box_acc);
     if (box) {
         sd_image *bi = box;
-        bi->bits = 8;
+        bi->bits = 16; /* means of 8-bit samples: not multiples of 257 */
         bi->had_alpha = 0;
         if ((s = sd_io_orient_image(ctx, name, orientation, 0, &bi)) != SD_OK) {
             sd_image_free(bi);

@@ -189,6 +189,10 @@ sd_status sd_image_load_mem_box(sd_ctx *ctx, const void *data, size_t len, const
     snprintf(img->format, sizeof img->format, "%s", format);
     if (!(opts && opts->no_hash))
         sd_sha256_hex(d, len, img->sha256);
+    if (box && *box) { /* the same file's: its format and hash */
+        memcpy((*box)->format, img->format, sizeof img->format);
+        memcpy((*box)->sha256, img->sha256, sizeof img->sha256);
+    }
     *out = img;
     return SD_OK;
 }

@@ -78,6 +78,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(small->width == (img->width + 7) / 8);
             FUZZ_CHECK(small->height == (img->height + 7) / 8);
             sd_image_free(small);
+            /* the box-mean copy made while decoding (a small box_side, so
+             * that small inputs take that path): the same image, and boxes
+             * of the size the rule gives, upright the same way */
+            sd_image *full = NULL, *box = NULL;
+            o.scale_denom = 1;
+            sd_status sb = sd_image_load_mem_box(ctx, data, size, "fuzz", &o, 16, &full, &box);
+            FUZZ_CHECK(sb == SD_OK);
+            check_image(full);
+            FUZZ_CHECK(full->width == img->width && full->height == img->height);
+            int d = 1;
+            while (d < 8 && (full->width > full->height ? full->width : full->height) / d > 16)
+                d *= 2;
+            FUZZ_CHECK((d > 1) == (box != NULL));
+            if (box) {
+                check_image(box);
+                FUZZ_CHECK(box->orientation == img->orientation);
+                FUZZ_CHECK(box->width == (img->width + d - 1) / d);
+                FUZZ_CHECK(box->height == (img->height + d - 1) / d);
+            }
+            sd_image_free(box);
+            sd_image_free(full);
         }
         sd_image_free(img);
     }
