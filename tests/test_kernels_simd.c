@@ -570,6 +570,13 @@ static void test_acc_all_levels(void **state)
             for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
                 double acc[3] = {1, 2, 3};
                 sd_dsp_level((sd_simd_level)lv)->row_acc(A, withb ? Bv : NULL, F, bit, n, acc);
+                if (!withb) { /* row_sum is row_acc's acc[0], bit for bit */
+                    double sum = 1;
+                    sd_dsp_level((sd_simd_level)lv)->row_sum(A, F, bit, n, &sum);
+                    if (memcmp(&sum, &acc[0], sizeof sum) != 0)
+                        fail_msg("row_sum %s n=%d: %.17g, row_acc %.17g", sd_simd_name(lv), n,
+                                 sum, acc[0]);
+                }
                 for (int k = 0; k < 3; k++)
                     if (fabs(acc[k] - (ref[k] + k + 1)) > 1e-12 * (mag + 10))
                         fail_msg("row_acc %s n=%d k=%d: %.17g vs %.17g", sd_simd_name(lv), n, k,

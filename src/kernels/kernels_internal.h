@@ -78,6 +78,10 @@ typedef void (*sd_row_colour_fn)(const uint16_t *rgb, int n, const float g[3], f
  * the end of the call (deterministic per level; docs/kernels.md). */
 typedef void (*sd_row_acc_fn)(const float *a, const float *b, const uint8_t *f, unsigned bit,
                               int n, double acc[3]);
+/* row_acc's acc[0] alone (b NULL), bit for bit: *sum += sum of the flagged
+ * a[x] in double, for the sums that need neither |v| nor v^2. */
+typedef void (*sd_row_sum_fn)(const float *a, const uint8_t *f, unsigned bit, int n,
+                              double *sum);
 /* The 5-point Laplacian of rows up/row/dn, in double,
  *   l = (double)up[x] + dn[x] + row[x-1] + row[x+1] - 4.0 row[x],
  * accumulated as acc[0] += sum l, acc[1] += sum l^2 over x in [0, n) with
@@ -124,6 +128,7 @@ typedef struct sd_dsp {
     sd_row_log_fn row_log;
     sd_row_colour_fn row_colour;
     sd_row_acc_fn row_acc;
+    sd_row_sum_fn row_sum;
     sd_row_lap_acc_fn row_lap_acc;
     sd_row_hist_fn row_hist;
     sd_row_select_fn row_select;
@@ -175,14 +180,17 @@ void sd_row_hist_scalar(const float *v, const uint8_t *f, unsigned bit, int n, c
 size_t sd_row_select_scalar(const float *v, const uint8_t *f, unsigned bit, int n,
                             const double *c, unsigned b_lo, unsigned b_hi, float *out);
 void sd_row_sub_scalar(const float *a, const float *b, float *out, int n);
+void sd_row_sum_scalar(const float *a, const uint8_t *f, unsigned bit, int n, double *sum);
 void sd_row_flag_above_scalar(const float *a, const float *b, float t, uint8_t *f, uint8_t bit,
                               int n);
 #if defined(__x86_64__) || defined(__i386__)
 #define SD_HAVE_X86 1
 void sd_row_sub_avx2(const float *a, const float *b, float *out, int n);
+void sd_row_sum_avx2(const float *a, const uint8_t *f, unsigned bit, int n, double *sum);
 void sd_row_flag_above_avx2(const float *a, const float *b, float t, uint8_t *f, uint8_t bit,
                             int n);
 void sd_row_sub_avx512(const float *a, const float *b, float *out, int n);
+void sd_row_sum_avx512(const float *a, const uint8_t *f, unsigned bit, int n, double *sum);
 void sd_row_flag_above_avx512(const float *a, const float *b, float t, uint8_t *f, uint8_t bit,
                               int n);
 void sd_row_hist_avx2(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,

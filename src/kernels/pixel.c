@@ -116,3 +116,12 @@ void sd_row_flag_above_scalar(const float *a, const float *b, float t, uint8_t *
         if ((b ? a[x] - b[x] : a[x]) > t)
             f[x] |= bit;
 }
+
+void sd_row_sum_scalar(const float *a, const uint8_t *f, unsigned bit, int n, double *sum)
+{
+    double s = 0;
+    for (int x = 0; x < n; x++)
+        if (f[x] & bit)
+            s += (double)a[x];
+    *sum += s;
+}

@@ -129,6 +129,19 @@ void sd_row_acc_avx2(const float *a, const float *b, const uint8_t *f, unsigned 
     acc[2] += t[2];
 }
 
+void sd_row_sum_avx2(const float *a, const uint8_t *f, unsigned bit, int n, double *sum)
+{
+    const __m256i vbit = _mm256_set1_epi64x((long long)bit);
+    __m256d s = _mm256_setzero_pd();
+    int x = 0;
+    for (; x + 4 <= n; x += 4)
+        s = _mm256_add_pd(s, _mm256_and_pd(_mm256_cvtps_pd(_mm_loadu_ps(a + x)),
+                                           flag_mask4(f + x, vbit)));
+    double t = hsum4(s);
+    sd_row_sum_scalar(a + x, f + x, bit, n - x, &t);
+    *sum += t;
+}
+
 void sd_row_lap_acc_avx2(const float *up, const float *row, const float *dn, const uint8_t *f,
                          unsigned bit, int n, double acc[2])
 {

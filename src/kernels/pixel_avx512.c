@@ -109,6 +109,17 @@ void sd_row_acc_avx512(const float *a, const float *b, const uint8_t *f, unsigne
     acc[2] += _mm512_reduce_add_pd(s2);
 }
 
+void sd_row_sum_avx512(const float *a, const uint8_t *f, unsigned bit, int n, double *sum)
+{
+    __m512d s = _mm512_setzero_pd();
+    for (int x = 0; x < n; x += 8) {
+        const __mmask8 lanes = n - x >= 8 ? 0xff : (__mmask8)((1u << (n - x)) - 1);
+        const __m512d v = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, a + x));
+        s = _mm512_mask_add_pd(s, flag_mask8(f + x, lanes, bit), s, v);
+    }
+    *sum += _mm512_reduce_add_pd(s);
+}
+
 void sd_row_lap_acc_avx512(const float *up, const float *row, const float *dn,
                            const uint8_t *f, unsigned bit, int n, double acc[2])
 {
