@@ -44,18 +44,46 @@ static sd_status load(sd_ctx *ctx, const char *path, const sd_compare_params *p,
     return sd_image_load(ctx, path, &lo, out);
 }
 
+/* The head of a job that run_pair runs for BEFORE and for AFTER. */
+typedef struct pair_job {
+    sd_ctx *ctx;
+    sd_status status;
+} pair_job;
+
+/* Run fn on BEFORE's job here and on AFTER's on a second thread with a
+ * context of its own when ctx allows threads (else after BEFORE's, when
+ * that succeeded). The pair's status: BEFORE's error wins; AFTER's message
+ * is copied into ctx. */
+static sd_status run_pair(sd_ctx *ctx, void *(*fn)(void *), pair_job *jb, pair_job *ja)
+{
+    sd_ctx *own = sd_ctx_threads(ctx) > 1 ? sd_ctx_new() : NULL;
+    jb->ctx = ctx;
+    ja->ctx = own ? own : ctx;
+    pthread_t th;
+    const int threaded = own && pthread_create(&th, NULL, fn, ja) == 0;
+    fn(jb);
+    if (threaded)
+        pthread_join(th, NULL);
+    else if (jb->status == SD_OK)
+        fn(ja);
+    sd_status s = jb->status != SD_OK ? jb->status : ja->status;
+    if (jb->status == SD_OK && ja->status != SD_OK && ja->ctx != ctx)
+        sd_fail(ctx, ja->status, "%s", sd_ctx_message(ja->ctx));
+    sd_ctx_free(own);
+    return s;
+}
+
 /* One image of a pair: the full decode, and for a JPEG larger than the
  * aligner's base level, the box-mean copy the decoder makes on the way
  * (sd_image_load_mem_box at SD_ALIGN_BASE_SIDE: d x d boxes, d the
  * aligner's base factor for this image's own size), which the aligner
- * takes in place of a decode scaled in the DCT domain: the boxes cost
- * about a third of a second, scaled decode (docs/align.md, "Speed"). */
+ * takes in place of a decode scaled in the DCT domain (the boxes cost
+ * about a sixth of that decode; docs/align.md, "Speed"). */
 typedef struct load_job {
-    sd_ctx *ctx;
+    pair_job pj; /* first: run_pair's view */
     const char *path;
     const sd_compare_params *p;
     sd_image *img, *coarse;
-    sd_status status;
 } load_job;
 
 static void *load_job_run(void *arg)
@@ -63,11 +91,12 @@ static void *load_job_run(void *arg)
     load_job *j = arg;
     uint8_t *data = NULL;
     size_t len = 0;
-    j->status = sd_file_read(j->ctx, j->path, 0, &data, &len);
+    sd_status s = sd_file_read(j->pj.ctx, j->path, 0, &data, &len);
     sd_load_opts lo = {.max_pixels = j->p->max_pixels, .scale_denom = 1};
-    if (j->status == SD_OK)
-        j->status = sd_image_load_mem_box(j->ctx, data, len, j->path, &lo, SD_ALIGN_BASE_SIDE,
-                                          &j->img, &j->coarse);
+    if (s == SD_OK)
+        s = sd_image_load_mem_box(j->pj.ctx, data, len, j->path, &lo, SD_ALIGN_BASE_SIDE,
+                                  &j->img, &j->coarse);
+    j->pj.status = s;
     free(data);
     return NULL;
 }
@@ -78,23 +107,8 @@ static sd_status load_pair(sd_ctx *ctx, const char *bp, const char *ap,
                            const sd_compare_params *p, sd_image **b, sd_image **a,
                            sd_image **bc, sd_image **ac)
 {
-    load_job jb = {ctx, bp, p, NULL, NULL, SD_OK}, ja = {NULL, ap, p, NULL, NULL, SD_OK};
-    pthread_t th;
-    int threaded = sd_ctx_threads(ctx) > 1 && (ja.ctx = sd_ctx_new()) != NULL &&
-                   pthread_create(&th, NULL, load_job_run, &ja) == 0;
-    load_job_run(&jb);
-    if (threaded) {
-        pthread_join(th, NULL);
-    } else if (jb.status == SD_OK) {
-        sd_ctx *own = ja.ctx;
-        ja.ctx = ctx;
-        load_job_run(&ja);
-        ja.ctx = own;
-    }
-    sd_status s = jb.status != SD_OK ? jb.status : ja.status;
-    if (jb.status == SD_OK && ja.status != SD_OK && ja.ctx)
-        sd_fail(ctx, ja.status, "%s", sd_ctx_message(ja.ctx));
-    sd_ctx_free(ja.ctx);
+    load_job jb = {{NULL, SD_OK}, bp, p, NULL, NULL}, ja = {{NULL, SD_OK}, ap, p, NULL, NULL};
+    const sd_status s = run_pair(ctx, load_job_run, &jb.pj, &ja.pj);
     if (s != SD_OK) {
         sd_image_free(jb.img);
         sd_image_free(ja.img);
@@ -151,17 +165,16 @@ static sd_status load_mask(sd_ctx *ctx, const sd_compare_params *p, const sd_ima
 
 /* One image's pores on a thread of its own. */
 typedef struct finish_job {
-    sd_ctx *ctx;
+    pair_job pj; /* first: run_pair's view */
     sd_measure *m;
     const sd_thresholds *thr;
     sd_metrics *out;
-    sd_status status;
 } finish_job;
 
 static void *finish_run(void *arg)
 {
     finish_job *j = arg;
-    j->status = sd_measure_finish(j->ctx, j->m, j->thr, j->out);
+    j->pj.status = sd_measure_finish(j->pj.ctx, j->m, j->thr, j->out);
     return NULL;
 }
 
@@ -186,19 +199,8 @@ static sd_status measure_pair(sd_ctx *ctx, const sd_image *before, const sd_imag
                              &a);
     if (s != SD_OK)
         goto done;
-    sd_ctx *actx = sd_ctx_threads(ctx) > 1 ? sd_ctx_new() : NULL;
-    finish_job jb = {ctx, b, thr, mb, SD_OK}, ja = {actx ? actx : ctx, a, thr, ma, SD_OK};
-    pthread_t th;
-    int threaded = actx && pthread_create(&th, NULL, finish_run, &ja) == 0;
-    finish_run(&jb);
-    if (threaded)
-        pthread_join(th, NULL);
-    else if (jb.status == SD_OK)
-        finish_run(&ja);
-    /* BEFORE's error wins */
-    if ((s = jb.status) == SD_OK && (s = ja.status) != SD_OK && ja.ctx != ctx)
-        sd_fail(ctx, s, "%s", sd_ctx_message(actx));
-    sd_ctx_free(actx);
+    finish_job jb = {{NULL, SD_OK}, b, thr, mb}, ja = {{NULL, SD_OK}, a, thr, ma};
+    s = run_pair(ctx, finish_run, &jb.pj, &ja.pj);
 done:
     sd_measure_free(b);
     sd_measure_free(a);

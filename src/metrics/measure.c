@@ -132,6 +132,25 @@ static int params_ok(const sd_metric_params *p)
            isfinite(p->pore_contrast) && isfinite(p->px_per_mm);
 }
 
+/* ---- row bands ---- */
+
+/* Threads for a pass over the window's rows in `units` pieces: the
+ * measure's, at most one per piece, one for a small window (threads would
+ * cost more than they save). Results never depend on it. */
+static int pass_threads(const sd_measure *m, int units)
+{
+    if ((size_t)m->w * (size_t)m->h < 65536)
+        return 1;
+    return SD_CLAMP(m->nthreads, 1, SD_MIN(units, MAX_THREADS));
+}
+
+/* Rows [*y0, *y1) of band t of nt over the window. */
+static void band_rows(const sd_measure *m, int t, int nt, int *y0, int *y1)
+{
+    *y0 = (int)((int64_t)m->h * t / nt);
+    *y1 = (int)((int64_t)m->h * (t + 1) / nt);
+}
+
 /* ---- the fused strip pass ---- */
 
 typedef struct ring {
@@ -371,9 +390,7 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
     strip_acc *acc = sd_calloc_array((size_t)nstrips, sizeof *acc);
     band_job jobs[MAX_THREADS];
     memset(jobs, 0, sizeof jobs);
-    int nt = SD_CLAMP(m->nthreads, 1, SD_MIN(nstrips, MAX_THREADS));
-    if ((size_t)w * (size_t)h < 65536)
-        nt = 1;
+    const int nt = pass_threads(m, nstrips);
     sd_status s = SD_OK;
     if (!k || !acc) {
         s = SD_ERR_NOMEM;
@@ -573,16 +590,13 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, colour_want want)
     collector *const cs[2] = {want.ca, want.cr};
     colour_job jobs[MAX_THREADS];
     memset(jobs, 0, sizeof jobs);
-    int nt = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(m->h, MAX_THREADS));
-    if ((size_t)m->w * (size_t)m->h < 65536)
-        nt = 1;
+    const int nt = pass_threads(m, m->h);
     sd_status s = SD_OK;
     for (int t = 0; t < nt; t++) {
         colour_job *j = &jobs[t];
         j->m = m;
         j->dsp = sd_dsp_active();
-        j->y0 = (int)((int64_t)m->h * t / nt);
-        j->y1 = (int)((int64_t)m->h * (t + 1) / nt);
+        band_rows(m, t, nt, &j->y0, &j->y1);
         j->buf = sd_alloc_array(3 * (size_t)m->w, sizeof(float));
         if (!j->buf)
             s = SD_ERR_NOMEM;
@@ -668,9 +682,11 @@ static void *mark_run(void *arg)
 static void mark_candidates(sd_measure *m, float t)
 {
     mark_job jobs[MAX_THREADS];
-    const int nt = SD_CLAMP(m->nthreads, 1, SD_MIN(m->h, MAX_THREADS));
-    for (int i = 0; i < nt; i++)
-        jobs[i] = (mark_job){m, t, (int)((int64_t)m->h * i / nt), (int)((int64_t)m->h * (i + 1) / nt)};
+    const int nt = pass_threads(m, m->h);
+    for (int i = 0; i < nt; i++) {
+        jobs[i] = (mark_job){m, t, 0, 0};
+        band_rows(m, i, nt, &jobs[i].y0, &jobs[i].y1);
+    }
     sd_run_jobs(nt, mark_run, jobs, sizeof jobs[0]);
 }
 
@@ -891,17 +907,14 @@ static sd_status flag_pass(sd_ctx *ctx, sd_measure *m, const uint8_t *mask, doub
 {
     flag_job jobs[MAX_THREADS];
     memset(jobs, 0, sizeof jobs);
-    int nt = SD_CLAMP(m->nthreads, 1, SD_MIN(m->h, MAX_THREADS));
-    if ((size_t)m->w * (size_t)m->h < 65536)
-        nt = 1;
+    const int nt = pass_threads(m, m->h);
     sd_status s = SD_OK;
     for (int t = 0; t < nt; t++) {
         flag_job *j = &jobs[t];
         j->m = m;
         j->mask = mask;
         j->border = border;
-        j->y0 = (int)((int64_t)m->h * t / nt);
-        j->y1 = (int)((int64_t)m->h * (t + 1) / nt);
+        band_rows(m, t, nt, &j->y0, &j->y1);
         j->colcnt = t == 0 ? colcnt : sd_calloc_array((size_t)m->w, sizeof(uint32_t));
         if (!j->colcnt)
             s = SD_ERR_NOMEM;
@@ -959,15 +972,12 @@ static sd_status d_pass(sd_ctx *ctx, const sd_measure *m, int absdev, double med
 {
     dpass_job jobs[MAX_THREADS];
     memset(jobs, 0, sizeof jobs);
-    int nt = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(m->h, MAX_THREADS));
-    if ((size_t)m->w * (size_t)m->h < 65536)
-        nt = 1;
+    const int nt = pass_threads(m, m->h);
     sd_status s = SD_OK;
     for (int t = 0; t < nt; t++) {
         dpass_job *j = &jobs[t];
         j->m = m;
-        j->y0 = (int)((int64_t)m->h * t / nt);
-        j->y1 = (int)((int64_t)m->h * (t + 1) / nt);
+        band_rows(m, t, nt, &j->y0, &j->y1);
         j->dsp = sd_dsp_active();
         j->ctr = absdev ? &med : NULL;
         if (c) {
