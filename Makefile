@@ -153,7 +153,7 @@ valgrind: $(BIN) $(SYNTH) $(BUILD)/tests/jsonq
 	@rm -rf build-valgrind && mkdir -p build-valgrind/tests build-valgrind/logs
 	@ln -s $(abspath $(BUILD)/tests/jsonq) build-valgrind/tests/jsonq
 	@ln -s $(abspath $(SYNTH)) build-valgrind/skindelta-synth
-	@printf '#!/bin/sh\nexec $(VALGRIND) -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=$(abspath build-valgrind/logs)/vg.%%p.log $(abspath $(BIN)) "$$@"\n' >build-valgrind/skindelta
+	@printf '#!/bin/sh\nexport SKINDELTA_NO_MEMCACHE=1\nexec $(VALGRIND) -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=$(abspath build-valgrind/logs)/vg.%%p.log $(abspath $(BIN)) "$$@"\n' >build-valgrind/skindelta
 	@chmod +x build-valgrind/skindelta
 	@SKINDELTA_SHARED=$(SHARED) BUILD=build-valgrind sh tests/cli/run.sh; rc=$$?; \
 	 for f in build-valgrind/logs/*.log; do [ -s "$$f" ] && { echo "valgrind: $$f:"; cat "$$f"; rc=1; }; done; \

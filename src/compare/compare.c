@@ -223,7 +223,7 @@ static sd_status build_roi(sd_ctx *ctx, const sd_compare_params *p, const char *
         .border = sd_metric_border(&p->metric),
     };
     s = sd_roi_build(ctx, before, after, xf, &ro, roi);
-    free(mask);
+    sd_free(mask);
     if (s != SD_OK && s != SD_ERR_NOMEM) {
         /* name the image the ROI could not be made for */
         char msg[512];

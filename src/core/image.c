@@ -50,7 +50,7 @@ void sd_image_free(sd_image *img)
 {
     if (!img)
         return;
-    free(img->px);
+    sd_free(img->px);
     free(img);
 }
 
@@ -63,8 +63,8 @@ sd_status sd_plane_alloc(sd_ctx *ctx, sd_plane *pl, int w, int h)
     size_t stride = ((size_t)w + 15) & ~(size_t)15;
     if ((size_t)h > SIZE_MAX / sizeof(float) / stride)
         return sd_fail(ctx, SD_ERR_NOMEM, "plane: %dx%d too large", w, h);
-    float *p = NULL;
-    if (posix_memalign((void **)&p, 64, (size_t)h * stride * sizeof(float)) != 0)
+    float *p = sd_alloc_aligned((size_t)h * stride * sizeof(float));
+    if (!p)
         return sd_fail(ctx, SD_ERR_NOMEM, "plane: out of memory for %dx%d", w, h);
     if (stride > (size_t)w)
         for (int y = 0; y < h; y++)
@@ -88,6 +88,6 @@ void sd_plane_release(sd_plane *pl)
 {
     if (!pl)
         return;
-    free(pl->p);
+    sd_free(pl->p);
     memset(pl, 0, sizeof *pl);
 }

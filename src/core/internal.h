@@ -18,6 +18,12 @@ sd_status sd_fail(sd_ctx *ctx, sd_status s, const char *fmt, ...) SD_PRINTF(3, 4
 void *sd_alloc_array(size_t n, size_t size);
 /* calloc with the same checks. */
 void *sd_calloc_array(size_t n, size_t size);
+/* A 64-byte aligned block (NULL on failure). */
+void *sd_alloc_aligned(size_t bytes);
+/* free(p), except that a large block goes back to the memory cache when
+ * sd_memory_cache() has enabled it (src/core/mem.c). Any of the three
+ * allocators' blocks may be passed; NULL-safe. */
+void sd_free(void *p);
 
 /* Run fn on jobs[0..nt-1] (records of `size` bytes), one per thread, the
  * caller's included; a job whose thread cannot start runs on the caller:

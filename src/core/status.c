@@ -74,18 +74,3 @@ sd_status sd_fail(sd_ctx *ctx, sd_status s, const char *fmt, ...)
     ctx->status = s;
     return s;
 }
-
-void *sd_alloc_array(size_t n, size_t size)
-{
-    if (size && n > SIZE_MAX / size)
-        return NULL;
-    size_t bytes = n * size;
-    return malloc(bytes ? bytes : 1);
-}
-
-void *sd_calloc_array(size_t n, size_t size)
-{
-    if (size && n > SIZE_MAX / size)
-        return NULL;
-    return calloc(n ? n : 1, size ? size : 1);
-}

@@ -1096,7 +1096,7 @@ void sd_measure_free(sd_measure *m)
 {
     if (!m)
         return;
-    free(m->flags);
+    sd_free(m->flags);
     sd_plane_release(&m->d);
     free(m->hist_a);
     free(m->hist_d);

@@ -15,8 +15,8 @@ void sd_roi_release(sd_roi *roi)
 {
     if (!roi)
         return;
-    free(roi->before);
-    free(roi->after);
+    sd_free(roi->before);
+    sd_free(roi->after);
     free(roi->rows_before); /* rows_after shares its allocation */
     memset(roi, 0, sizeof *roi);
 }
