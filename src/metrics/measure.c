@@ -36,7 +36,7 @@
 #include "skindelta/metrics.h"
 
 /* flags per pixel */
-enum { F_MASK = 1, F_MEASURED = 2, F_CLIPPED = 4, F_VISITED = 8, F_CAND = 16 };
+enum { F_MASK = 1, F_MEASURED = 2, F_CLIPPED = 4, F_CAND = 16 };
 #define CAND8 (F_CAND * UINT64_C(0x0101010101010101)) /* F_CAND in each of 8 bytes */
 
 /* Rows per strip: the unit of the per-strip float sums (fixed, so the
@@ -693,71 +693,89 @@ static void mark_candidates(sd_measure *m, float t)
 /* Components of candidate pixels (F_CAND), 8-connected, seeded only from
  * measured pixels but grown through every unclipped candidate pixel, so a
  * pore crossing the mask edge is seen whole. A component counts when its
- * centroid's nearest pixel is in the mask, and its area and elongation pass. */
+ * centroid's nearest pixel is in the mask, and its area and elongation pass.
+ * A visited pixel loses its F_CAND bit (no separate visited mark, so no
+ * pass over the flags to clear one); the visited pixels are listed, and a
+ * fixed measure gets its candidates back at the end, so finish could run
+ * again. */
+typedef struct px_xy {
+    int x, y;
+} px_xy;
+
+/* Append (x, y), growing the list; 0 when out of memory. */
+static int push(px_xy **v, size_t *n, size_t *cap, int x, int y)
+{
+    if (*n == *cap) {
+        size_t c = *cap * 2;
+        px_xy *nv = c > *cap && c <= SIZE_MAX / sizeof *nv ? realloc(*v, c * sizeof *nv) : NULL;
+        if (!nv)
+            return 0;
+        *v = nv;
+        *cap = c;
+    }
+    (*v)[(*n)++] = (px_xy){x, y};
+    return 1;
+}
+
 static sd_status find_pores(sd_ctx *ctx, sd_measure *m, double amin, double amax,
                             double max_elong, size_t *count, double *area_sum)
 {
     const int w = m->w, h = m->h;
     const uint8_t seed = F_MEASURED | F_CAND;
-    size_t n_acc = 0, stack_cap = 4096;
+    uint8_t *const flags = m->flags;
+    /* seen[0 .. n_seen): every visited pixel; a component's are the last
+     * ones, and its unexpanded pixels are seen[next .. n_seen) */
+    size_t n_acc = 0, cap = 4096, n_seen = 0;
     double a_acc = 0;
-    size_t *stack = sd_alloc_array(stack_cap, sizeof *stack);
-    if (!stack)
+    px_xy *seen = sd_alloc_array(cap, sizeof *seen);
+    if (!seen)
         return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
     for (int y0 = 0; y0 < h; y0++) {
-        const uint8_t *frow = m->flags + (size_t)y0 * (size_t)w;
+        const uint8_t *frow = flags + (size_t)y0 * (size_t)w;
         for (int x0 = 0; x0 < w; x0++) {
-            /* most pixels are no candidate: skip eight flags at a time */
+            /* most pixels are no candidate: skip sixteen (eight) flags at a time */
+#if defined(__SSE2__)
+            if (x0 + 16 <= w &&
+                !_mm_movemask_epi8(_mm_slli_epi16(
+                    _mm_loadu_si128((const __m128i *)(const void *)(frow + x0)), 3))) {
+                x0 += 15;
+                continue;
+            }
+#endif
             uint64_t v8;
             if (x0 + 8 <= w && (memcpy(&v8, frow + x0, 8), !(v8 & CAND8))) {
                 x0 += 7;
                 continue;
             }
-            if ((frow[x0] & (seed | F_VISITED)) != seed)
+            if ((frow[x0] & seed) != seed)
                 continue;
-            size_t i0 = (size_t)y0 * (size_t)w + (size_t)x0;
             /* flood fill from (x0, y0) */
-            size_t top = 0, n = 0;
+            size_t first = n_seen, next = n_seen;
             double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
-            m->flags[i0] |= F_VISITED;
-            stack[top++] = i0;
-            while (top) {
-                size_t i = stack[--top];
-                int x = (int)(i % (size_t)w), y = (int)(i / (size_t)w);
+            flags[(size_t)y0 * (size_t)w + (size_t)x0] &= (uint8_t)~F_CAND;
+            if (!push(&seen, &n_seen, &cap, x0, y0))
+                goto nomem;
+            while (next < n_seen) {
+                const int x = seen[next].x, y = seen[next].y;
+                next++;
                 double dx = x - x0, dy = y - y0;
-                n++;
                 sx += dx;
                 sy += dy;
                 sxx += dx * dx;
                 syy += dy * dy;
                 sxy += dx * dy;
-                for (int ny = y - 1; ny <= y + 1; ny++) {
-                    if (ny < 0 || ny >= h)
-                        continue;
-                    for (int nx = x - 1; nx <= x + 1; nx++) {
-                        if (nx < 0 || nx >= w)
+                for (int ny = SD_MAX(y - 1, 0); ny <= SD_MIN(y + 1, h - 1); ny++) {
+                    uint8_t *row = flags + (size_t)ny * (size_t)w;
+                    for (int nx = SD_MAX(x - 1, 0); nx <= SD_MIN(x + 1, w - 1); nx++) {
+                        if ((row[nx] & (F_CLIPPED | F_CAND)) != F_CAND)
                             continue;
-                        size_t j = (size_t)ny * (size_t)w + (size_t)nx;
-                        if ((m->flags[j] & (F_VISITED | F_CLIPPED | F_CAND)) != F_CAND)
-                            continue;
-                        m->flags[j] |= F_VISITED;
-                        if (top == stack_cap) {
-                            size_t cap = stack_cap * 2;
-                            size_t *ns = cap > stack_cap && cap <= SIZE_MAX / sizeof *ns
-                                             ? realloc(stack, cap * sizeof *ns)
-                                             : NULL;
-                            if (!ns) {
-                                free(stack);
-                                return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-                            }
-                            stack = ns;
-                            stack_cap = cap;
-                        }
-                        stack[top++] = j;
+                        row[nx] &= (uint8_t)~F_CAND;
+                        if (!push(&seen, &n_seen, &cap, nx, ny))
+                            goto nomem;
                     }
                 }
             }
-            double area = (double)n;
+            double area = (double)(n_seen - first);
             if (area < amin || area > amax)
                 continue;
             double mx = sx / area, my = sy / area;
@@ -772,30 +790,23 @@ static sd_status find_pores(sd_ctx *ctx, sd_measure *m, double amin, double amax
                 continue;
             long cx = sd_nearest(x0 + mx), cy = sd_nearest(y0 + my);
             if (cx < 0 || cy < 0 || cx >= w || cy >= h ||
-                !(m->flags[(size_t)cy * (size_t)w + (size_t)cx] & F_MASK))
+                !(flags[(size_t)cy * (size_t)w + (size_t)cx] & F_MASK))
                 continue;
             n_acc++;
             a_acc += area;
         }
     }
-    /* leave the flags as they were, so finish could run again (eight at a
-     * time) */
-    const uint8_t keep = (uint8_t)~(F_VISITED | (m->fixed ? 0 : F_CAND));
-    const uint64_t keep8 = keep * UINT64_C(0x0101010101010101);
-    const size_t npx = (size_t)w * (size_t)h;
-    size_t i = 0;
-    for (; i + 8 <= npx; i += 8) {
-        uint64_t v;
-        memcpy(&v, m->flags + i, 8);
-        v &= keep8;
-        memcpy(m->flags + i, &v, 8);
-    }
-    for (; i < npx; i++)
-        m->flags[i] &= keep;
-    free(stack);
+    /* a fixed measure keeps its candidates (BEFORE's are marked again from
+     * D by every finish) */
+    for (size_t i = 0; m->fixed && i < n_seen; i++)
+        flags[(size_t)seen[i].y * (size_t)w + (size_t)seen[i].x] |= F_CAND;
+    free(seen);
     *count = n_acc;
     *area_sum = a_acc;
     return SD_OK;
+nomem:
+    free(seen);
+    return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
 }
 
 /* ---- the flag pass ---- */
