@@ -88,7 +88,7 @@ sd_status sd_image_warp(sd_ctx *ctx, const sd_image *src, const sd_xform *xf, in
     if (w <= 0 || h <= 0)
         return sd_fail(ctx, SD_ERR_ARG, "warp: bad output size %dx%d", w, h);
     sd_image *dst = NULL;
-    sd_status st = sd_image_new(ctx, w, h, 0, &dst);
+    sd_status st = sd_image_alloc(ctx, w, h, 0, &dst);
     if (st != SD_OK)
         return st;
     /* rows are independent and each is computed the same way at every

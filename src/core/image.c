@@ -21,7 +21,8 @@ sd_status sd_image_check_size(sd_ctx *ctx, const char *what, uint64_t w, uint64_
     return SD_OK;
 }
 
-sd_status sd_image_new(sd_ctx *ctx, int w, int h, uint64_t max_pixels, sd_image **out)
+static sd_status image_make(sd_ctx *ctx, int w, int h, uint64_t max_pixels, int zero,
+                            sd_image **out)
 {
     *out = NULL;
     if (w < 0 || h < 0)
@@ -35,7 +36,8 @@ sd_status sd_image_new(sd_ctx *ctx, int w, int h, uint64_t max_pixels, sd_image 
     img->width = w;
     img->height = h;
     img->stride = (size_t)w * 3;
-    img->px = sd_calloc_array((size_t)h, img->stride * sizeof(uint16_t));
+    img->px = zero ? sd_calloc_array((size_t)h, img->stride * sizeof(uint16_t))
+                   : sd_alloc_array((size_t)h, img->stride * sizeof(uint16_t));
     if (!img->px) {
         free(img);
         return sd_fail(ctx, SD_ERR_NOMEM, "image: out of memory for %dx%d pixels", w, h);
@@ -44,6 +46,16 @@ sd_status sd_image_new(sd_ctx *ctx, int w, int h, uint64_t max_pixels, sd_image 
     img->orientation = 1;
     *out = img;
     return SD_OK;
+}
+
+sd_status sd_image_new(sd_ctx *ctx, int w, int h, uint64_t max_pixels, sd_image **out)
+{
+    return image_make(ctx, w, h, max_pixels, 1, out);
+}
+
+sd_status sd_image_alloc(sd_ctx *ctx, int w, int h, uint64_t max_pixels, sd_image **out)
+{
+    return image_make(ctx, w, h, max_pixels, 0, out);
 }
 
 void sd_image_free(sd_image *img)

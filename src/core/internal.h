@@ -25,6 +25,12 @@ void *sd_alloc_aligned(size_t bytes);
  * allocators' blocks may be passed; NULL-safe. */
 void sd_free(void *p);
 
+/* sd_image_new without zeroing the pixels: for writers that set every
+ * sample (decoders, orientation, warp). A reused block of the memory cache
+ * then needs no pass before it is written. */
+SD_NODISCARD sd_status sd_image_alloc(sd_ctx *ctx, int w, int h, uint64_t max_pixels,
+                                      sd_image **out);
+
 /* Run fn on jobs[0..nt-1] (records of `size` bytes), one per thread, the
  * caller's included; a job whose thread cannot start runs on the caller:
  * same result. nt is clamped to 1..SD_MAX_JOBS. */

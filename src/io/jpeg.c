@@ -352,7 +352,7 @@ sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const 
     int uw, uh;
     sd_io_upright_size(orientation, w, h, &uw, &uh);
     sd_image *im = NULL;
-    s = sd_image_new(ctx, uw, uh, opts->max_pixels, &im);
+    s = sd_image_alloc(ctx, uw, uh, opts->max_pixels, &im);
     if (s != SD_OK) {
         err.status = s;
         err.msg[0] = '\0';
@@ -386,7 +386,7 @@ sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const 
         d *= 2;
     if (d > 1) {
         sd_image *bi = NULL;
-        if ((s = sd_image_new(ctx, (w + d - 1) / d, (h + d - 1) / d, 0, &bi)) != SD_OK) {
+        if ((s = sd_image_alloc(ctx, (w + d - 1) / d, (h + d - 1) / d, 0, &bi)) != SD_OK) {
             err.status = s;
             err.msg[0] = '\0';
             longjmp(err.jb, 1);

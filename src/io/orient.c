@@ -95,7 +95,7 @@ sd_status sd_io_orient_image(sd_ctx *ctx, const char *name, int o, uint64_t max_
     int w, h;
     sd_io_upright_size(o, src->width, src->height, &w, &h);
     sd_image *dst = NULL;
-    sd_status s = sd_image_new(ctx, w, h, max_pixels, &dst);
+    sd_status s = sd_image_alloc(ctx, w, h, max_pixels, &dst);
     if (s != SD_OK)
         return sd_fail(ctx, s, "%s: out of memory turning the image upright", name);
     for (int y = 0; y < src->height; y += SD_IO_STRIP_ROWS) {

@@ -249,7 +249,7 @@ sd_status sd_io_decode_png(sd_ctx *ctx, const uint8_t *data, size_t len, const c
     if (png_get_channels(png, info) != 3 || (out_depth != 8 && out_depth != 16))
         png_error(png, "unexpected pixel layout after conversion");
     sd_image *im = NULL;
-    s = sd_image_new(ctx, (int)w, (int)h, opts->max_pixels, &im);
+    s = sd_image_alloc(ctx, (int)w, (int)h, opts->max_pixels, &im);
     if (s != SD_OK) {
         size_status = s;
         png_longjmp(png, 1);
