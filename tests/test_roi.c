@@ -301,6 +301,61 @@ static void test_exact_rows(void **state)
     sd_image_free(ac);
 }
 
+/* sd_row_marks against the definition (a sample >= 250 * 257: clipped; a
+ * sample <= 5 * 257: dark), on rows with either, both and none, and at
+ * every width 1..40 (the vector body and its tail); and a ROI built from
+ * given marks is the one sd_roi_build makes itself. */
+static void test_given_marks(void **state)
+{
+    (void)state;
+    uint16_t row[3 * 40];
+    uint64_t r = 99;
+    for (int w = 1; w <= 40; w++)
+        for (int k = 0; k < 8; k++) {
+            for (int i = 0; i < 3 * w; i++) {
+                r = r * 6364136223846793005ull + 1442695040888963407ull;
+                /* mostly mid-grey; now and then a clipped or a dark sample */
+                const unsigned u = (unsigned)(r >> 33) % 1000;
+                row[i] = (uint16_t)(u < 3 ? 250 * 257 + u : u < 6 ? 5 * 257 - u + 3 : 30000 + u);
+            }
+            unsigned want = 0;
+            for (int i = 0; i < 3 * w; i++)
+                want |= (row[i] >= 250u * 257u ? SD_ROW_CLIP : 0u) |
+                        (row[i] <= 5u * 257u ? SD_ROW_DARK : 0u);
+            assert_int_equal(sd_row_marks(row, w), want);
+        }
+    sc_patch wb = {40, 40, 10, 10, {1, 1, 1}}, wa = {100, 60, 8, 8, {1, 1, 1}};
+    sc_scene sb = {.base = SC_SKIN, .nwhite = 1, .white = &wb};
+    sc_scene sa = {.base = SC_SKIN, .nwhite = 1, .white = &wa};
+    sd_image *bi = sc_render(&sb, 160, 120, NULL), *ai = sc_render(&sa, 150, 130, NULL);
+    uint8_t *mb = malloc(120), *ma = malloc(130);
+    for (int y = 0; y < 120; y++)
+        mb[y] = (uint8_t)sd_row_marks(bi->px + (size_t)y * bi->stride, bi->width);
+    for (int y = 0; y < 130; y++)
+        ma[y] = (uint8_t)sd_row_marks(ai->px + (size_t)y * ai->stride, ai->width);
+    sd_xform xf = {{0.99, -0.05, 3, 0.05, 0.99, -2}};
+    sd_roi_opts o = {.border = 5};
+    sd_roi a, b;
+    build_ok(bi, ai, &xf, &o, &a);
+    o.marks_before = mb;
+    o.marks_after = ma;
+    build_ok(bi, ai, &xf, &o, &b);
+    assert_true(a.clipped_before > 0 && a.clipped_after > 0);
+    assert_int_equal(a.pixels, b.pixels);
+    assert_memory_equal(a.before, b.before, 160 * 120);
+    assert_memory_equal(a.after, b.after, 150 * 130);
+    assert_memory_equal(a.rows_before, mb, 120);
+    assert_memory_equal(b.rows_before, mb, 120);
+    assert_memory_equal(a.rows_after, ma, 130);
+    assert_memory_equal(b.rows_after, ma, 130);
+    sd_roi_release(&a);
+    sd_roi_release(&b);
+    free(mb);
+    free(ma);
+    sd_image_free(bi);
+    sd_image_free(ai);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -349,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_rect_mask_border),
         cmocka_unit_test(test_clipped),
         cmocka_unit_test(test_exact_rows),
+        cmocka_unit_test(test_given_marks),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

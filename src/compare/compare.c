@@ -78,13 +78,27 @@ static sd_status run_pair(sd_ctx *ctx, void *(*fn)(void *), pair_job *jb, pair_j
  * (sd_image_load_mem_box at SD_ALIGN_BASE_SIDE: d x d boxes, d the
  * aligner's base factor for this image's own size), which the aligner
  * takes in place of a decode scaled in the DCT domain (the boxes cost
- * about a sixth of that decode; docs/align.md, "Speed"). */
+ * about a sixth of that decode; docs/align.md, "Speed"); and the ROI's
+ * row marks, made by the loader's row_fn while each row is in cache (NULL
+ * when they could not be allocated: sd_roi_build makes them). */
 typedef struct load_job {
     pair_job pj; /* first: run_pair's view */
     const char *path;
     const sd_compare_params *p;
     sd_image *img, *coarse;
+    uint8_t *marks;
 } load_job;
+
+static void load_row(void *arg, const sd_image *img, int y)
+{
+    load_job *j = arg;
+    if (y == 0) {
+        free(j->marks);
+        j->marks = sd_alloc_array((size_t)img->height, 1);
+    }
+    if (j->marks)
+        j->marks[y] = (uint8_t)sd_row_marks(img->px + (size_t)y * img->stride, img->width);
+}
 
 static void *load_job_run(void *arg)
 {
@@ -92,7 +106,8 @@ static void *load_job_run(void *arg)
     uint8_t *data = NULL;
     size_t len = 0;
     sd_status s = sd_file_read(j->pj.ctx, j->path, 0, &data, &len);
-    sd_load_opts lo = {.max_pixels = j->p->max_pixels, .scale_denom = 1};
+    sd_load_opts lo = {.max_pixels = j->p->max_pixels, .scale_denom = 1, .row_fn = load_row,
+                       .row_arg = j};
     if (s == SD_OK)
         s = sd_image_load_mem_box(j->pj.ctx, data, len, j->path, &lo, SD_ALIGN_BASE_SIDE,
                                   &j->img, &j->coarse);
@@ -105,21 +120,26 @@ static void *load_job_run(void *arg)
  * error wins when both fail, whatever the thread count. */
 static sd_status load_pair(sd_ctx *ctx, const char *bp, const char *ap,
                            const sd_compare_params *p, sd_image **b, sd_image **a,
-                           sd_image **bc, sd_image **ac)
+                           sd_image **bc, sd_image **ac, uint8_t **bm, uint8_t **am)
 {
-    load_job jb = {{NULL, SD_OK}, bp, p, NULL, NULL}, ja = {{NULL, SD_OK}, ap, p, NULL, NULL};
+    load_job jb = {{NULL, SD_OK}, bp, p, NULL, NULL, NULL},
+             ja = {{NULL, SD_OK}, ap, p, NULL, NULL, NULL};
     const sd_status s = run_pair(ctx, load_job_run, &jb.pj, &ja.pj);
     if (s != SD_OK) {
         sd_image_free(jb.img);
         sd_image_free(ja.img);
         sd_image_free(jb.coarse);
         sd_image_free(ja.coarse);
+        free(jb.marks);
+        free(ja.marks);
         return s;
     }
     *b = jb.img;
     *a = ja.img;
     *bc = jb.coarse;
     *ac = ja.coarse;
+    *bm = jb.marks;
+    *am = ja.marks;
     return SD_OK;
 }
 
@@ -207,9 +227,10 @@ done:
     return s;
 }
 
+/* bm, am: the images' row marks, or NULL (see sd_roi_opts). */
 static sd_status build_roi(sd_ctx *ctx, const sd_compare_params *p, const char *before_path,
                            const sd_image *before, const sd_image *after, const sd_xform *xf,
-                           sd_roi *roi)
+                           const uint8_t *bm, const uint8_t *am, sd_roi *roi)
 {
     uint8_t *mask = NULL;
     sd_status s = load_mask(ctx, p, before, &mask);
@@ -221,6 +242,8 @@ static sd_status build_roi(sd_ctx *ctx, const sd_compare_params *p, const char *
         .mask_w = before->width,
         .mask_h = before->height,
         .border = sd_metric_border(&p->metric),
+        .marks_before = bm,
+        .marks_after = am,
     };
     s = sd_roi_build(ctx, before, after, xf, &ro, roi);
     free(mask);
@@ -239,8 +262,9 @@ sd_status sd_pair_compare(sd_ctx *ctx, const char *before_path, const char *afte
     memset(out, 0, sizeof *out);
     double t0 = now_ms();
     sd_image *before = NULL, *after = NULL, *bc = NULL, *ac = NULL;
+    uint8_t *bm = NULL, *am = NULL;
     sd_roi roi = {0};
-    sd_status s = load_pair(ctx, before_path, after_path, p, &before, &after, &bc, &ac);
+    sd_status s = load_pair(ctx, before_path, after_path, p, &before, &after, &bc, &ac, &bm, &am);
     if (s != SD_OK)
         goto done;
     info_from(&out->before, before_path, before);
@@ -275,7 +299,10 @@ sd_status sd_pair_compare(sd_ctx *ctx, const char *before_path, const char *afte
     out->timing.align_ms = t2 - t1;
 
     const sd_xform *xf = &out->alignment.xf;
-    s = build_roi(ctx, p, before_path, before, after, xf, &roi);
+    s = build_roi(ctx, p, before_path, before, after, xf, bm, am, &roi);
+    free(bm);
+    free(am);
+    bm = am = NULL;
     if (s != SD_OK)
         goto done;
     out->roi_source = roi.source;
@@ -303,6 +330,8 @@ sd_status sd_pair_compare(sd_ctx *ctx, const char *before_path, const char *afte
     out->timing.total_ms = now_ms() - t0;
 done:
     sd_roi_release(&roi);
+    free(bm);
+    free(am);
     sd_image_free(before);
     sd_image_free(after);
     sd_image_free(bc);
@@ -323,7 +352,7 @@ sd_status sd_image_analyze(sd_ctx *ctx, const char *path, const sd_compare_param
     info_from(&out->image, path, img);
     double t1 = now_ms();
     out->timing.decode_ms = t1 - t0;
-    s = build_roi(ctx, p, path, img, NULL, NULL, &roi);
+    s = build_roi(ctx, p, path, img, NULL, NULL, NULL, NULL, &roi);
     if (s != SD_OK)
         goto done;
     out->roi_source = roi.source;

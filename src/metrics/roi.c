@@ -236,15 +236,16 @@ typedef struct clip_job {
     int v0, v1;
 } clip_job;
 
+unsigned sd_row_marks(const uint16_t *row, int width)
+{
+    return sd_row_extremes(row, 3 * (size_t)width, SD_CRUSH_LEVEL, SD_CLIP_LEVEL);
+}
+
 static void *clip_run(void *arg)
 {
     const clip_job *j = arg;
-    const size_t n = 3 * (size_t)j->img->width;
-    for (int v = j->v0; v < j->v1; v++) {
-        const unsigned any =
-            sd_row_extremes(sd_image_px(j->img, 0, v), n, SD_CRUSH_LEVEL, SD_CLIP_LEVEL);
-        j->row_clip[v] = (uint8_t)any;
-    }
+    for (int v = j->v0; v < j->v1; v++)
+        j->row_clip[v] = (uint8_t)sd_row_marks(sd_image_px(j->img, 0, v), j->img->width);
     return NULL;
 }
 
@@ -339,7 +340,7 @@ static void *inv_run(void *arg)
 sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *after,
                        const sd_xform *xf, const sd_roi_opts *opts, sd_roi *out)
 {
-    static const sd_roi_opts none = {NULL, NULL, 0, 0, 0};
+    static const sd_roi_opts none = {NULL, NULL, 0, 0, 0, NULL, NULL};
     if (!out)
         return sd_fail(ctx, SD_ERR_ARG, "roi: missing output");
     memset(out, 0, sizeof *out);
@@ -396,9 +397,10 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
         x1 = SD_MIN(x1, r->x + r->w - 1);
         y1 = SD_MIN(y1, r->y + r->h - 1);
     }
-    /* which rows of each image hold a clipped (or dark) pixel: the passes
-     * below, and the metric stage's flag pass, read pixels only on those
-     * rows (the slanted walk through AFTER would otherwise miss the cache) */
+    /* which rows of each image hold a clipped (or dark) pixel (given, or
+     * found here): the passes below, and the metric stage's flag pass, read
+     * pixels only on those rows (the slanted walk through AFTER would
+     * otherwise miss the cache) */
     uint8_t *brow_clip = sd_alloc_array((size_t)bh + (after ? (size_t)after->height : 0), 1);
     if (!brow_clip) {
         sd_roi_release(out);
@@ -409,6 +411,11 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
     out->rows_after = arow_clip;
     for (int k = 0; k < (after ? 2 : 1); k++) {
         const sd_image *img = k ? after : before;
+        const uint8_t *given = k ? opts->marks_after : opts->marks_before;
+        if (given) {
+            memcpy(k ? arow_clip : brow_clip, given, (size_t)img->height);
+            continue;
+        }
         const int ntc = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, img->height));
         clip_job cj[SD_MAX_JOBS];
         for (int t = 0; t < ntc; t++)
