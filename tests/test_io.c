@@ -824,6 +824,67 @@ static void test_jpeg_exif_orientation(void **state)
     sd_ctx_free(ctx);
 }
 
+/* sd_load_opts' row_fn: each row of the upright image once, in order, with
+ * its final samples (a copy taken in the call equals the loaded image),
+ * for a JPEG of every orientation (rows handed over as decoded when
+ * upright, else after) taller than one strip, and for a PNG. */
+typedef struct row_seen {
+    int next, bad;
+    uint16_t *copy;
+} row_seen;
+
+static void seen_row(void *arg, const sd_image *img, int y)
+{
+    row_seen *r = arg;
+    if (y != r->next++ || !r->copy) {
+        r->bad = 1;
+        return;
+    }
+    memcpy(r->copy + (size_t)y * 3 * img->width, img->px + (size_t)y * img->stride,
+           3 * (size_t)img->width * sizeof(uint16_t));
+}
+
+static void check_rows(sd_ctx *ctx, const uint8_t *data, size_t len, int W, int H)
+{
+    row_seen r = {0, 0, calloc((size_t)W * H * 3, sizeof(uint16_t))};
+    sd_load_opts lo = {.row_fn = seen_row, .row_arg = &r};
+    sd_image *img = NULL;
+    assert_int_equal(sd_image_load_mem(ctx, data, len, "rows", &lo, &img), SD_OK);
+    assert_false(r.bad);
+    assert_int_equal(r.next, img->height);
+    for (int y = 0; y < img->height; y++)
+        assert_memory_equal(r.copy + (size_t)y * 3 * img->width, px_at(img, 0, y),
+                            3 * (size_t)img->width * sizeof(uint16_t));
+    sd_image_free(img);
+    free(r.copy);
+}
+
+static void test_row_fn(void **state)
+{
+    (void)state;
+    sd_ctx *ctx = sd_ctx_new();
+    const int W = 40, H = 150; /* three strips of SD_IO_STRIP_ROWS */
+    jpeg_spec sp = {W, H, 3, 95, 0, -1, 0, NULL, 0};
+    for (int o = 1; o <= 8; o++) {
+        uint8_t *jpg = NULL;
+        size_t len = 0;
+        sp.orientation = o;
+        encode_jpeg(&sp, &jpg, &len);
+        check_rows(ctx, jpg, len, W, H);
+        free(jpg);
+    }
+    uint8_t *pix = malloc((size_t)W * H * 3);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            test_pixel(x, y, W, H, pix + (y * W + x) * 3);
+    mem_png m;
+    encode_png(W, H, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, pix, W * 3, NULL, 0, &m);
+    check_rows(ctx, m.data, m.len, W, H);
+    free(m.data);
+    free(pix);
+    sd_ctx_free(ctx);
+}
+
 /* DCT-domain scaling: the size libjpeg computes, and a picture that looks
  * like a box downscale of the full decode. */
 static void test_jpeg_scaled_decode(void **state)
@@ -1048,6 +1109,7 @@ int main(void)
         cmocka_unit_test(test_jpeg_cmyk_adobe),
         cmocka_unit_test(test_jpeg_exif_orientation),
         cmocka_unit_test(test_jpeg_scaled_decode),
+        cmocka_unit_test(test_row_fn),
         cmocka_unit_test(test_png_forged_huge_header),
         cmocka_unit_test(test_png_depths_exact),
         cmocka_unit_test(test_png_exif_and_truncation),

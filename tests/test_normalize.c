@@ -204,6 +204,72 @@ static void test_reference_cast(void **state)
     sd_image_free(after);
 }
 
+static sd_norm_level *level_rows(const sd_image *img, int upto)
+{
+    sd_norm_level *lv = sd_norm_level_new(img->width, img->height);
+    assert_non_null(lv);
+    for (int y = 0; y < upto; y++)
+        sd_norm_level_add_row(lv, img, y);
+    return lv;
+}
+
+/* The exposure gain from levels made row by row beforehand (as compare
+ * makes them while decoding) is the gain sd_pair_normalize gets from the
+ * windows it makes itself, bit for bit: sizes that are not multiples of
+ * the block, windows that meet the image's edges or not (rectangles at odd
+ * offsets), a rotation with a scale. Levels that are incomplete or of the
+ * other image: SD_ERR_ARG. */
+static void test_levels_made_beforehand(void **state)
+{
+    (void)state;
+    sc_blob b[25];
+    sc_scene sc = skin(b);
+    sd_image *before = sc_render(&sc, 321, 307, NULL);
+    sc.expo = 0.7;
+    double m[6] = {0.99, 0.05, -6.2, -0.05, 0.99, 9.1};
+    sd_image *after = sc_render(&sc, 318, 311, m);
+    const sd_xform shift = {{1, 0, 1.3, 0, 1, -2.7}};
+    const sd_xform turn = {{0.99, -0.05, 6.0, 0.05, 0.99, -9.0}};
+    const sd_rect rects[3] = {{0, 0, 321, 307}, {33, 45, 201, 151}, {7, 3, 290, 290}};
+    sd_norm_level *lb = level_rows(before, before->height), *la = level_rows(after, after->height);
+    for (int k = 0; k < 6; k++) {
+        const sd_xform *xf = k % 2 ? &turn : &shift;
+        sd_roi_opts ro = {.border = 3, .rect = k / 2 ? &rects[k / 2] : NULL};
+        sd_roi roi;
+        assert_int_equal(sd_roi_build(ctx, before, after, xf, &ro, &roi), SD_OK);
+        sd_norm_result own, given;
+        assert_int_equal(
+            sd_pair_normalize(ctx, before, after, xf, &roi, SD_NORM_EXPOSURE, NULL, &own), SD_OK);
+        assert_int_equal(sd_pair_normalize_levels(ctx, before, after, xf, &roi, SD_NORM_EXPOSURE,
+                                                  NULL, lb, la, &given),
+                         SD_OK);
+        if (own.gains[0] != given.gains[0])
+            fail_msg("case %d: gain %.9g from its own windows, %.9g from the levels", k,
+                     own.gains[0], given.gains[0]);
+        assert_true(fabs(own.exposure_ev - log2(0.7)) < 0.03);
+        sd_roi_release(&roi);
+    }
+    sd_roi_opts ro = {.border = 3};
+    sd_roi roi;
+    assert_int_equal(sd_roi_build(ctx, before, after, &shift, &ro, &roi), SD_OK);
+    sd_norm_result nr;
+    sd_norm_level *part = level_rows(after, after->height - 1);
+    assert_int_equal(sd_pair_normalize_levels(ctx, before, after, &shift, &roi, SD_NORM_EXPOSURE,
+                                              NULL, lb, part, &nr),
+                     SD_ERR_ARG);
+    assert_int_equal(sd_pair_normalize_levels(ctx, before, after, &shift, &roi, SD_NORM_EXPOSURE,
+                                              NULL, la, lb, &nr),
+                     SD_ERR_ARG);
+    sd_norm_level_free(part);
+    sd_norm_level_free(lb);
+    sd_norm_level_free(la);
+    sd_norm_level_free(NULL);
+    assert_null(sd_norm_level_new(0, 5));
+    sd_roi_release(&roi);
+    sd_image_free(before);
+    sd_image_free(after);
+}
+
 static void test_errors_and_none(void **state)
 {
     (void)state;
@@ -240,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_exposure_one_stop),
         cmocka_unit_test(test_real_redness_survives),
         cmocka_unit_test(test_reference_cast),
+        cmocka_unit_test(test_levels_made_beforehand),
         cmocka_unit_test(test_errors_and_none),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -207,21 +207,60 @@ static void test_clipped(void **state)
     sd_image_free(ai);
 }
 
+/* AFTER's mask by the inverse rule itself: each AFTER pixel takes the label
+ * of the BEFORE pixel nearest to its image through inv (sd_xform_apply's
+ * arithmetic, floor), when that pixel lies in the box of BEFORE's labelled
+ * (geometric) pixels, else 0. */
+static void check_after(const sd_roi *roi, const sd_xform *xf, int trial)
+{
+    int gx0 = roi->bw, gy0 = roi->bh, gx1 = -1, gy1 = -1;
+    for (int y = 0; y < roi->bh; y++)
+        for (int x = 0; x < roi->bw; x++)
+            if (roi->before[(size_t)y * roi->bw + x]) {
+                gx0 = x < gx0 ? x : gx0;
+                gx1 = x > gx1 ? x : gx1;
+                gy0 = y < gy0 ? y : gy0;
+                gy1 = y > gy1 ? y : gy1;
+            }
+    sd_xform inv;
+    assert_true(sd_xform_invert(xf, &inv));
+    for (int v = 0; v < roi->ah; v++)
+        for (int u = 0; u < roi->aw; u++) {
+            double tx, ty;
+            sd_xform_apply(&inv, u, v, &tx, &ty);
+            const double fx = floor(tx + 0.5), fy = floor(ty + 0.5);
+            int want = 0;
+            if (fx >= gx0 && fx <= gx1 && fy >= gy0 && fy <= gy1)
+                want = roi->before[(size_t)fy * roi->bw + (size_t)fx];
+            if (roi->after[(size_t)v * roi->aw + u] != want)
+                fail_msg("trial %d: AFTER pixel (%d, %d) is %d, the inverse rule says %d", trial,
+                         u, v, roi->after[(size_t)v * roi->aw + u], want);
+        }
+}
+
 /* Pixel for pixel, the BEFORE ROI equals the per-pixel geometric test
  * (sd_roi_mask_overlap: every BEFORE pixel inside the border mapped through
  * xf and tested against AFTER's border, in sd_xform_apply's arithmetic),
  * for random similarities, flips of the sign of every coefficient
  * included. The ROI finds most of each row's run by bisection and fills it,
- * so a one-pixel slip at a run's end would show here. */
+ * so a one-pixel slip at a run's end would show here. AFTER's mask equals
+ * the inverse rule (check_after), which the ROI applies per pixel only near
+ * each row's ends; every fifth trial has clipped squares in both images
+ * (rows whose labels are not one run), every third a user rectangle. */
 static void test_exact_rows(void **state)
 {
     (void)state;
     const int bw = 301, bh = 257, aw = 280, ah = 300, border = 7;
+    sc_patch wb[2] = {{60, 40, 9, 7, {1, 1, 1}}, {200, 180, 5, 12, {1, 1, 1}}};
+    sc_patch wa[2] = {{120, 150, 8, 8, {1, 1, 1}}, {30, 230, 12, 4, {1, 1, 1}}};
+    sc_scene sb = {.base = SC_SKIN, .nwhite = 2, .white = wb};
+    sc_scene sa = {.base = SC_SKIN, .nwhite = 2, .white = wa};
     sd_image *bi = flat(bw, bh), *ai = flat(aw, ah);
+    sd_image *bc = sc_render(&sb, bw, bh, NULL), *ac = sc_render(&sa, aw, ah, NULL);
     uint8_t *ref = malloc((size_t)bw * bh);
-    assert_true(bi && ai && ref);
+    assert_true(bi && ai && bc && ac && ref);
     uint64_t r = 12345;
-    for (int trial = 0; trial < 40; trial++) {
+    for (int trial = 0; trial < 60; trial++) {
         double u[5];
         for (int i = 0; i < 5; i++) {
             r = r * 6364136223846793005ull + 1442695040888963407ull;
@@ -234,10 +273,17 @@ static void test_exact_rows(void **state)
                         (u[3] - 0.5) * 120}};
         if (trial == 1)
             xf.m[1] = xf.m[3] = 0; /* axis-aligned: a coefficient exactly 0 */
-        sd_roi_opts o = {.border = border};
+        const int clipped = trial % 5 == 4;
+        const sd_rect rect = {20 + (int)(u[4] * 60), 15 + (int)(u[4] * 40), 200, 180};
+        sd_roi_opts o = {.border = border, .rect = trial % 3 == 2 ? &rect : NULL};
         sd_roi roi;
-        if (sd_roi_build(ctx, bi, ai, &xf, &o, &roi) != SD_OK)
+        if (sd_roi_build(ctx, clipped ? bc : bi, clipped ? ac : ai, &xf, &o, &roi) != SD_OK)
             continue; /* no overlap: nothing to compare */
+        check_after(&roi, &xf, trial);
+        if (clipped || o.rect) {
+            sd_roi_release(&roi);
+            continue; /* the geometric test below knows neither */
+        }
         memset(ref, 0, (size_t)bw * bh);
         for (int y = border; y < bh - border; y++)
             memset(ref + (size_t)y * bw + border, 1, (size_t)(bw - 2 * border));
@@ -249,6 +295,63 @@ static void test_exact_rows(void **state)
         sd_roi_release(&roi);
     }
     free(ref);
+    sd_image_free(bi);
+    sd_image_free(ai);
+    sd_image_free(bc);
+    sd_image_free(ac);
+}
+
+/* sd_row_marks against the definition (a sample >= 250 * 257: clipped; a
+ * sample <= 5 * 257: dark), on rows with either, both and none, and at
+ * every width 1..40 (the vector body and its tail); and a ROI built from
+ * given marks is the one sd_roi_build makes itself. */
+static void test_given_marks(void **state)
+{
+    (void)state;
+    uint16_t row[3 * 40];
+    uint64_t r = 99;
+    for (int w = 1; w <= 40; w++)
+        for (int k = 0; k < 8; k++) {
+            for (int i = 0; i < 3 * w; i++) {
+                r = r * 6364136223846793005ull + 1442695040888963407ull;
+                /* mostly mid-grey; now and then a clipped or a dark sample */
+                const unsigned u = (unsigned)(r >> 33) % 1000;
+                row[i] = (uint16_t)(u < 3 ? 250 * 257 + u : u < 6 ? 5 * 257 - u + 3 : 30000 + u);
+            }
+            unsigned want = 0;
+            for (int i = 0; i < 3 * w; i++)
+                want |= (row[i] >= 250u * 257u ? SD_ROW_CLIP : 0u) |
+                        (row[i] <= 5u * 257u ? SD_ROW_DARK : 0u);
+            assert_int_equal(sd_row_marks(row, w), want);
+        }
+    sc_patch wb = {40, 40, 10, 10, {1, 1, 1}}, wa = {100, 60, 8, 8, {1, 1, 1}};
+    sc_scene sb = {.base = SC_SKIN, .nwhite = 1, .white = &wb};
+    sc_scene sa = {.base = SC_SKIN, .nwhite = 1, .white = &wa};
+    sd_image *bi = sc_render(&sb, 160, 120, NULL), *ai = sc_render(&sa, 150, 130, NULL);
+    uint8_t *mb = malloc(120), *ma = malloc(130);
+    for (int y = 0; y < 120; y++)
+        mb[y] = (uint8_t)sd_row_marks(bi->px + (size_t)y * bi->stride, bi->width);
+    for (int y = 0; y < 130; y++)
+        ma[y] = (uint8_t)sd_row_marks(ai->px + (size_t)y * ai->stride, ai->width);
+    sd_xform xf = {{0.99, -0.05, 3, 0.05, 0.99, -2}};
+    sd_roi_opts o = {.border = 5};
+    sd_roi a, b;
+    build_ok(bi, ai, &xf, &o, &a);
+    o.marks_before = mb;
+    o.marks_after = ma;
+    build_ok(bi, ai, &xf, &o, &b);
+    assert_true(a.clipped_before > 0 && a.clipped_after > 0);
+    assert_int_equal(a.pixels, b.pixels);
+    assert_memory_equal(a.before, b.before, 160 * 120);
+    assert_memory_equal(a.after, b.after, 150 * 130);
+    assert_memory_equal(a.rows_before, mb, 120);
+    assert_memory_equal(b.rows_before, mb, 120);
+    assert_memory_equal(a.rows_after, ma, 130);
+    assert_memory_equal(b.rows_after, ma, 130);
+    sd_roi_release(&a);
+    sd_roi_release(&b);
+    free(mb);
+    free(ma);
     sd_image_free(bi);
     sd_image_free(ai);
 }
@@ -301,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_rect_mask_border),
         cmocka_unit_test(test_clipped),
         cmocka_unit_test(test_exact_rows),
+        cmocka_unit_test(test_given_marks),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

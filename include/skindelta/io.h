@@ -24,6 +24,15 @@ typedef struct sd_load_opts {
     uint64_t max_pixels; /* cap on width*height before allocating; 0 = SD_DEFAULT_MAX_PIXELS */
     int scale_denom;     /* JPEG only: DCT-domain downscale 1, 2, 4 or 8 (0 = 1); PNG ignores it */
     int no_hash;         /* leave sha256 empty (a second decode of bytes already hashed) */
+    /* Optional (NULL: none): called on the loading thread with every row of
+     * the upright image, y = 0 .. height - 1 in order, once each, as soon as
+     * row y holds its final samples, so a pass that needs every pixel once
+     * can run while the row is in cache: a JPEG stored upright (EXIF
+     * orientation 1, scale_denom 1 or not) calls it as each row is decoded,
+     * other images after the decode. A load that fails may have called it
+     * for some rows. */
+    void (*row_fn)(void *arg, const sd_image *img, int y);
+    void *row_arg;
 } sd_load_opts;
 
 /* Load a JPEG or PNG file. opts may be NULL (defaults). On success *out is

@@ -57,6 +57,12 @@ typedef struct sd_roi_opts {
     const uint8_t *mask;  /* user mask in BEFORE's frame (nonzero = in), or NULL */
     int mask_w, mask_h;   /* must equal BEFORE's size */
     int border;           /* pixels removed inside the overlap and the image edges */
+    /* Optional: the row marks (sd_row_marks) of every row of BEFORE and of
+     * AFTER, when the caller made them already (from sd_load_opts' row_fn,
+     * while the rows were in cache): sd_roi_build then does not read the
+     * images for them. Either may be NULL (then made here); given, they must
+     * be sd_row_marks' values. */
+    const uint8_t *marks_before, *marks_after;
 } sd_roi_opts;
 
 /* Values of the ROI masks: 0 outside; 1 (SD_ROI_IN) in the ROI;
@@ -87,6 +93,9 @@ typedef struct sd_roi {
 /* Row marks of sd_roi: a sample at or above the clip level (250 on the
  * 8-bit scale); a sample at or below the crush level (5). */
 enum { SD_ROW_CLIP = 1, SD_ROW_DARK = 2 };
+
+/* The marks of one row of `width` pixels (3 * width samples). */
+unsigned sd_row_marks(const uint16_t *row, int width);
 
 /* Build the ROI: overlap (BEFORE pixels mapping inside AFTER) ∩ rect ∩ mask,
  * minus `border`, minus pixels clipped in either image. after/xf may be NULL

@@ -49,6 +49,8 @@
 #define AL_ECC_ITER 25
 #define AL_ECC_EPS 0.005
 #define AL_ECC_SAMPLES 60000.0
+/* accumulate's prefetch distance, in samples */
+#define AL_ECC_AHEAD 16
 /* Candidates whose maps at the search level end within this many level
  * pixels of an earlier candidate's are the same solution. */
 #define AL_ECC_SAME 0.25

@@ -78,13 +78,44 @@ static sd_status run_pair(sd_ctx *ctx, void *(*fn)(void *), pair_job *jb, pair_j
  * (sd_image_load_mem_box at SD_ALIGN_BASE_SIDE: d x d boxes, d the
  * aligner's base factor for this image's own size), which the aligner
  * takes in place of a decode scaled in the DCT domain (the boxes cost
- * about a sixth of that decode; docs/align.md, "Speed"). */
+ * about a sixth of that decode; docs/align.md, "Speed"); and what the
+ * ROI and the exposure gain would otherwise read the whole image for, made
+ * by the loader's row_fn while each row is in cache: the row marks, and
+ * (exposure method) the level of block luminances. Either is NULL when it
+ * could not be allocated: the stage then makes it. */
 typedef struct load_job {
     pair_job pj; /* first: run_pair's view */
     const char *path;
     const sd_compare_params *p;
     sd_image *img, *coarse;
+    uint8_t *marks;
+    sd_norm_level *level;
 } load_job;
+
+static void load_row(void *arg, const sd_image *img, int y)
+{
+    load_job *j = arg;
+    if (y == 0) {
+        free(j->marks);
+        sd_norm_level_free(j->level);
+        j->marks = sd_alloc_array((size_t)img->height, 1);
+        j->level = j->p->normalize == SD_NORM_EXPOSURE
+                       ? sd_norm_level_new(img->width, img->height)
+                       : NULL;
+    }
+    if (j->marks)
+        j->marks[y] = (uint8_t)sd_row_marks(img->px + (size_t)y * img->stride, img->width);
+    sd_norm_level_add_row(j->level, img, y);
+}
+
+static void load_job_release(load_job *j)
+{
+    sd_image_free(j->img);
+    sd_image_free(j->coarse);
+    free(j->marks);
+    sd_norm_level_free(j->level);
+    memset(j, 0, sizeof *j);
+}
 
 static void *load_job_run(void *arg)
 {
@@ -92,7 +123,8 @@ static void *load_job_run(void *arg)
     uint8_t *data = NULL;
     size_t len = 0;
     sd_status s = sd_file_read(j->pj.ctx, j->path, 0, &data, &len);
-    sd_load_opts lo = {.max_pixels = j->p->max_pixels, .scale_denom = 1};
+    sd_load_opts lo = {.max_pixels = j->p->max_pixels, .scale_denom = 1, .row_fn = load_row,
+                       .row_arg = j};
     if (s == SD_OK)
         s = sd_image_load_mem_box(j->pj.ctx, data, len, j->path, &lo, SD_ALIGN_BASE_SIDE,
                                   &j->img, &j->coarse);
@@ -104,23 +136,16 @@ static void *load_job_run(void *arg)
 /* Decode both images, on two threads when the context allows. BEFORE's
  * error wins when both fail, whatever the thread count. */
 static sd_status load_pair(sd_ctx *ctx, const char *bp, const char *ap,
-                           const sd_compare_params *p, sd_image **b, sd_image **a,
-                           sd_image **bc, sd_image **ac)
+                           const sd_compare_params *p, load_job *jb, load_job *ja)
 {
-    load_job jb = {{NULL, SD_OK}, bp, p, NULL, NULL}, ja = {{NULL, SD_OK}, ap, p, NULL, NULL};
-    const sd_status s = run_pair(ctx, load_job_run, &jb.pj, &ja.pj);
+    *jb = (load_job){{NULL, SD_OK}, bp, p, NULL, NULL, NULL, NULL};
+    *ja = (load_job){{NULL, SD_OK}, ap, p, NULL, NULL, NULL, NULL};
+    const sd_status s = run_pair(ctx, load_job_run, &jb->pj, &ja->pj);
     if (s != SD_OK) {
-        sd_image_free(jb.img);
-        sd_image_free(ja.img);
-        sd_image_free(jb.coarse);
-        sd_image_free(ja.coarse);
-        return s;
+        load_job_release(jb);
+        load_job_release(ja);
     }
-    *b = jb.img;
-    *a = ja.img;
-    *bc = jb.coarse;
-    *ac = ja.coarse;
-    return SD_OK;
+    return s;
 }
 
 /* The user's mask: an image of BEFORE's size, white (>= 50 % grey) = measured. */
@@ -207,9 +232,10 @@ done:
     return s;
 }
 
+/* bm, am: the images' row marks, or NULL (see sd_roi_opts). */
 static sd_status build_roi(sd_ctx *ctx, const sd_compare_params *p, const char *before_path,
                            const sd_image *before, const sd_image *after, const sd_xform *xf,
-                           sd_roi *roi)
+                           const uint8_t *bm, const uint8_t *am, sd_roi *roi)
 {
     uint8_t *mask = NULL;
     sd_status s = load_mask(ctx, p, before, &mask);
@@ -221,6 +247,8 @@ static sd_status build_roi(sd_ctx *ctx, const sd_compare_params *p, const char *
         .mask_w = before->width,
         .mask_h = before->height,
         .border = sd_metric_border(&p->metric),
+        .marks_before = bm,
+        .marks_after = am,
     };
     s = sd_roi_build(ctx, before, after, xf, &ro, roi);
     sd_free(mask);
@@ -238,11 +266,13 @@ sd_status sd_pair_compare(sd_ctx *ctx, const char *before_path, const char *afte
 {
     memset(out, 0, sizeof *out);
     double t0 = now_ms();
-    sd_image *before = NULL, *after = NULL, *bc = NULL, *ac = NULL;
+    /* jb and ja own the images and what the loader made on the way */
+    load_job jb, ja;
     sd_roi roi = {0};
-    sd_status s = load_pair(ctx, before_path, after_path, p, &before, &after, &bc, &ac);
+    sd_status s = load_pair(ctx, before_path, after_path, p, &jb, &ja);
     if (s != SD_OK)
-        goto done;
+        return s;
+    const sd_image *before = jb.img, *after = ja.img;
     info_from(&out->before, before_path, before);
     info_from(&out->after, after_path, after);
     double t1 = now_ms();
@@ -252,16 +282,16 @@ sd_status sd_pair_compare(sd_ctx *ctx, const char *before_path, const char *afte
     /* AFTER's scaled decode was chosen from its own size: it serves only
      * when BEFORE's size allows that scale too */
     const int dmax = sd_align_scale_denom(before->width, before->height);
-    if (ac && ac->width < (after->width + dmax - 1) / dmax) {
-        sd_image_free(ac);
-        ac = NULL;
+    if (ja.coarse && ja.coarse->width < (after->width + dmax - 1) / dmax) {
+        sd_image_free(ja.coarse);
+        ja.coarse = NULL;
     }
-    sd_align_input ib = {bc ? bc : before, before->width, before->height};
-    sd_align_input ia = {ac ? ac : after, after->width, after->height};
+    sd_align_input ib = {jb.coarse ? jb.coarse : before, before->width, before->height};
+    sd_align_input ia = {ja.coarse ? ja.coarse : after, after->width, after->height};
     s = sd_pair_align_inputs(ctx, &ib, &ia, &ao, &out->alignment);
-    sd_image_free(bc);
-    sd_image_free(ac);
-    bc = ac = NULL;
+    sd_image_free(jb.coarse);
+    sd_image_free(ja.coarse);
+    jb.coarse = ja.coarse = NULL;
     if (s != SD_OK)
         goto done;
     if (out->alignment.status == SD_ALIGN_FAILED && !p->allow_unaligned) {
@@ -275,7 +305,10 @@ sd_status sd_pair_compare(sd_ctx *ctx, const char *before_path, const char *afte
     out->timing.align_ms = t2 - t1;
 
     const sd_xform *xf = &out->alignment.xf;
-    s = build_roi(ctx, p, before_path, before, after, xf, &roi);
+    s = build_roi(ctx, p, before_path, before, after, xf, jb.marks, ja.marks, &roi);
+    free(jb.marks);
+    free(ja.marks);
+    jb.marks = ja.marks = NULL;
     if (s != SD_OK)
         goto done;
     out->roi_source = roi.source;
@@ -283,8 +316,12 @@ sd_status sd_pair_compare(sd_ctx *ctx, const char *before_path, const char *afte
     out->roi_bbox = roi.bbox;
     double t2r = now_ms();
     out->timing.roi_ms = t2r - t2;
-    s = sd_pair_normalize(ctx, before, after, xf, &roi, p->normalize, p->has_ref ? &p->ref : NULL,
-                          &out->normalization);
+    s = sd_pair_normalize_levels(ctx, before, after, xf, &roi, p->normalize,
+                                 p->has_ref ? &p->ref : NULL, jb.level, ja.level,
+                                 &out->normalization);
+    sd_norm_level_free(jb.level);
+    sd_norm_level_free(ja.level);
+    jb.level = ja.level = NULL;
     if (s != SD_OK)
         goto done;
     double t3 = now_ms();
@@ -303,10 +340,8 @@ sd_status sd_pair_compare(sd_ctx *ctx, const char *before_path, const char *afte
     out->timing.total_ms = now_ms() - t0;
 done:
     sd_roi_release(&roi);
-    sd_image_free(before);
-    sd_image_free(after);
-    sd_image_free(bc);
-    sd_image_free(ac);
+    load_job_release(&jb);
+    load_job_release(&ja);
     return s;
 }
 
@@ -323,7 +358,7 @@ sd_status sd_image_analyze(sd_ctx *ctx, const char *path, const sd_compare_param
     info_from(&out->image, path, img);
     double t1 = now_ms();
     out->timing.decode_ms = t1 - t0;
-    s = build_roi(ctx, p, path, img, NULL, NULL, &roi);
+    s = build_roi(ctx, p, path, img, NULL, NULL, NULL, NULL, &roi);
     if (s != SD_OK)
         goto done;
     out->roi_source = roi.source;

@@ -26,7 +26,13 @@ typedef struct sd_io_opts {
     int scale_denom;     /* 1, 2, 4 or 8 */
     int box_side;        /* > 0 with box: sd_image_load_mem_box's reduced copy */
     sd_image **box;      /* where the JPEG decoder puts it (NULL: none wanted) */
+    void (*row_fn)(void *arg, const sd_image *img, int y); /* sd_load_opts' */
+    void *row_arg;
 } sd_io_opts;
+
+/* Call o->row_fn (when set) on every row of img, in order: for images whose
+ * rows were not handed over as they were decoded. */
+void sd_io_rows_visit(const sd_io_opts *o, const sd_image *img);
 
 /* Decoders. `data` holds the whole file, already recognised by its first
  * bytes; `name` is used in messages. On success *out is a new upright image

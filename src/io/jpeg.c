@@ -418,13 +418,18 @@ sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const 
             for (int i = 0; i < want; i++)
                 box_add_row(rgb8 + (size_t)i * row3, w, d, y0 + i, h, box_acc, box);
         if (orientation == 1)
-            for (int i = 0; i < want; i++)
+            for (int i = 0; i < want; i++) {
                 widen8(rgb8 + (size_t)i * row3, row3, im->px + (size_t)(y0 + i) * im->stride);
+                if (opts->row_fn)
+                    opts->row_fn(opts->row_arg, im, y0 + i);
+            }
         else
             sd_io_put_rows8(im, orientation, w, h, y0, want, rgb8, row3);
     }
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
+    if (orientation != 1)
+        sd_io_rows_visit(opts, im);
     free(row);
     free(rgb8);
     free(box_acc);

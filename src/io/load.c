@@ -123,6 +123,13 @@ sd_status sd_file_read(sd_ctx *ctx, const char *path, size_t max_bytes, uint8_t 
     return SD_OK;
 }
 
+void sd_io_rows_visit(const sd_io_opts *o, const sd_image *img)
+{
+    if (o->row_fn)
+        for (int y = 0; y < img->height; y++)
+            o->row_fn(o->row_arg, img, y);
+}
+
 sd_status sd_image_load_mem(sd_ctx *ctx, const void *data, size_t len, const char *name,
                             const sd_load_opts *opts, sd_image **out)
 {
@@ -142,8 +149,10 @@ sd_status sd_image_load_mem_box(sd_ctx *ctx, const void *data, size_t len, const
         name = "(memory)";
     if (!data && len)
         return sd_fail(ctx, SD_ERR_ARG, "%s: no data", name);
-    sd_io_opts o = {SD_DEFAULT_MAX_PIXELS, 1, box_side, box};
+    sd_io_opts o = {SD_DEFAULT_MAX_PIXELS, 1, box_side, box, NULL, NULL};
     if (opts) {
+        o.row_fn = opts->row_fn;
+        o.row_arg = opts->row_arg;
         if (opts->max_pixels)
             o.max_pixels = opts->max_pixels;
         if (opts->scale_denom) {
@@ -170,6 +179,8 @@ sd_status sd_image_load_mem_box(sd_ctx *ctx, const void *data, size_t len, const
         break;
     case FMT_PNG:
         s = sd_io_decode_png(ctx, d, len, name, &o, &img);
+        if (s == SD_OK)
+            sd_io_rows_visit(&o, img);
         format = "png";
         break;
     default:

@@ -64,6 +64,8 @@ typedef struct fwd_job {
     const uint8_t *arow_clip; /* per AFTER row: has a clipped pixel */
     const uint8_t *brow_clip; /* per BEFORE row */
     uint8_t *out;
+    int *impure; /* [y + 1]: 1 when row y's labels are not exactly its
+                  * geometric run as SD_ROI_IN (a user mask, an exclusion) */
     double ab, ax1, ay1;
     int x0, x1, y0, y1;
     size_t geometric, clipped_b, clipped_a, pixels;
@@ -149,7 +151,7 @@ static void *fwd_run(void *arg)
         const uint16_t *brow = sd_image_px(before, 0, y);
         const int bclip = j->brow_clip[y] & SD_ROW_CLIP;
         uint8_t *orow = j->out + (size_t)y * (size_t)bw;
-        size_t geo = 0;
+        size_t geo = 0, excluded = 0;
         int gx0 = bw, gx1 = -1, bx0 = bw, bx1 = -1;
         /* Without a user mask or a clipped pixel on the way, the row is one
          * run of SD_ROI_IN: its ends by bisection, the rest by memset. */
@@ -199,6 +201,7 @@ static void *fwd_run(void *arg)
                 j->clipped_a += (size_t)ca;
                 if (cb || ca) {
                     orow[x] = SD_ROI_EXCLUDED;
+                    excluded++;
                     continue;
                 }
                 orow[x] = SD_ROI_IN;
@@ -207,6 +210,7 @@ static void *fwd_run(void *arg)
                 bx1 = x;
             }
         }
+        j->impure[y + 1] = mrow || excluded;
         if (geo) {
             j->geometric += geo;
             j->gx0 = SD_MIN(j->gx0, gx0);
@@ -232,42 +236,103 @@ typedef struct clip_job {
     int v0, v1;
 } clip_job;
 
+unsigned sd_row_marks(const uint16_t *row, int width)
+{
+    return sd_row_extremes(row, 3 * (size_t)width, SD_CRUSH_LEVEL, SD_CLIP_LEVEL);
+}
+
 static void *clip_run(void *arg)
 {
     const clip_job *j = arg;
-    const size_t n = 3 * (size_t)j->img->width;
-    for (int v = j->v0; v < j->v1; v++) {
-        const unsigned any =
-            sd_row_extremes(sd_image_px(j->img, 0, v), n, SD_CRUSH_LEVEL, SD_CLIP_LEVEL);
-        j->row_clip[v] = (uint8_t)any;
-    }
+    for (int v = j->v0; v < j->v1; v++)
+        j->row_clip[v] = (uint8_t)sd_row_marks(sd_image_px(j->img, 0, v), j->img->width);
     return NULL;
+}
+
+/* Intersect [*a, *b] with the real solutions u of lo <= k u + c <= hi;
+ * 0 when that is empty. */
+static int lin_range(double k, double c, double lo, double hi, double *a, double *b)
+{
+    if (k == 0) {
+        if (c < lo || c > hi)
+            return 0;
+    } else {
+        const double s = (lo - c) / k, t = (hi - c) / k;
+        *a = fmax(*a, fmin(s, t));
+        *b = fmin(*b, fmax(s, t));
+    }
+    return *a <= *b;
 }
 
 /* The inverse pass over AFTER rows [v0, v1): each AFTER pixel takes the
  * label of the BEFORE pixel nearest to its inverse image, when that lies in
  * the geometric ROI's box. floor(t) in [g0, g1] <=> g0 <= t < g1 + 1. */
 typedef struct inv_job {
-    const sd_xform *inv;
+    const sd_xform *xf, *inv;
     const uint8_t *before;
+    const int *impure; /* prefix counts of fwd_job's impure rows */
     uint8_t *after;
-    int bw, aw, gx0, gy0, gx1, gy1, v0, v1;
+    double ab, ax1, ay1; /* fwd_job's */
+    int bw, aw, x0, y0, x1, y1, gx0, gy0, gx1, gy1, v0, v1;
 } inv_job;
 
+/* The per-pixel rule on columns [u0, u1] of AFTER row v (mv1 = m1 v,
+ * mv4 = m4 v of the inverse). */
+static void inv_pixels(const inv_job *j, int v, int u0, int u1)
+{
+    const double *m = j->inv->m;
+    const double mv1 = m[1] * v, mv4 = m[4] * v;
+    const double lx = j->gx0, hx = j->gx1 + 1.0, ly = j->gy0, hy = j->gy1 + 1.0;
+    uint8_t *orow = j->after + (size_t)v * (size_t)j->aw;
+    for (int u = u0; u <= u1; u++) {
+        const double tx = m[0] * u + mv1 + m[2] + 0.5, ty = m[3] * u + mv4 + m[5] + 0.5;
+        if (!(tx >= lx && tx < hx && ty >= ly && ty < hy))
+            continue;
+        orow[u] = j->before[(size_t)(long)ty * (size_t)j->bw + (size_t)(long)tx];
+    }
+}
+
+/* Per row, the rule runs only on the columns whose inverse image comes
+ * within a pixel of the geometric box (the others keep calloc's 0), and
+ * not on an interior run that is surely SD_ROI_IN, filled by memset: the
+ * columns whose nearest BEFORE pixel (x, y), off the inverse image by at
+ * most half a pixel each way, lies in the forward pass's window, maps
+ * inside AFTER's border even with that half pixel carried through xf, and
+ * sits on a row whose labels are exactly its geometric run. The margins
+ * (1e-3 px) are far above the rounding of either transform (~1e-11 px), so
+ * the mask is the per-pixel rule's, pixel for pixel (test_exact_rows). */
 static void *inv_run(void *arg)
 {
     const inv_job *j = arg;
-    const double *m = j->inv->m;
-    const double lx = j->gx0, hx = j->gx1 + 1.0, ly = j->gy0, hy = j->gy1 + 1.0;
+    const double *m = j->inv->m, *f = j->xf->m;
+    const double e = 1e-3;
+    const double hu = 0.5 * (fabs(f[0]) + fabs(f[1])) + e, hv = 0.5 * (fabs(f[3]) + fabs(f[4])) + e;
     for (int v = j->v0; v < j->v1; v++) {
-        const double mv1 = m[1] * v, mv4 = m[4] * v;
-        uint8_t *orow = j->after + (size_t)v * (size_t)j->aw;
-        for (int u = 0; u < j->aw; u++) {
-            const double tx = m[0] * u + mv1 + m[2] + 0.5, ty = m[3] * u + mv4 + m[5] + 0.5;
-            if (!(tx >= lx && tx < hx && ty >= ly && ty < hy))
-                continue;
-            orow[u] = j->before[(size_t)(long)ty * (size_t)j->bw + (size_t)(long)tx];
+        const double cx = m[1] * v + m[2] + 0.5, cy = m[4] * v + m[5] + 0.5;
+        double ga = 0, gb = j->aw - 1;
+        if (!lin_range(m[0], cx, j->gx0 - 1.0, j->gx1 + 2.0, &ga, &gb) ||
+            !lin_range(m[3], cy, j->gy0 - 1.0, j->gy1 + 2.0, &ga, &gb))
+            continue;
+        const int ua = (int)ceil(ga), ub = (int)floor(gb);
+        int ia = ub + 1, ib = ub; /* the interior run, empty unless found */
+        double a = fmax(ga, j->ab + hu), b = fmin(gb, j->ax1 - hu);
+        if (v >= j->ab + hv && v <= j->ay1 - hv &&
+            lin_range(m[0], cx, j->x0 + e, j->x1 + 1.0 - e, &a, &b) &&
+            lin_range(m[3], cy, j->y0 + e, j->y1 + 1.0 - e, &a, &b) &&
+            ceil(a) <= floor(b)) {
+            const int sa = (int)ceil(a), sb = (int)floor(b);
+            const double mv4 = m[4] * v;
+            const long r0 = (long)(m[3] * sa + mv4 + m[5] + 0.5),
+                       r1 = (long)(m[3] * sb + mv4 + m[5] + 0.5);
+            if (j->impure[SD_MAX(r0, r1) + 1] == j->impure[SD_MIN(r0, r1)]) {
+                ia = sa;
+                ib = sb;
+            }
         }
+        inv_pixels(j, v, ua, SD_MIN(ub, ia - 1));
+        if (ia <= ib)
+            memset(j->after + (size_t)v * (size_t)j->aw + ia, SD_ROI_IN, (size_t)(ib - ia + 1));
+        inv_pixels(j, v, SD_MAX(ua, ib + 1), ub);
     }
     return NULL;
 }
@@ -275,7 +340,7 @@ static void *inv_run(void *arg)
 sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *after,
                        const sd_xform *xf, const sd_roi_opts *opts, sd_roi *out)
 {
-    static const sd_roi_opts none = {NULL, NULL, 0, 0, 0};
+    static const sd_roi_opts none = {NULL, NULL, 0, 0, 0, NULL, NULL};
     if (!out)
         return sd_fail(ctx, SD_ERR_ARG, "roi: missing output");
     memset(out, 0, sizeof *out);
@@ -332,9 +397,10 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
         x1 = SD_MIN(x1, r->x + r->w - 1);
         y1 = SD_MIN(y1, r->y + r->h - 1);
     }
-    /* which rows of each image hold a clipped (or dark) pixel: the passes
-     * below, and the metric stage's flag pass, read pixels only on those
-     * rows (the slanted walk through AFTER would otherwise miss the cache) */
+    /* which rows of each image hold a clipped (or dark) pixel (given, or
+     * found here): the passes below, and the metric stage's flag pass, read
+     * pixels only on those rows (the slanted walk through AFTER would
+     * otherwise miss the cache) */
     uint8_t *brow_clip = sd_alloc_array((size_t)bh + (after ? (size_t)after->height : 0), 1);
     if (!brow_clip) {
         sd_roi_release(out);
@@ -345,6 +411,11 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
     out->rows_after = arow_clip;
     for (int k = 0; k < (after ? 2 : 1); k++) {
         const sd_image *img = k ? after : before;
+        const uint8_t *given = k ? opts->marks_after : opts->marks_before;
+        if (given) {
+            memcpy(k ? arow_clip : brow_clip, given, (size_t)img->height);
+            continue;
+        }
         const int ntc = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, img->height));
         clip_job cj[SD_MAX_JOBS];
         for (int t = 0; t < ntc; t++)
@@ -353,13 +424,20 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
                                (int)((long)img->height * (t + 1) / ntc)};
         sd_run_jobs(ntc, clip_run, cj, sizeof cj[0]);
     }
+    /* per BEFORE row, whether its labels are not just its geometric run
+     * (fwd_job), summed up to each row for the inverse pass */
+    int *impure = sd_calloc_array((size_t)bh + 1, sizeof *impure);
+    if (!impure) {
+        sd_roi_release(out);
+        return sd_fail(ctx, SD_ERR_NOMEM, "roi: out of memory");
+    }
     /* the window may be empty (a rectangle inside the border): one empty band */
     const int nt = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MAX(1, SD_MIN(SD_MAX_JOBS, y1 - y0 + 1)));
     fwd_job jobs[SD_MAX_JOBS];
     for (int t = 0; t < nt; t++)
         jobs[t] = (fwd_job){.before = before, .after = after, .xf = xf, .mask = opts->mask,
-                            .arow_clip = arow_clip, .brow_clip = brow_clip, .out = out->before, .ab = ab, .ax1 = ax1, .ay1 = ay1, .x0 = x0,
-                            .x1 = x1, .y0 = y0 + (int)((long)(y1 - y0 + 1) * t / nt),
+                            .arow_clip = arow_clip, .brow_clip = brow_clip, .out = out->before,
+                            .impure = impure, .ab = ab, .ax1 = ax1, .ay1 = ay1, .x0 = x0, .x1 = x1, .y0 = y0 + (int)((long)(y1 - y0 + 1) * t / nt),
                             .y1 = y0 + (int)((long)(y1 - y0 + 1) * (t + 1) / nt) - 1};
     sd_run_jobs(nt, fwd_run, jobs, sizeof jobs[0]);
     /* merged in a fixed order: integer counts and boxes */
@@ -381,6 +459,7 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
         gy1 = SD_MAX(gy1, j->gy1);
     }
     if (out->pixels == 0) {
+        free(impure);
         const char *why = out->geometric_pixels ? "every pixel of it is clipped"
                           : after ? "the images do not overlap enough inside the border"
                                   : "nothing is left inside the border";
@@ -388,23 +467,31 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
         return sd_fail(ctx, SD_ERR_TOO_SMALL, "roi: the region of interest is empty (%s)", why);
     }
     out->bbox = (sd_rect){bx0, by0, bx1 - bx0 + 1, by1 - by0 + 1};
-    if (!after)
+    if (!after) {
+        free(impure);
         return SD_OK;
+    }
+    for (int y = 0; y < bh; y++)
+        impure[y + 1] += impure[y];
 
     const int aw = after->width, ah = after->height;
     out->aw = aw;
     out->ah = ah;
     out->after = sd_calloc_array((size_t)aw, (size_t)ah);
     if (!out->after) {
+        free(impure);
         sd_roi_release(out);
         return sd_fail(ctx, SD_ERR_NOMEM, "roi: out of memory for %dx%d", aw, ah);
     }
     const int nti = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, ah));
     inv_job ij[SD_MAX_JOBS];
     for (int t = 0; t < nti; t++)
-        ij[t] = (inv_job){.inv = &inv, .before = out->before, .after = out->after, .bw = bw,
-                          .aw = aw, .gx0 = gx0, .gy0 = gy0, .gx1 = gx1, .gy1 = gy1,
-                          .v0 = (int)((long)ah * t / nti), .v1 = (int)((long)ah * (t + 1) / nti)};
+        ij[t] = (inv_job){.xf = xf, .inv = &inv, .before = out->before, .impure = impure,
+                          .after = out->after, .ab = ab, .ax1 = ax1, .ay1 = ay1, .bw = bw,
+                          .aw = aw, .x0 = x0, .y0 = y0, .x1 = x1, .y1 = y1, .gx0 = gx0,
+                          .gy0 = gy0, .gx1 = gx1, .gy1 = gy1, .v0 = (int)((long)ah * t / nti),
+                          .v1 = (int)((long)ah * (t + 1) / nti)};
     sd_run_jobs(nti, inv_run, ij, sizeof ij[0]);
+    free(impure);
     return SD_OK;
 }

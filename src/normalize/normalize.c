@@ -50,10 +50,15 @@ static double luminance(const double rgb[3])
  * and Gaussian together smooth like the full-resolution sigma: variance
  * sigma^2 = (F^2 - 1) / 12 (the F-tap box) + (F sigma_l)^2. The samples are
  * every F-th pixel of the ROI, one per block, so the level carries what
- * they need; both images go through the same level. */
+ * they need; both images go through the same level. The blocks lie on the
+ * image's own grid: block (i, j) covers pixels F i .. F i + F - 1 and
+ * F j .. F j + F - 1, the last ones repeating the image's last column or
+ * row, so a block's mean does not depend on which window it was made for,
+ * and a level made row by row while the image loads (sd_norm_level) is the
+ * same numbers. */
 typedef struct half_level {
     sd_plane pl;
-    int ox, oy; /* full-resolution origin of the window */
+    int ox, oy; /* full-resolution origin of the window (multiples of F) */
 } half_level;
 
 /* full-resolution image coordinate -> level plane coordinate (block i
@@ -64,45 +69,120 @@ static inline float half_sample(const half_level *hl, double x, double y)
     return sd_plane_bilinear(&hl->pl, (x - hl->ox - c) * inv, (y - hl->oy - c) * inv);
 }
 
-/* Rows [y0, y1) of the block means of the window's luminance. */
+/* The one arithmetic of a block mean, shared by both ways of making the
+ * level. Row i (0 .. F-1) of a block row, n luminances, into the column
+ * sums col: */
+static void block_cols_add(float *col, const float *lum, int n, int i)
+{
+    for (int x = 0; x < n; x++)
+        col[x] = i ? col[x] + lum[x] : lum[x];
+}
+
+/* The means of blocks b0 .. b1 of a block row from its column sums (col[0]
+ * is pixel x0's) in an image w pixels wide. */
+static void block_means(const float *col, int x0, int w, int b0, int b1, float *out)
+{
+    for (int b = b0; b <= b1; b++) {
+        float acc = 0;
+        for (int i = 0; i < NORM_F; i++)
+            acc += col[SD_MIN(NORM_F * b + i, w - 1) - x0];
+        out[b - b0] = acc * (1.0f / (NORM_F * NORM_F));
+    }
+}
+
+struct sd_norm_level {
+    sd_plane pl;          /* ceil(width / F) x ceil(height / F) block means */
+    int width, height, rows; /* the image's size; rows added so far */
+    float *lum, *col;     /* one row's luminance; the block row's column sums */
+};
+
+sd_norm_level *sd_norm_level_new(int width, int height)
+{
+    if (width <= 0 || height <= 0)
+        return NULL;
+    sd_norm_level *lv = calloc(1, sizeof *lv);
+    if (!lv)
+        return NULL;
+    lv->width = width;
+    lv->height = height;
+    lv->lum = sd_alloc_array((size_t)width, sizeof(float));
+    lv->col = sd_alloc_array((size_t)width, sizeof(float));
+    if (!lv->lum || !lv->col ||
+        sd_plane_init(NULL, &lv->pl, (width + NORM_F - 1) / NORM_F,
+                      (height + NORM_F - 1) / NORM_F) != SD_OK) {
+        sd_norm_level_free(lv);
+        return NULL;
+    }
+    return lv;
+}
+
+void sd_norm_level_free(sd_norm_level *lv)
+{
+    if (!lv)
+        return;
+    sd_plane_release(&lv->pl);
+    free(lv->lum);
+    free(lv->col);
+    free(lv);
+}
+
+void sd_norm_level_add_row(sd_norm_level *lv, const sd_image *img, int y)
+{
+    if (!lv || y != lv->rows || img->width != lv->width || img->height != lv->height)
+        return; /* out of order or another image: the level stays incomplete */
+    const float one[3] = {1, 1, 1};
+    const int w = lv->width, i = y % NORM_F;
+    sd_row_luminance(sd_image_px(img, 0, y), w, one, lv->lum);
+    block_cols_add(lv->col, lv->lum, w, i);
+    if (i == NORM_F - 1 || y == lv->height - 1) {
+        /* a short last block row repeats the image's last row */
+        for (int k = i + 1; k < NORM_F; k++)
+            block_cols_add(lv->col, lv->lum, w, k);
+        block_means(lv->col, 0, w, 0, lv->pl.w - 1, sd_plane_row(&lv->pl, y / NORM_F));
+    }
+    lv->rows = y + 1;
+}
+
+/* Block rows [y0, y1) of the window's blocks bx0 .., by0 .. (tmp's row 0
+ * is block row by0): from the image, or copied from a complete level. */
 typedef struct half_job {
     const sd_image *img;
+    const sd_norm_level *lv;
     sd_plane *tmp;
-    int wx0, wy0, w, h, y0, y1;
+    int bx0, by0, y0, y1;
     int ok;
 } half_job;
 
 static void *half_run(void *arg)
 {
     half_job *j = arg;
-    const int w = j->w, wl = (w + NORM_F - 1) / NORM_F;
-    float *rows = sd_alloc_array((size_t)w, sizeof *rows);
-    float *col = sd_alloc_array((size_t)w, sizeof *col);
-    if (!rows || !col) {
-        free(rows);
+    const int w = j->img->width, h = j->img->height, wl = j->tmp->w;
+    if (j->lv) {
+        for (int y = j->y0; y < j->y1; y++)
+            memcpy(sd_plane_row(j->tmp, y), sd_plane_row(&j->lv->pl, j->by0 + y) + j->bx0,
+                   (size_t)wl * sizeof(float));
+        j->ok = 1;
+        return NULL;
+    }
+    const int x0 = NORM_F * j->bx0, n = SD_MIN(NORM_F * (j->bx0 + wl), w) - x0;
+    float *lum = sd_alloc_array((size_t)n, sizeof *lum);
+    float *col = sd_alloc_array((size_t)n, sizeof *col);
+    if (!lum || !col) {
+        free(lum);
         free(col);
         return NULL;
     }
     const float one[3] = {1, 1, 1};
     for (int y = j->y0; y < j->y1; y++) {
-        /* the block's rows summed (the last block repeats the window's
-         * last row or column where the window runs short) */
         for (int i = 0; i < NORM_F; i++) {
-            const int yy = SD_MIN(j->wy0 + NORM_F * y + i, j->wy0 + j->h - 1);
-            sd_row_luminance(sd_image_px(j->img, j->wx0, yy), w, one, rows);
-            for (int x = 0; x < w; x++)
-                col[x] = i ? col[x] + rows[x] : rows[x];
+            const int yy = SD_MIN(NORM_F * (j->by0 + y) + i, h - 1);
+            sd_row_luminance(sd_image_px(j->img, x0, yy), n, one, lum);
+            block_cols_add(col, lum, n, i);
         }
-        float *out = sd_plane_row(j->tmp, y);
-        for (int x = 0; x < wl; x++) {
-            float acc = 0;
-            for (int i = 0; i < NORM_F; i++)
-                acc += col[SD_MIN(NORM_F * x + i, w - 1)];
-            out[x] = acc * (1.0f / (NORM_F * NORM_F));
-        }
+        block_means(col, x0, w, j->bx0, j->bx0 + wl - 1, sd_plane_row(j->tmp, y));
     }
     free(col);
-    free(rows);
+    free(lum);
     j->ok = 1;
     return NULL;
 }
@@ -145,11 +225,14 @@ static void *ratio_run(void *arg)
 }
 
 /* The level of img's luminance over the window [x0, x1] x [y0, y1]
- * (clamped to the image) grown by the blur's reach + 2 blocks. Inside the
- * window every value is the one the level of the whole image gives (same
- * taps; mirroring only where the window meets the image's edge). */
-static sd_status half_luminance(sd_ctx *ctx, const sd_image *img, double sigma, double x0,
-                                double y0, double x1, double y1, half_level *hl)
+ * (clamped to the image) grown by the blur's reach + 2 blocks, in whole
+ * blocks of the image's grid, from lv when given (complete, img's), else
+ * from img. Inside the window every value is the one the level of the
+ * whole image gives (same taps; mirroring only where the window meets the
+ * image's edge). */
+static sd_status half_luminance(sd_ctx *ctx, const sd_image *img, const sd_norm_level *lv,
+                                double sigma, double x0, double y0, double x1, double y1,
+                                half_level *hl)
 {
     const double box = (NORM_F * NORM_F - 1) / 12.0;
     const double sh = sqrt(fmax(sigma * sigma - box, 0.01)) / NORM_F;
@@ -159,17 +242,17 @@ static sd_status half_luminance(sd_ctx *ctx, const sd_image *img, double sigma, 
     const int wy1 = (int)SD_MIN((double)img->height - 1, ceil(y1) + r);
     if (wx1 < wx0 || wy1 < wy0)
         return sd_fail(ctx, SD_ERR_TOO_SMALL, "normalize: the region is outside the image");
-    const int w = wx1 - wx0 + 1, h = wy1 - wy0 + 1;
-    const int w2 = (w + NORM_F - 1) / NORM_F, h2 = (h + NORM_F - 1) / NORM_F;
+    const int bx0 = wx0 / NORM_F, by0 = wy0 / NORM_F;
+    const int w2 = wx1 / NORM_F - bx0 + 1, h2 = wy1 / NORM_F - by0 + 1;
     sd_plane tmp;
     memset(&hl->pl, 0, sizeof hl->pl);
     sd_status s = sd_plane_init(ctx, &tmp, w2, h2);
     if (s != SD_OK)
         return s;
-    const int nt = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, h2));
+    const int nt = lv ? 1 : SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, h2));
     half_job jobs[SD_MAX_JOBS];
     for (int t = 0; t < nt; t++)
-        jobs[t] = (half_job){img, &tmp, wx0, wy0, w, h, (int)((long)h2 * t / nt),
+        jobs[t] = (half_job){img, lv, &tmp, bx0, by0, (int)((long)h2 * t / nt),
                              (int)((long)h2 * (t + 1) / nt), 0};
     sd_run_jobs(nt, half_run, jobs, sizeof jobs[0]);
     for (int t = 0; t < nt; t++)
@@ -181,8 +264,8 @@ static sd_status half_luminance(sd_ctx *ctx, const sd_image *img, double sigma, 
         (s = sd_gauss_blur(ctx, &tmp, &hl->pl, sh)) != SD_OK)
         sd_plane_release(&hl->pl);
     sd_plane_release(&tmp);
-    hl->ox = wx0;
-    hl->oy = wy0;
+    hl->ox = NORM_F * bx0;
+    hl->oy = NORM_F * by0;
     return s;
 }
 
@@ -191,7 +274,8 @@ static sd_status half_luminance(sd_ctx *ctx, const sd_image *img, double sigma, 
  * position. The median ignores a local real change covering under half the
  * ROI. */
 static sd_status exposure_gain(sd_ctx *ctx, const sd_image *before, const sd_image *after,
-                               const sd_xform *xf, const sd_roi *roi, double *gain)
+                               const sd_xform *xf, const sd_roi *roi, const sd_norm_level *lb,
+                               const sd_norm_level *la, double *gain)
 {
     if (!roi || !roi->before || roi->bw != before->width || roi->bh != before->height)
         return sd_fail(ctx, SD_ERR_ARG, "normalize: exposure needs the pair's ROI");
@@ -210,12 +294,12 @@ static sd_status exposure_gain(sd_ctx *ctx, const sd_image *before, const sd_ima
     }
     half_level yb, ya;
     memset(&ya, 0, sizeof ya);
-    sd_status s = half_luminance(ctx, before, NORM_SIGMA, bb->x, bb->y, bb->x + bb->w - 1,
+    sd_status s = half_luminance(ctx, before, lb, NORM_SIGMA, bb->x, bb->y, bb->x + bb->w - 1,
                                  bb->y + bb->h - 1, &yb);
     if (s != SD_OK)
         return s;
-    if ((s = half_luminance(ctx, after, NORM_SIGMA * sd_xform_scale(xf), u0, v0, u1, v1, &ya)) !=
-        SD_OK) {
+    if ((s = half_luminance(ctx, after, la, NORM_SIGMA * sd_xform_scale(xf), u0, v0, u1, v1,
+                            &ya)) != SD_OK) {
         sd_plane_release(&yb.pl);
         return s;
     }
@@ -360,6 +444,19 @@ sd_status sd_pair_normalize(sd_ctx *ctx, const sd_image *before, const sd_image 
                             const sd_xform *xf, const sd_roi *roi, sd_norm_method method,
                             const sd_rect *ref, sd_norm_result *out)
 {
+    return sd_pair_normalize_levels(ctx, before, after, xf, roi, method, ref, NULL, NULL, out);
+}
+
+static int level_of(const sd_norm_level *lv, const sd_image *img)
+{
+    return lv->width == img->width && lv->height == img->height && lv->rows == img->height;
+}
+
+sd_status sd_pair_normalize_levels(sd_ctx *ctx, const sd_image *before, const sd_image *after,
+                                   const sd_xform *xf, const sd_roi *roi, sd_norm_method method,
+                                   const sd_rect *ref, const sd_norm_level *lb,
+                                   const sd_norm_level *la, sd_norm_result *out)
+{
     if (!out)
         return sd_fail(ctx, SD_ERR_ARG, "normalize: missing output");
     memset(out, 0, sizeof *out);
@@ -377,8 +474,10 @@ sd_status sd_pair_normalize(sd_ctx *ctx, const sd_image *before, const sd_image 
     case SD_NORM_NONE:
         return SD_OK;
     case SD_NORM_EXPOSURE: {
+        if ((lb && !level_of(lb, before)) || (la && !level_of(la, after)))
+            return sd_fail(ctx, SD_ERR_ARG, "normalize: a level is incomplete or not the image's");
         double g = 1.0;
-        sd_status s = exposure_gain(ctx, before, after, xf, roi, &g);
+        sd_status s = exposure_gain(ctx, before, after, xf, roi, lb, la, &g);
         if (s != SD_OK)
             return s;
         for (int c = 0; c < 3; c++)
