@@ -1,7 +1,8 @@
 /*
  * Micro-benchmark of the row kernels at every SIMD level this machine has:
  * the full-plane blur (sigma 1.25, 2, 6) at 1 and 2 threads, Lambda, the
- * metric stage's colour kernel (Lambda, a*, erythema, Y with gains), its
+ * metric stage's colour kernel (Lambda, a*, erythema, Y with gains), the
+ * luminance alone (Y with gains), its
  * accumulation kernel (sum, |v|, v^2 in double over flagged pixels), the
  * histogram and selection kernels of the exact medians, the vertical
  * taps four rows at a time (sigma 6), and the bilinear warp of a 16-bit RGB
@@ -216,6 +217,29 @@ int main(int argc, char **argv)
             }
             const double med = median(t, runs); /* sorts t: t[0] is then the best */
             emit("colour", 0, (sd_simd_level)lv, 1, med, t[0], d);
+        }
+        /* luminance (Y with gains): bit for bit equal to scalar */
+        for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+            const sd_dsp *dsp = sd_dsp_level((sd_simd_level)lv);
+            double d = 0;
+            for (int y = 0; y < H; y++) { /* check + warm-up */
+                sd_row_luminance_scalar(rgb + 3 * (size_t)y * W, W, g, cr);
+                dsp->row_luminance(rgb + 3 * (size_t)y * W, W, g, co);
+                d += memcmp(co, cr, sizeof(float) * W) != 0;
+            }
+            if (d != 0) {
+                fprintf(stderr, "bench_kernels: luminance %s differs from scalar\n",
+                        sd_simd_name((sd_simd_level)lv));
+                bad = 1;
+            }
+            for (int i = 0; i < runs; i++) {
+                double t0 = now();
+                for (int y = 0; y < H; y++)
+                    dsp->row_luminance(rgb + 3 * (size_t)y * W, W, g, co);
+                t[i] = now() - t0;
+            }
+            const double med = median(t, runs); /* sorts t: t[0] is then the best */
+            emit("luminance", 0, (sd_simd_level)lv, 1, med, t[0], d);
         }
         double ref3[3] = {0, 0, 0};
         for (int y = 0; y < H; y++)

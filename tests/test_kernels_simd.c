@@ -502,6 +502,58 @@ static void test_colour_all_levels(void **state)
     }
 }
 
+/* The luminance kernel: the scalar reference against the formula in
+ * double on the LUT's values; every level bit for bit equal to it and to
+ * its own row_colour's Y, at widths 1..67 and more, unaligned starts (0..5
+ * samples: rows of images with odd strides), nothing written past n, and
+ * every 16-bit sample value in every channel (the gather indices). */
+static void test_luminance_all_levels(void **state)
+{
+    (void)state;
+    const sd_simd_level top = sd_simd_detect();
+    for (int wi = 0; wi < N_WIDTHS + 1; wi++) {
+        /* the last width: a ramp over all 65536 samples in each channel */
+        const int n = wi < N_WIDTHS ? width_at(wi) : 65536, off = wi % 6;
+        uint16_t *buf = malloc(sizeof(uint16_t) * (3 * (size_t)n + 6));
+        float *ref = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * ((size_t)n + 1));
+        float *cy = malloc(sizeof(float) * (size_t)n), *ca = malloc(sizeof(float) * (size_t)n);
+        assert_true(buf && ref && y && cy && ca);
+        uint16_t *rgb = buf + off;
+        for (int i = 0; i < 3 * n; i++)
+            rgb[i] = n == 65536 ? (uint16_t)((i / 3) * (2 * (i % 3) + 1)) : (uint16_t)(rng() >> 16);
+        const float g[3] = {0.5f + (rng() % 1000) / 500.0f, 0.5f + (rng() % 1000) / 500.0f,
+                            0.5f + (rng() % 1000) / 500.0f};
+        sd_row_luminance_scalar(rgb, n, g, ref);
+        for (int x = 0; x < n; x++) {
+            double yy = 0;
+            for (int c = 0; c < 3; c++) {
+                const double coef[3] = {SD_XYZ_YR, SD_XYZ_YG, SD_XYZ_YB};
+                yy += coef[c] * g[c] * sd_srgb_eotf_ref(rgb[3 * x + c] / 65535.0);
+            }
+            if (fabs(ref[x] - yy) > 1e-6 * (1 + yy))
+                fail_msg("scalar luminance n=%d x=%d: %.9g vs %.9g", n, x, ref[x], yy);
+        }
+        for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+            const sd_dsp *d = sd_dsp_level((sd_simd_level)lv);
+            y[n] = -777.0f;
+            d->row_luminance(rgb, n, g, y);
+            assert_true(y[n] == -777.0f);
+            if (memcmp(y, ref, sizeof(float) * (size_t)n) != 0)
+                fail_msg("luminance %s n=%d off=%d differs from scalar", sd_simd_name(lv), n, off);
+            d->row_colour(rgb, n, g, NULL, ca, NULL, cy);
+            assert_memory_equal(cy, ref, sizeof(float) * (size_t)n);
+        }
+        /* the public entry is the active level's */
+        sd_row_luminance(rgb, n, g, y);
+        assert_memory_equal(y, ref, sizeof(float) * (size_t)n);
+        free(buf);
+        free(ref);
+        free(y);
+        free(cy);
+        free(ca);
+    }
+}
+
 /* The a* of the vector cube root over a whole ramp of samples: every level
  * within 2e-3 of scalar, near the eps/kappa seam included. */
 static void test_colour_grey_ramp(void **state)
@@ -1072,6 +1124,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_lambda_all_levels),
         cmocka_unit_test(test_log_range),
         cmocka_unit_test(test_colour_all_levels),
+        cmocka_unit_test(test_luminance_all_levels),
         cmocka_unit_test(test_colour_grey_ramp),
         cmocka_unit_test(test_acc_all_levels),
         cmocka_unit_test(test_hist_select_all_levels),

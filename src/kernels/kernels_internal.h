@@ -71,6 +71,11 @@ typedef void (*sd_row_log_fn)(const float *in, int n, float *out);
  * (docs/kernels.md "Colour"). */
 typedef void (*sd_row_colour_fn)(const uint16_t *rgb, int n, const float g[3], float *lam,
                                  float *a, float *e, float *y);
+/* Linear luminance of n interleaved 16-bit sRGB pixels with gains g[3]:
+ * y = (YR (g[0] lut[r]) + YG (g[1] lut[g])) + YB (g[2] lut[b]), float, in
+ * that order (no FMA), bit-identical at every level and to row_colour's y
+ * (the public entry is sd_row_luminance). */
+typedef void (*sd_row_luminance_fn)(const uint16_t *rgb, int n, const float g[3], float *y);
 /* Accumulate over the x in [0, n) with (f[x] & bit) != 0, in double,
  * v = (double)a[x] - (b ? (double)b[x] : 0):
  *   acc[0] += sum v, acc[1] += sum |v|, acc[2] += sum v^2.
@@ -135,6 +140,7 @@ typedef struct sd_dsp {
     sd_row_sub_fn row_sub;
     sd_row_flag_above_fn row_flag_above;
     sd_row_warp_fn row_warp;
+    sd_row_luminance_fn row_luminance;
 } sd_dsp;
 
 /* nout consecutive output rows of blur_taps (in holds 2r + nout rows),
@@ -169,10 +175,11 @@ void sd_row_acc_scalar(const float *a, const float *b, const uint8_t *f, unsigne
                        double acc[3]);
 void sd_row_lap_acc_scalar(const float *up, const float *row, const float *dn, const uint8_t *f,
                            unsigned bit, int n, double acc[2]);
-/* Linear luminance Y of n pixels with gains, bit-identical to the y output
- * of every level's row_colour (all levels read the LUT with scalar loads:
- * gathers measured slower, docs/kernels.md), so one version serves all. */
+/* Linear luminance Y of n pixels with gains (the active level's
+ * row_luminance), bit-identical to the y output of every level's
+ * row_colour. */
 void sd_row_luminance(const uint16_t *rgb, int n, const float gain[3], float *y);
+void sd_row_luminance_scalar(const uint16_t *rgb, int n, const float gain[3], float *y);
 /* Linear R, G, B (gains applied, scalar arithmetic) of n pixels into r, g, b. */
 void sd_row_linear(const uint16_t *rgb, int n, const float gain[3], float *r, float *g, float *b);
 void sd_row_hist_scalar(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,
@@ -185,6 +192,8 @@ void sd_row_flag_above_scalar(const float *a, const float *b, float t, uint8_t *
                               int n);
 #if defined(__x86_64__) || defined(__i386__)
 #define SD_HAVE_X86 1
+void sd_row_luminance_avx2(const uint16_t *rgb, int n, const float gain[3], float *y);
+void sd_row_luminance_avx512(const uint16_t *rgb, int n, const float gain[3], float *y);
 void sd_row_sub_avx2(const float *a, const float *b, float *out, int n);
 void sd_row_sum_avx2(const float *a, const uint8_t *f, unsigned bit, int n, double *sum);
 void sd_row_flag_above_avx2(const float *a, const float *b, float t, uint8_t *f, uint8_t bit,
@@ -271,6 +280,11 @@ int sd_mirror_index(int i, int n);
  * are SD_RCBRT_MAGIC - bits(t)/3 (tuned: at most 3.4 % off). */
 #define SD_RCBRT_MAGIC 0x54a23200
 
+/* How far ahead (in pixels) the LUT kernels (luminance, colour) prefetch
+ * their 16-bit RGB source: its LUT reads depend on the loads, and without
+ * the prefetch a 12 MP JPEG's rows stream in at half the speed
+ * (docs/kernels.md "Luminance"). */
+#define SD_RGB_PREFETCH 256
 /* Block of pixels the SIMD colour kernels convert at a time (stack arrays). */
 #define SD_COLOUR_BLOCK 256
 /* Lab white point Xn, and the CIELAB constants, in float as the scalar

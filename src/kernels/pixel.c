@@ -19,14 +19,22 @@ void sd_row_linear(const uint16_t *rgb, int n, const float gain[3], float *r, fl
     }
 }
 
-void sd_row_luminance(const uint16_t *rgb, int n, const float gain[3], float *y)
+void sd_row_luminance_scalar(const uint16_t *rgb, int n, const float gain[3], float *y)
 {
     const float *lut = sd_srgb16_lut();
     const float gr = gain[0], gg = gain[1], gb = gain[2];
     for (int i = 0; i < n; i++, rgb += 3) {
+        if (!(i & 15)) /* the 96 bytes of 16 pixels, SD_RGB_PREFETCH ahead */
+            __builtin_prefetch(rgb + 3 * SD_RGB_PREFETCH),
+                __builtin_prefetch(rgb + 3 * SD_RGB_PREFETCH + 32);
         float r = gr * lut[rgb[0]], gc = gg * lut[rgb[1]], b = gb * lut[rgb[2]];
         y[i] = (float)SD_XYZ_YR * r + (float)SD_XYZ_YG * gc + (float)SD_XYZ_YB * b;
     }
+}
+
+void sd_row_luminance(const uint16_t *rgb, int n, const float gain[3], float *y)
+{
+    sd_dsp_active()->row_luminance(rgb, n, gain, y);
 }
 
 void sd_row_colour_scalar(const uint16_t *rgb, int n, const float g[3], float *lam, float *a,

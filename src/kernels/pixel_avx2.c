@@ -2,7 +2,8 @@
  * Colour: linear RGB and the luminance in the scalar reference's arithmetic
  * (bit-identical Y), then the vector ln of color_avx2.c and a vector cube
  * root (bit hack + 3 Newton steps); the same operations in the same order
- * as pixel_avx512.c, so the two agree bit for bit. */
+ * as pixel_avx512.c, so the two agree bit for bit. Luminance: the LUT read
+ * by gathers (bit-identical Y as well). */
 #include <string.h>
 
 #include "kernels/kernels_internal.h"
@@ -40,6 +41,75 @@ static inline __m256 labf8(__m256 t)
                                _mm256_set1_ps(16.0f / 116.0f));
     __m256 c = cbrt8(_mm256_max_ps(t, eps));
     return _mm256_blendv_ps(lin, c, _mm256_cmp_ps(t, eps, _CMP_GT_OQ));
+}
+
+/* The linear R, G, B (gains applied, g * lut[s], as the scalar reference)
+ * of the m <= 8 interleaved pixels at p; lanes past m read lut[0] = 0.
+ * The 24 samples (a zero-padded copy at the tail) come in as three 128-bit
+ * loads; per channel three byte shuffles put its words in order, which
+ * widen to 32-bit indices for the gather from the LUT. */
+static inline void linear8(const uint16_t *p, int m, const float *lut, const __m256 gain[3],
+                           __m256 out[3])
+{
+    /* [channel][source vector]: words 3 j + channel to word j, the rest 0 */
+    static const int8_t shuf[9][16] = {
+        {0, 1, 6, 7, 12, 13, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128},
+        {-128, -128, -128, -128, -128, -128, 2, 3, 8, 9, 14, 15, -128, -128, -128, -128},
+        {-128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, 4, 5, 10, 11},
+        {2, 3, 8, 9, 14, 15, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128},
+        {-128, -128, -128, -128, -128, -128, 4, 5, 10, 11, -128, -128, -128, -128, -128, -128},
+        {-128, -128, -128, -128, -128, -128, -128, -128, -128, -128, 0, 1, 6, 7, 12, 13},
+        {4, 5, 10, 11, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128},
+        {-128, -128, -128, -128, 0, 1, 6, 7, 12, 13, -128, -128, -128, -128, -128, -128},
+        {-128, -128, -128, -128, -128, -128, -128, -128, -128, -128, 2, 3, 8, 9, 14, 15}};
+    uint16_t pad[24];
+    _mm_prefetch((const char *)(p + 3 * SD_RGB_PREFETCH), _MM_HINT_T0);
+    if (m < 8) {
+        memset(pad, 0, sizeof pad);
+        memcpy(pad, p, 3 * (size_t)m * sizeof *p);
+        p = pad;
+    }
+    const __m128i v[3] = {_mm_loadu_si128((const __m128i *)(const void *)p),
+                          _mm_loadu_si128((const __m128i *)(const void *)(p + 8)),
+                          _mm_loadu_si128((const __m128i *)(const void *)(p + 16))};
+    for (int c = 0; c < 3; c++) {
+        __m128i s = _mm_setzero_si128();
+        for (int k = 0; k < 3; k++)
+            s = _mm_or_si128(s, _mm_shuffle_epi8(v[k], _mm_loadu_si128((const __m128i *)(const void *)shuf[3 * c + k])));
+        out[c] = _mm256_mul_ps(gain[c], _mm256_i32gather_ps(lut, _mm256_cvtepu16_epi32(s), 4));
+    }
+}
+
+/* Y = (YR R + YG G) + YB B, mul then add (the scalar order) */
+static inline __m256 luma8(const __m256 c[3])
+{
+    return _mm256_add_ps(
+        _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps((float)SD_XYZ_YR), c[0]),
+                      _mm256_mul_ps(_mm256_set1_ps((float)SD_XYZ_YG), c[1])),
+        _mm256_mul_ps(_mm256_set1_ps((float)SD_XYZ_YB), c[2]));
+}
+
+/* all-ones in the first m (0..8) 32-bit lanes */
+static inline __m256i lanes8(int m)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+void sd_row_luminance_avx2(const uint16_t *rgb, int n, const float g[3], float *y)
+{
+    const float *lut = sd_srgb16_lut();
+    const __m256 gain[3] = {_mm256_set1_ps(g[0]), _mm256_set1_ps(g[1]), _mm256_set1_ps(g[2])};
+    int x = 0;
+    for (; x + 8 <= n; x += 8) {
+        __m256 c[3];
+        linear8(rgb + 3 * (size_t)x, 8, lut, gain, c);
+        _mm256_storeu_ps(y + x, luma8(c));
+    }
+    if (x < n) {
+        __m256 c[3];
+        linear8(rgb + 3 * (size_t)x, n - x, lut, gain, c);
+        _mm256_maskstore_ps(y + x, lanes8(n - x), luma8(c));
+    }
 }
 
 void sd_row_colour_avx2(const uint16_t *rgb, int n, const float g[3], float *lam, float *a,

@@ -1,7 +1,7 @@
 /* AVX-512 colour and accumulation row kernels (16 float / 8 double lanes).
  * Colour: the operations of pixel_avx2.c in the same order on 16 lanes, so
- * the two agree bit for bit; accumulations: masked adds, one reduction per
- * call. */
+ * the two agree bit for bit; luminance: the LUT read by gathers;
+ * accumulations: masked adds, one reduction per call. */
 #include <string.h>
 
 #include "kernels/kernels_internal.h"
@@ -34,6 +34,59 @@ static inline __m512 labf16(__m512 t)
                                _mm512_set1_ps(16.0f / 116.0f));
     __m512 c = cbrt16(_mm512_max_ps(t, eps));
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(t, eps, _CMP_GT_OQ), lin, c);
+}
+
+/* The linear R, G, B (gains applied, g * lut[s], as the scalar reference)
+ * of the m <= 16 interleaved pixels at p; lanes past m read lut[0] = 0.
+ * The 3 m samples come in by two masked loads, are split into the three
+ * channels as 32-bit indices by a word permute that zeroes the odd words,
+ * then gathered from the LUT. */
+static inline void linear16(const uint16_t *p, int m, const float *lut, const __m512 gain[3],
+                            __m512 out[3])
+{
+    static const uint16_t idx[3][32] = {
+        {0, 0, 3, 0, 6, 0, 9, 0, 12, 0, 15, 0, 18, 0, 21, 0,
+         24, 0, 27, 0, 30, 0, 33, 0, 36, 0, 39, 0, 42, 0, 45, 0},
+        {1, 0, 4, 0, 7, 0, 10, 0, 13, 0, 16, 0, 19, 0, 22, 0,
+         25, 0, 28, 0, 31, 0, 34, 0, 37, 0, 40, 0, 43, 0, 46, 0},
+        {2, 0, 5, 0, 8, 0, 11, 0, 14, 0, 17, 0, 20, 0, 23, 0,
+         26, 0, 29, 0, 32, 0, 35, 0, 38, 0, 41, 0, 44, 0, 47, 0}};
+    const int nw = 3 * m;
+    const __mmask32 k0 = nw >= 32 ? 0xffffffffu : (__mmask32)((1u << nw) - 1);
+    const __mmask32 k1 = nw > 32 ? (__mmask32)((1u << (nw - 32)) - 1) : 0;
+    const __m512i lo = _mm512_maskz_loadu_epi16(k0, p), hi = _mm512_maskz_loadu_epi16(k1, p + 32);
+    _mm_prefetch((const char *)(p + 3 * SD_RGB_PREFETCH), _MM_HINT_T0);
+    _mm_prefetch((const char *)(p + 3 * SD_RGB_PREFETCH + 32), _MM_HINT_T0);
+    for (int c = 0; c < 3; c++) {
+        const __m512i s = _mm512_maskz_permutex2var_epi16(
+            0x55555555u, lo, _mm512_loadu_si512((const void *)idx[c]), hi);
+        out[c] = _mm512_mul_ps(gain[c], _mm512_i32gather_ps(s, lut, 4));
+    }
+}
+
+static inline __mmask16 tail16(int left)
+{
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
+/* Y = (YR R + YG G) + YB B, mul then add (the scalar order) */
+static inline __m512 luma16(const __m512 c[3])
+{
+    return _mm512_add_ps(
+        _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps((float)SD_XYZ_YR), c[0]),
+                      _mm512_mul_ps(_mm512_set1_ps((float)SD_XYZ_YG), c[1])),
+        _mm512_mul_ps(_mm512_set1_ps((float)SD_XYZ_YB), c[2]));
+}
+
+void sd_row_luminance_avx512(const uint16_t *rgb, int n, const float g[3], float *y)
+{
+    const float *lut = sd_srgb16_lut();
+    const __m512 gain[3] = {_mm512_set1_ps(g[0]), _mm512_set1_ps(g[1]), _mm512_set1_ps(g[2])};
+    for (int x = 0; x < n; x += 16) {
+        __m512 c[3];
+        linear16(rgb + 3 * (size_t)x, n - x < 16 ? n - x : 16, lut, gain, c);
+        _mm512_mask_storeu_ps(y + x, tail16(n - x), luma16(c));
+    }
 }
 
 void sd_row_colour_avx512(const uint16_t *rgb, int n, const float g[3], float *lam, float *a,
@@ -158,11 +211,6 @@ static inline __m512i bins16(__m512 v)
     const __m512i u = _mm512_castps_si512(v);
     const __m512i flip = _mm512_or_si512(_mm512_srai_epi32(u, 31), _mm512_set1_epi32(INT32_MIN));
     return _mm512_srli_epi32(_mm512_xor_si512(u, flip), 16);
-}
-
-static inline __mmask16 tail16(int left)
-{
-    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
 }
 
 /* The flagged lanes of the 16 values from x, and in *w those values (or
