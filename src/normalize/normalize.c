@@ -72,17 +72,30 @@ static inline float half_sample(const half_level *hl, double x, double y)
 /* The one arithmetic of a block mean, shared by both ways of making the
  * level. Row i (0 .. F-1) of a block row, n luminances, into the column
  * sums col: */
-static void block_cols_add(float *col, const float *lum, int n, int i)
+static void block_cols_add(float *restrict col, const float *restrict lum, int n, int i)
 {
-    for (int x = 0; x < n; x++)
-        col[x] = i ? col[x] + lum[x] : lum[x];
+    if (i == 0)
+        memcpy(col, lum, (size_t)n * sizeof *col);
+    else
+        for (int x = 0; x < n; x++)
+            col[x] += lum[x];
 }
 
 /* The means of blocks b0 .. b1 of a block row from its column sums (col[0]
  * is pixel x0's) in an image w pixels wide. */
 static void block_means(const float *col, int x0, int w, int b0, int b1, float *out)
 {
-    for (int b = b0; b <= b1; b++) {
+    /* whole blocks, then the last one, which may repeat column w - 1 */
+    const int bw = SD_MIN(b1 + 1, w / NORM_F);
+    int b = b0;
+    for (; b < bw; b++) {
+        const float *c = col + NORM_F * b - x0;
+        float acc = 0;
+        for (int i = 0; i < NORM_F; i++)
+            acc += c[i];
+        out[b - b0] = acc * (1.0f / (NORM_F * NORM_F));
+    }
+    for (; b <= b1; b++) {
         float acc = 0;
         for (int i = 0; i < NORM_F; i++)
             acc += col[SD_MIN(NORM_F * b + i, w - 1) - x0];
