@@ -121,7 +121,7 @@ sd_norm_level *sd_norm_level_new(int width, int height)
     lv->lum = sd_alloc_array((size_t)width, sizeof(float));
     lv->col = sd_alloc_array((size_t)width, sizeof(float));
     if (!lv->lum || !lv->col ||
-        sd_plane_init(NULL, &lv->pl, (width + NORM_F - 1) / NORM_F,
+        sd_plane_alloc(NULL, &lv->pl, (width + NORM_F - 1) / NORM_F,
                       (height + NORM_F - 1) / NORM_F) != SD_OK) {
         sd_norm_level_free(lv);
         return NULL;
@@ -259,7 +259,7 @@ static sd_status half_luminance(sd_ctx *ctx, const sd_image *img, const sd_norm_
     const int w2 = wx1 / NORM_F - bx0 + 1, h2 = wy1 / NORM_F - by0 + 1;
     sd_plane tmp;
     memset(&hl->pl, 0, sizeof hl->pl);
-    sd_status s = sd_plane_init(ctx, &tmp, w2, h2);
+    sd_status s = sd_plane_alloc(ctx, &tmp, w2, h2);
     if (s != SD_OK)
         return s;
     const int nt = lv ? 1 : SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, h2));
@@ -273,7 +273,7 @@ static sd_status half_luminance(sd_ctx *ctx, const sd_image *img, const sd_norm_
             sd_plane_release(&tmp);
             return sd_fail(ctx, SD_ERR_NOMEM, "normalize: out of memory");
         }
-    if ((s = sd_plane_init(ctx, &hl->pl, w2, h2)) == SD_OK &&
+    if ((s = sd_plane_alloc(ctx, &hl->pl, w2, h2)) == SD_OK &&
         (s = sd_gauss_blur(ctx, &tmp, &hl->pl, sh)) != SD_OK)
         sd_plane_release(&hl->pl);
     sd_plane_release(&tmp);
