@@ -110,7 +110,7 @@ static void *base_job_run(void *arg)
 static sd_status base_level(sd_ctx *ctx, const sd_image *img, int f0, sd_plane *out)
 {
     int bw = img->width / f0, bh = img->height / f0;
-    sd_status st = sd_plane_init(ctx, out, bw, bh);
+    sd_status st = sd_plane_alloc(ctx, out, bw, bh);
     if (st != SD_OK)
         return st;
     /* threads only where there is enough work to pay for them */
@@ -159,14 +159,14 @@ static sd_status pyr_build(sd_ctx *ctx, const al_src *src, int f0, int nlev, int
         al_level *L = &p->lv[l];
         L->s = (double)f0 * (double)(1u << l);
         int w = L->lam.w, h = L->lam.h;
-        if ((st = sd_plane_init(ctx, &L->bp, w, h)) != SD_OK)
+        if ((st = sd_plane_alloc(ctx, &L->bp, w, h)) != SD_OK)
             goto fail;
         /* bp holds G_1(lam) for now; the next level keeps its even pixels */
         if ((st = sd_gauss_blur(ctx, &L->lam, &L->bp, AL_SMOOTH_SIGMA)) != SD_OK)
             goto fail;
         if (l + 1 < nlev) {
             int nw = SD_MAX(1, w / 2), nh = SD_MAX(1, h / 2);
-            if ((st = sd_plane_init(ctx, &p->lv[l + 1].lam, nw, nh)) != SD_OK)
+            if ((st = sd_plane_alloc(ctx, &p->lv[l + 1].lam, nw, nh)) != SD_OK)
                 goto fail;
             for (int y = 0; y < nh; y++) {
                 const float *row = sd_plane_row(&L->bp, 2 * y < h ? 2 * y : h - 1);
@@ -222,8 +222,8 @@ static sd_status pyr_build(sd_ctx *ctx, const al_src *src, int f0, int nlev, int
     for (int l = 0; l <= grad_top && l < nlev; l++) {
         al_level *L = &p->lv[l];
         int w = L->bp.w, h = L->bp.h;
-        if ((st = sd_plane_init(ctx, &L->gx, w, h)) != SD_OK ||
-            (st = sd_plane_init(ctx, &L->gy, w, h)) != SD_OK)
+        if ((st = sd_plane_alloc(ctx, &L->gx, w, h)) != SD_OK ||
+            (st = sd_plane_alloc(ctx, &L->gy, w, h)) != SD_OK)
             goto fail;
         /* central differences, one-sided at the edges */
         for (int y = 0; y < h; y++) {

@@ -72,17 +72,30 @@ static inline float half_sample(const half_level *hl, double x, double y)
 /* The one arithmetic of a block mean, shared by both ways of making the
  * level. Row i (0 .. F-1) of a block row, n luminances, into the column
  * sums col: */
-static void block_cols_add(float *col, const float *lum, int n, int i)
+static void block_cols_add(float *restrict col, const float *restrict lum, int n, int i)
 {
-    for (int x = 0; x < n; x++)
-        col[x] = i ? col[x] + lum[x] : lum[x];
+    if (i == 0)
+        memcpy(col, lum, (size_t)n * sizeof *col);
+    else
+        for (int x = 0; x < n; x++)
+            col[x] += lum[x];
 }
 
 /* The means of blocks b0 .. b1 of a block row from its column sums (col[0]
  * is pixel x0's) in an image w pixels wide. */
 static void block_means(const float *col, int x0, int w, int b0, int b1, float *out)
 {
-    for (int b = b0; b <= b1; b++) {
+    /* whole blocks, then the last one, which may repeat column w - 1 */
+    const int bw = SD_MIN(b1 + 1, w / NORM_F);
+    int b = b0;
+    for (; b < bw; b++) {
+        const float *c = col + NORM_F * b - x0;
+        float acc = 0;
+        for (int i = 0; i < NORM_F; i++)
+            acc += c[i];
+        out[b - b0] = acc * (1.0f / (NORM_F * NORM_F));
+    }
+    for (; b <= b1; b++) {
         float acc = 0;
         for (int i = 0; i < NORM_F; i++)
             acc += col[SD_MIN(NORM_F * b + i, w - 1) - x0];
@@ -108,7 +121,7 @@ sd_norm_level *sd_norm_level_new(int width, int height)
     lv->lum = sd_alloc_array((size_t)width, sizeof(float));
     lv->col = sd_alloc_array((size_t)width, sizeof(float));
     if (!lv->lum || !lv->col ||
-        sd_plane_init(NULL, &lv->pl, (width + NORM_F - 1) / NORM_F,
+        sd_plane_alloc(NULL, &lv->pl, (width + NORM_F - 1) / NORM_F,
                       (height + NORM_F - 1) / NORM_F) != SD_OK) {
         sd_norm_level_free(lv);
         return NULL;
@@ -246,7 +259,7 @@ static sd_status half_luminance(sd_ctx *ctx, const sd_image *img, const sd_norm_
     const int w2 = wx1 / NORM_F - bx0 + 1, h2 = wy1 / NORM_F - by0 + 1;
     sd_plane tmp;
     memset(&hl->pl, 0, sizeof hl->pl);
-    sd_status s = sd_plane_init(ctx, &tmp, w2, h2);
+    sd_status s = sd_plane_alloc(ctx, &tmp, w2, h2);
     if (s != SD_OK)
         return s;
     const int nt = lv ? 1 : SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, h2));
@@ -260,7 +273,7 @@ static sd_status half_luminance(sd_ctx *ctx, const sd_image *img, const sd_norm_
             sd_plane_release(&tmp);
             return sd_fail(ctx, SD_ERR_NOMEM, "normalize: out of memory");
         }
-    if ((s = sd_plane_init(ctx, &hl->pl, w2, h2)) == SD_OK &&
+    if ((s = sd_plane_alloc(ctx, &hl->pl, w2, h2)) == SD_OK &&
         (s = sd_gauss_blur(ctx, &tmp, &hl->pl, sh)) != SD_OK)
         sd_plane_release(&hl->pl);
     sd_plane_release(&tmp);
