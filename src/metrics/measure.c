@@ -277,14 +277,18 @@ static void load_row(band_job *j, int sy)
         j->pad[R0 + w + i] = lam[sd_mirror_index(w + i, w)];
     }
     memcpy(j->pad + R0, lam, (size_t)w * sizeof(float));
-    const struct { ring *rg; const float *k; int r; } f[3] = {
-        {&j->ht, j->kt, j->rt}, {&j->hs, j->ks, j->rs}, {&j->hp, j->kp, j->rp}};
-    for (int b = 0; b < (j->rq ? 2 : 3); b++) {
-        const float *p = j->pad + (R0 - f[b].r);
-        for (int i = 0; i <= 2 * f[b].r; i++)
-            j->in[i] = p + i;
-        j->dsp->blur_taps(j->in, f[b].k, f[b].r, ring_row(f[b].rg, sy, w), w);
-        f[b].rg->tag[sy % f[b].rg->size] = sy;
+    /* G_t and G_s together (the wider first), then G_p (exact path) */
+    const float *c = j->pad + R0;
+    float *ot = ring_row(&j->ht, sy, w), *os = ring_row(&j->hs, sy, w);
+    if (j->rt >= j->rs)
+        sd_blur_row2(j->dsp, c, j->kt, j->rt, ot, j->ks, j->rs, os, w, j->in);
+    else
+        sd_blur_row2(j->dsp, c, j->ks, j->rs, os, j->kt, j->rt, ot, w, j->in);
+    j->ht.tag[sy % j->ht.size] = sy;
+    j->hs.tag[sy % j->hs.size] = sy;
+    if (!j->rq) {
+        sd_blur_row2(j->dsp, c, j->kp, j->rp, ring_row(&j->hp, sy, w), NULL, 0, NULL, w, j->in);
+        j->hp.tag[sy % j->hp.size] = sy;
     }
 }
 
@@ -367,9 +371,8 @@ static void push_hq(band_job *j, int yy, const float *gt)
     }
     for (int x = 0; x < w2; x++)
         p[rq + x] = gt[2 * x];
-    for (int i = 0; i <= 2 * rq; i++)
-        j->in[i] = p + i;
-    j->dsp->blur_taps(j->in, j->kq, rq, ring_row(&j->hq, yy / 2, w2), w2);
+    sd_blur_row2(j->dsp, p + rq, j->kq, rq, ring_row(&j->hq, yy / 2, w2), NULL, 0, NULL, w2,
+                 j->in);
     j->hq.tag[(yy / 2) % j->hq.size] = yy / 2;
 }
 
