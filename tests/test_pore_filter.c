@@ -15,6 +15,8 @@
  *    (figures printed: max and RMS, in Lambda units and of T_pore).
  *  - where the path is not safe (scale 0.7: sigma_t 1.4) D is the exact
  *    one, bit for bit.
+ *  - D over a mask's window equals the whole frame's inside the mask, and
+ *    D is the same at -j 1, 2, 3, bit for bit (scales 1, 1.1, 0.8).
  */
 #include "sd_test.h"
 
@@ -281,6 +283,70 @@ static void test_exact_where_unsafe(void **state)
     sd_ctx_free(ctx);
 }
 
+/* D of a measure over a mask's window equals the whole frame's inside the
+ * window's own reach (the origin is even, so the decimated grid is the
+ * image's even pixels), bit for bit, and D does not depend on the thread
+ * count. */
+static void test_window_and_threads(void **state)
+{
+    (void)state;
+    sd_ctx *ctx = sd_ctx_new();
+    sd_synth_skin skin;
+    sd_synth_capture cap;
+    const int w = 331, h = 257;
+    sd_synth_skin_defaults(&skin, 4, w, h);
+    sd_synth_capture_defaults(&cap, w, h);
+    sd_image *img = NULL;
+    assert_int_equal(sd_synth_render(ctx, &skin, NULL, &cap, &img), SD_OK);
+    sd_metric_params p;
+    sd_metric_params_default(&p);
+    uint8_t *mask = calloc((size_t)w * h, 1);
+    assert_non_null(mask);
+    const int mx0 = 97, my0 = 83, mx1 = 211, my1 = 170; /* odd corners: inside */
+    for (int y = my0; y <= my1; y++)
+        memset(mask + (size_t)y * w + mx0, 1, (size_t)(mx1 - mx0 + 1));
+    const double sc[] = {1.0, 1.1, 0.8};
+    for (int si = 0; si < 3; si++) {
+        sd_plane ref = {0};
+        for (int nt = 1; nt <= 3; nt++) {
+            sd_ctx_set_threads(ctx, nt);
+            sd_measure *m = NULL;
+            assert_int_equal(sd_measure_begin(ctx, img, NULL, NULL, sc[si], NULL, &p, NULL, &m), SD_OK);
+            int ox, oy;
+            const sd_plane *d = sd_measure_d(m, &ox, &oy);
+            assert_non_null(d);
+            if (nt == 1) {
+                assert_int_equal(sd_plane_init(ctx, &ref, w, h), SD_OK);
+                for (int y = 0; y < h; y++)
+                    memcpy(sd_plane_row(&ref, y), sd_plane_row(d, y), sizeof(float) * (size_t)w);
+            } else {
+                for (int y = 0; y < h; y++)
+                    assert_memory_equal(sd_plane_row(&ref, y), sd_plane_row(d, y),
+                                        sizeof(float) * (size_t)w);
+            }
+            sd_measure_free(m);
+            m = NULL;
+            assert_int_equal(sd_measure_begin(ctx, img, mask, NULL, sc[si], NULL, &p, NULL, &m), SD_OK);
+            d = sd_measure_d(m, &ox, &oy);
+            assert_non_null(d);
+            assert_int_equal(ox % 2, 0);
+            assert_int_equal(oy % 2, 0);
+            assert_true(ox > 0 && oy > 0 && ox + d->w < w && oy + d->h < h); /* a real window */
+            for (int y = my0; y <= my1; y++)
+                for (int x = mx0; x <= mx1; x++)
+                    if (sd_plane_row(d, y - oy)[x - ox] != sd_plane_row(&ref, y)[x])
+                        fail_msg("scale %.1f -j%d: D(%d, %d) in the window %.9g, whole frame %.9g",
+                                 sc[si], nt, x, y, sd_plane_row(d, y - oy)[x - ox],
+                                 sd_plane_row(&ref, y)[x]);
+            sd_measure_free(m);
+        }
+        sd_plane_release(&ref);
+    }
+    free(mask);
+    sd_image_free(img);
+    sd_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_random_and_skin),
         cmocka_unit_test(test_real_photo),
         cmocka_unit_test(test_exact_where_unsafe),
+        cmocka_unit_test(test_window_and_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
