@@ -372,6 +372,67 @@ int main(int argc, char **argv)
             emit("vertical_taps4", 6.0, (sd_simd_level)lv, 1, med, t[0], d);
         }
     }
+    /* the metric stage's horizontal taps of G_t and G_s (sigma 2 and
+     * 1.25, r = 8 and 5) on each row of the plane, from a padded row that
+     * stays in L1 as in the fused pass: "horizontal_taps2" is one
+     * sd_blur_row2 call per row (both kernels, blur_row2 where the level
+     * has it), "horizontal_taps" the two blur_taps calls it replaced;
+     * checked bit for bit against each other, and against scalar */
+    {
+        float kt[4097], ks[4097];
+        const int rt = sd_gauss_kernel(2.0, kt), rs = sd_gauss_kernel(1.25, ks);
+        float *pad = malloc(sizeof(float) * (W + 2 * 8) * 8), *gt = malloc(sizeof(float) * W);
+        float *gs = malloc(sizeof(float) * W), *rt_ref = malloc(sizeof(float) * W);
+        const float *in[17];
+        if (!pad || !gt || !gs || !rt_ref)
+            return 1;
+        for (int i = 0; i < (W + 2 * 8) * 8; i++)
+            pad[i] = sd_plane_row(&src, i / (W + 16))[i % W];
+        sd_blur_row2(sd_dsp_level(SD_SIMD_SCALAR), pad + 8, kt, rt, rt_ref, NULL, 0, NULL, W, in);
+        const double tol = 2 * (rt + 2) * FLT_EPSILON * 3.5;
+        for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+            const sd_dsp *dsp = sd_dsp_level((sd_simd_level)lv);
+            for (int pass = 0; pass < 2; pass++) {
+                double d = 0;
+                sd_blur_row2(dsp, pad + 8, kt, rt, gt, ks, rs, gs, W, in);
+                for (int x = 0; x < W; x++)
+                    d = fmax(d, fabs(gt[x] - rt_ref[x]));
+                for (int i = 0; i <= 2 * rt; i++)
+                    in[i] = pad + i;
+                float *one = sd_plane_row(&out, 0);
+                dsp->blur_taps(in, kt, rt, one, W);
+                if (memcmp(one, gt, sizeof(float) * W) != 0)
+                    d = INFINITY;
+                if (!(d <= tol)) {
+                    fprintf(stderr, "bench_kernels: horizontal taps %s differ by %g\n",
+                            sd_simd_name((sd_simd_level)lv), d);
+                    bad = 1;
+                }
+                for (int i = 0; i < runs; i++) {
+                    double t0 = now();
+                    for (int y = 0; y < H; y++) {
+                        const float *c = pad + (size_t)(y % 8) * (W + 16) + 8;
+                        if (pass) {
+                            sd_blur_row2(dsp, c, kt, rt, gt, ks, rs, gs, W, in);
+                        } else {
+                            for (int q = 0; q <= 2 * rt; q++)
+                                in[q] = c - rt + q;
+                            dsp->blur_taps(in, kt, rt, gt, W);
+                            dsp->blur_taps(in + rt - rs, ks, rs, gs, W);
+                        }
+                    }
+                    t[i] = now() - t0;
+                }
+                const double med = median(t, runs);
+                emit(pass ? "horizontal_taps2" : "horizontal_taps", 2.0, (sd_simd_level)lv, 1,
+                     med, t[0], d);
+            }
+        }
+        free(pad);
+        free(gt);
+        free(gs);
+        free(rt_ref);
+    }
     /* the bilinear warp of a 12 MP 16-bit RGB picture through a typical
      * alignment map (2.5 deg, scale 1.03, shifted; a band along the edges
      * falls outside): "warp" is the row kernel alone over every row into a

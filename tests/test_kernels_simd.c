@@ -7,6 +7,8 @@
  * Tolerances (docs/kernels.md):
  *  - blur_taps: SSE2 == scalar bit for bit; AVX2 == AVX-512 bit for bit;
  *    fused vs unfused: |d| <= (r+1) eps S, S = sum of |terms|, eps = 2^-23.
+ *    blur_taps4 and blur_row2 (one row, two kernels): bit for bit the
+ *    level's blur_taps.
  *  - sd_gauss_blur vs the blur in double: <= 2 (r+2) eps max|x| per level.
  *  - Lambda / ln: |vector - log()| < 1e-6; AVX2 == AVX-512 bit for bit.
  *  - colour (Lambda, a*, erythema, Y with gains): scalar a* within 0.01 of
@@ -167,6 +169,61 @@ static void test_taps_rows_all_levels(void **state)
             }
             free(buf);
             free(got);
+            free(ref);
+        }
+    }
+}
+
+/* The horizontal taps of one contiguous row (sd_blur_row2: blur_row2
+ * where the level has it), one or two kernels: bit for bit the level's
+ * blur_taps with in[i] = c - r + i, nothing written past n, and nothing
+ * read outside c[-r1 .. n - 1 + r1] (the row is allocated to exactly that,
+ * so the sanitizer builds catch a stray read). */
+static void test_row2_all_levels(void **state)
+{
+    (void)state;
+    const sd_simd_level top = sd_simd_detect();
+    const int pairs[][2] = {{1, -1}, {5, 3}, {8, 5}, {12, -1}, {15, 15}, {16, 8},
+                            {17, 1}, {24, 18}, {2, 0}};
+    for (size_t pi = 0; pi < sizeof pairs / sizeof pairs[0]; pi++) {
+        const int r1 = pairs[pi][0], r2 = pairs[pi][1], two = r2 >= 0;
+        float k1[25], k2[25];
+        gauss_half(r1 / 4.0, r1, k1);
+        if (two)
+            gauss_half(r2 > 0 ? r2 / 4.0 : 0.3, r2, k2);
+        for (int wi = 0; wi < N_WIDTHS; wi++) {
+            const int n = width_at(wi), off = wi % 5; /* unaligned starts */
+            float *buf = malloc(sizeof(float) * ((size_t)n + 2 * (size_t)r1 + (size_t)off));
+            float *o1 = malloc(sizeof(float) * ((size_t)n + 17));
+            float *o2 = malloc(sizeof(float) * ((size_t)n + 17));
+            float *ref = malloc(sizeof(float) * (size_t)n);
+            const float *in[49];
+            assert_true(buf && o1 && o2 && ref);
+            for (size_t i = 0; i < (size_t)n + 2 * (size_t)r1 + (size_t)off; i++)
+                buf[i] = frand();
+            const float *c = buf + off + r1;
+            for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+                const sd_dsp *d = sd_dsp_level((sd_simd_level)lv);
+                for (int x = 0; x < n + 17; x++)
+                    o1[x] = o2[x] = -12345.0f;
+                sd_blur_row2(d, c, k1, r1, o1, k2, r2, two ? o2 : NULL, n, in);
+                for (int x = n; x < n + 17; x++)
+                    assert_true(o1[x] == -12345.0f && o2[x] == -12345.0f);
+                for (int x = 0; !two && x < n; x++)
+                    assert_true(o2[x] == -12345.0f);
+                for (int kk = 0; kk < 1 + two; kk++) {
+                    const int r = kk ? r2 : r1;
+                    for (int i = 0; i <= 2 * r; i++)
+                        in[i] = c - r + i;
+                    d->blur_taps(in, kk ? k2 : k1, r, ref, n);
+                    if (memcmp(kk ? o2 : o1, ref, sizeof(float) * (size_t)n) != 0)
+                        fail_msg("%s r1=%d r2=%d n=%d off=%d: kernel %d differs from blur_taps",
+                                 sd_simd_name(lv), r1, r2, n, off, kk + 1);
+                }
+            }
+            free(buf);
+            free(o1);
+            free(o2);
             free(ref);
         }
     }
@@ -1118,6 +1175,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_env_forces_level),
         cmocka_unit_test(test_taps_all_levels),
         cmocka_unit_test(test_taps_rows_all_levels),
+        cmocka_unit_test(test_row2_all_levels),
         cmocka_unit_test(test_blur_all_levels),
         cmocka_unit_test(test_blur_threads_bit_identical),
         cmocka_unit_test(test_blur_bad_args),

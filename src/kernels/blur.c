@@ -71,6 +71,7 @@ typedef struct blur_job {
     sd_plane *dst;
     const float *k;        /* k[0..r]: centre, then one side */
     sd_blur_taps_fn taps;
+    const sd_dsp *dsp;     /* the horizontal pass (blur_row2) */
     int r, tw;             /* radius, tile width */
     int y0, y1;            /* output rows [y0, y1) */
     /* per-thread scratch */
@@ -94,9 +95,7 @@ static void hpass(const blur_job *j, int y, int x0, int n, float *out)
             j->pad[i] = s[sd_mirror_index(x0 - r + i, w)];
         p = j->pad;
     }
-    for (int i = 0; i <= 2 * r; i++)
-        j->hin[i] = p + i;
-    j->taps(j->hin, j->k, r, out, n);
+    sd_blur_row2(j->dsp, p + r, j->k, r, out, NULL, 0, NULL, n, j->hin);
 }
 
 static void *blur_band(void *arg)
@@ -168,7 +167,8 @@ sd_status sd_gauss_blur(sd_ctx *ctx, const sd_plane *src, sd_plane *dst, double 
         nt = 1;
     nt = SD_CLAMP(nt, 1, SD_MIN(h, 64));
 
-    const sd_blur_taps_fn taps = sd_dsp_active()->blur_taps;
+    const sd_dsp *dsp = sd_dsp_active();
+    const sd_blur_taps_fn taps = dsp->blur_taps;
     blur_job jobs[64];
     memset(jobs, 0, sizeof jobs);
     sd_status st = SD_OK;
@@ -178,6 +178,7 @@ sd_status sd_gauss_blur(sd_ctx *ctx, const sd_plane *src, sd_plane *dst, double 
         j->dst = dst;
         j->k = k;
         j->taps = taps;
+        j->dsp = dsp;
         j->r = r;
         j->tw = tw;
         j->y0 = (int)((int64_t)h * t / nt);

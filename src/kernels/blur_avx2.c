@@ -90,4 +90,66 @@ void sd_blur_taps4_avx2(const float *const *in, const float *k, int r, float *co
             out[j][x] = acc;
         }
 }
+
+/* One contiguous row, one or two kernels (kernels_internal.h): blur_taps'
+ * arithmetic per output (the same bits), the two kernels sharing each sum
+ * c[x - i] + c[x + i]; the tail columns as blur_taps' tail (fmaf). */
+void sd_blur_row2_avx2(const float *c, const float *k1, int r1, float *o1, const float *k2,
+                       int r2, float *o2, int n)
+{
+    const int rb = o2 ? r2 : 0;
+    const __m256 ka0 = _mm256_set1_ps(k1[0]), kb0 = _mm256_set1_ps(o2 ? k2[0] : 0.0f);
+    int x = 0;
+    for (; x + 16 <= n; x += 16) {
+        const float *q = c + x;
+        const __m256 v0 = _mm256_loadu_ps(q), v1 = _mm256_loadu_ps(q + 8);
+        __m256 a0 = _mm256_mul_ps(ka0, v0), a1 = _mm256_mul_ps(ka0, v1);
+        __m256 b0 = _mm256_mul_ps(kb0, v0), b1 = _mm256_mul_ps(kb0, v1);
+        for (int i = 1; i <= r1; i++) {
+            const __m256 s0 = _mm256_add_ps(_mm256_loadu_ps(q - i), _mm256_loadu_ps(q + i));
+            const __m256 s1 =
+                _mm256_add_ps(_mm256_loadu_ps(q + 8 - i), _mm256_loadu_ps(q + 8 + i));
+            const __m256 ka = _mm256_set1_ps(k1[i]);
+            a0 = _mm256_fmadd_ps(ka, s0, a0);
+            a1 = _mm256_fmadd_ps(ka, s1, a1);
+            if (rb >= i) {
+                const __m256 kb = _mm256_set1_ps(k2[i]);
+                b0 = _mm256_fmadd_ps(kb, s0, b0);
+                b1 = _mm256_fmadd_ps(kb, s1, b1);
+            }
+        }
+        _mm256_storeu_ps(o1 + x, a0);
+        _mm256_storeu_ps(o1 + x + 8, a1);
+        if (o2) {
+            _mm256_storeu_ps(o2 + x, b0);
+            _mm256_storeu_ps(o2 + x + 8, b1);
+        }
+    }
+    for (; x + 8 <= n; x += 8) {
+        const float *q = c + x;
+        const __m256 v = _mm256_loadu_ps(q);
+        __m256 a = _mm256_mul_ps(ka0, v), b = _mm256_mul_ps(kb0, v);
+        for (int i = 1; i <= r1; i++) {
+            const __m256 s = _mm256_add_ps(_mm256_loadu_ps(q - i), _mm256_loadu_ps(q + i));
+            a = _mm256_fmadd_ps(_mm256_set1_ps(k1[i]), s, a);
+            if (rb >= i)
+                b = _mm256_fmadd_ps(_mm256_set1_ps(k2[i]), s, b);
+        }
+        _mm256_storeu_ps(o1 + x, a);
+        if (o2)
+            _mm256_storeu_ps(o2 + x, b);
+    }
+    for (; x < n; x++) {
+        float a = k1[0] * c[x], b = o2 ? k2[0] * c[x] : 0.0f;
+        for (int i = 1; i <= r1; i++) {
+            const float s = c[x - i] + c[x + i];
+            a = fmaf(k1[i], s, a);
+            if (rb >= i)
+                b = fmaf(k2[i], s, b);
+        }
+        o1[x] = a;
+        if (o2)
+            o2[x] = b;
+    }
+}
 #endif

@@ -79,4 +79,82 @@ void sd_blur_taps4_avx512(const float *const *in, const float *k, int r, float *
         _mm512_mask_storeu_ps(out[3] + x, m, a3);
     }
 }
+
+/* One contiguous row, one or two kernels (kernels_internal.h): the same
+ * arithmetic per output as blur_taps (so the same bits), but the two
+ * kernels share each sum c[x - i] + c[x + i], and the right-hand vector
+ * c[x + i .. x + i + 15] (i < 16) is built from the two vectors at x and
+ * x + 16 by a lane shift (valignd) instead of an unaligned load, which
+ * crosses a cache line for 15 offsets in 16: the horizontal taps were
+ * bound by those split loads. */
+#define SHR(hi, lo, i)                                                                         \
+    _mm512_castsi512_ps(                                                                       \
+        _mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), (i)))
+void sd_blur_row2_avx512(const float *c, const float *k1, int r1, float *o1, const float *k2,
+                         int r2, float *o2, int n)
+{
+    const int rb = o2 ? r2 : 0;
+    const __m512 ka0 = _mm512_set1_ps(k1[0]), kb0 = _mm512_set1_ps(o2 ? k2[0] : 0.0f);
+    int x = 0;
+    /* v2 reads c[x + 32 .. x + 47]: inside the row while x + 48 <= n + r1 */
+    for (; x + 32 <= n && x + 48 <= n + r1; x += 32) {
+        const float *q = c + x;
+        const __m512 v0 = _mm512_loadu_ps(q), v1 = _mm512_loadu_ps(q + 16);
+        const __m512 v2 = _mm512_loadu_ps(q + 32);
+        __m512 a0 = _mm512_mul_ps(ka0, v0), a1 = _mm512_mul_ps(ka0, v1);
+        __m512 b0 = _mm512_mul_ps(kb0, v0), b1 = _mm512_mul_ps(kb0, v1);
+#define TAP(i)                                                                                 \
+    if (r1 >= (i)) {                                                                           \
+        const __m512 s0 = _mm512_add_ps(_mm512_loadu_ps(q - (i)), SHR(v1, v0, i));             \
+        const __m512 s1 = _mm512_add_ps(_mm512_loadu_ps(q + 16 - (i)), SHR(v2, v1, i));        \
+        const __m512 ka = _mm512_set1_ps(k1[i]);                                               \
+        a0 = _mm512_fmadd_ps(ka, s0, a0);                                                      \
+        a1 = _mm512_fmadd_ps(ka, s1, a1);                                                      \
+        if (rb >= (i)) {                                                                       \
+            const __m512 kb = _mm512_set1_ps(k2[i]);                                           \
+            b0 = _mm512_fmadd_ps(kb, s0, b0);                                                  \
+            b1 = _mm512_fmadd_ps(kb, s1, b1);                                                  \
+        }                                                                                      \
+    }
+        TAP(1) TAP(2) TAP(3) TAP(4) TAP(5) TAP(6) TAP(7) TAP(8)
+        TAP(9) TAP(10) TAP(11) TAP(12) TAP(13) TAP(14) TAP(15)
+#undef TAP
+        for (int i = 16; i <= r1; i++) {
+            const __m512 s0 = _mm512_add_ps(_mm512_loadu_ps(q - i), _mm512_loadu_ps(q + i));
+            const __m512 s1 =
+                _mm512_add_ps(_mm512_loadu_ps(q + 16 - i), _mm512_loadu_ps(q + 16 + i));
+            const __m512 ka = _mm512_set1_ps(k1[i]);
+            a0 = _mm512_fmadd_ps(ka, s0, a0);
+            a1 = _mm512_fmadd_ps(ka, s1, a1);
+            if (rb >= i) {
+                const __m512 kb = _mm512_set1_ps(k2[i]);
+                b0 = _mm512_fmadd_ps(kb, s0, b0);
+                b1 = _mm512_fmadd_ps(kb, s1, b1);
+            }
+        }
+        _mm512_storeu_ps(o1 + x, a0);
+        _mm512_storeu_ps(o1 + x + 16, a1);
+        if (o2) {
+            _mm512_storeu_ps(o2 + x, b0);
+            _mm512_storeu_ps(o2 + x + 16, b1);
+        }
+    }
+    for (; x < n; x += 16) {
+        const __mmask16 m = n - x >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - x)) - 1);
+        const float *q = c + x;
+        const __m512 v = _mm512_maskz_loadu_ps(m, q);
+        __m512 a = _mm512_mul_ps(ka0, v), b = _mm512_mul_ps(kb0, v);
+        for (int i = 1; i <= r1; i++) {
+            const __m512 s =
+                _mm512_add_ps(_mm512_maskz_loadu_ps(m, q - i), _mm512_maskz_loadu_ps(m, q + i));
+            a = _mm512_fmadd_ps(_mm512_set1_ps(k1[i]), s, a);
+            if (rb >= i)
+                b = _mm512_fmadd_ps(_mm512_set1_ps(k2[i]), s, b);
+        }
+        _mm512_mask_storeu_ps(o1 + x, m, a);
+        if (o2)
+            _mm512_mask_storeu_ps(o2 + x, m, b);
+    }
+}
+#undef SHR
 #endif

@@ -57,6 +57,16 @@ typedef void (*sd_blur_taps_fn)(const float *const *in, const float *k, int r, f
  * to four calls of it. Levels without one leave the entry NULL. */
 typedef void (*sd_blur_taps4_fn)(const float *const *in, const float *k, int r,
                                  float *const *out, int n);
+/* The horizontal taps of one contiguous row, for one or two kernels at
+ * once: o1[x] = the blur_taps of in[i] = c + x - r1 + i (centre c[x]) with
+ * k1, r1, and when o2 is not NULL, o2[x] the same with k2, r2 (r2 <= r1);
+ * reads c[-r1 .. n - 1 + r1]. Each output is bit-identical to the level's
+ * blur_taps with those pointers (the same arithmetic per output: the two
+ * kernels share the sums of the pairs and the AVX-512 kernel builds one
+ * side of them by lane shifts, not unaligned loads, docs/kernels.md).
+ * Levels without one leave the entry NULL (sd_blur_row2: blur_taps). */
+typedef void (*sd_blur_row2_fn)(const float *c, const float *k1, int r1, float *o1,
+                                const float *k2, int r2, float *o2, int n);
 /* Lambda of n interleaved 16-bit sRGB pixels (the public sd_row_lambda). */
 typedef void (*sd_row_lambda_fn)(const uint16_t *rgb, int n, float *out);
 /* out[i] = ln(in[i]) for positive normal in[i] (the log inside lambda). */
@@ -141,6 +151,7 @@ typedef struct sd_dsp {
     sd_row_flag_above_fn row_flag_above;
     sd_row_warp_fn row_warp;
     sd_row_luminance_fn row_luminance;
+    sd_blur_row2_fn blur_row2; /* NULL: blur_taps calls */
 } sd_dsp;
 
 /* nout consecutive output rows of blur_taps (in holds 2r + nout rows),
@@ -154,6 +165,23 @@ static inline void sd_blur_rows(const sd_dsp *d, const float *const *in, const f
             d->blur_taps4(in + j, k, r, out + j, n);
     for (; j < nout; j++)
         d->blur_taps(in + j, k, r, out[j], n);
+}
+
+/* blur_row2 where the level has it, else blur_taps through the pointers
+ * in[0 .. 2 r1] (scratch): the same bits either way. */
+static inline void sd_blur_row2(const sd_dsp *d, const float *c, const float *k1, int r1,
+                                float *o1, const float *k2, int r2, float *o2, int n,
+                                const float **in)
+{
+    if (d->blur_row2) {
+        d->blur_row2(c, k1, r1, o1, k2, r2, o2, n);
+        return;
+    }
+    for (int i = 0; i <= 2 * r1; i++)
+        in[i] = c - r1 + i;
+    d->blur_taps(in, k1, r1, o1, n);
+    if (o2)
+        d->blur_taps(in + (r1 - r2), k2, r2, o2, n);
 }
 
 /* The active table (first call detects and reads SKINDELTA_SIMD). */
@@ -213,6 +241,10 @@ size_t sd_row_select_avx512(const float *v, const uint8_t *f, unsigned bit, int 
 void sd_blur_taps_sse2(const float *const *in, const float *k, int r, float *out, int n);
 void sd_blur_taps_avx2(const float *const *in, const float *k, int r, float *out, int n);
 void sd_blur_taps4_avx2(const float *const *in, const float *k, int r, float *const *out, int n);
+void sd_blur_row2_avx2(const float *c, const float *k1, int r1, float *o1, const float *k2,
+                       int r2, float *o2, int n);
+void sd_blur_row2_avx512(const float *c, const float *k1, int r1, float *o1, const float *k2,
+                         int r2, float *o2, int n);
 void sd_row_lambda_avx2(const uint16_t *rgb, int n, float *out);
 void sd_row_log_avx2(const float *in, int n, float *out);
 void sd_blur_taps_avx512(const float *const *in, const float *k, int r, float *out, int n);

@@ -97,6 +97,7 @@ struct sd_measure {
      * sd_measure_thresholds (which does the same from D and the
      * histograms, then drops them). */
     int fixed;
+    int semi;         /* G_p by the semigroup path (semi_ok, docs/metrics.md) */
     double t_red;
     float t_red_lo;   /* the largest float <= t_red: a > t_red iff a > t_red_lo */
     float t_pore;
@@ -130,6 +131,27 @@ static int params_ok(const sd_metric_params *p)
            p->pore_k > 0 && p->pore_floor >= 0 && p->pore_contrast >= 0 &&
            isfinite(p->red_delta) && p->px_per_mm >= 0 && isfinite(p->pore_area_max) &&
            isfinite(p->pore_contrast) && isfinite(p->px_per_mm);
+}
+
+/* Whether G_p may come from the semigroup path (sigma_t, sigma_p already
+ * scaled): where G_t's decimation aliases below 2e-5 of the amplitude and
+ * the interpolator's error stays under 5e-4 (sigma_t >= 1.5, sigma_p >= 4.5,
+ * q >= 2: docs/metrics.md "Pores: G_p"), on images of at least 64 x 64
+ * (smaller ones take the exact taps: no time to save there). */
+static int semi_ok(double st, double sp, int iw, int ih)
+{
+    return st >= 1.5 && sp >= 4.5 && sp * sp - st * st >= 4.0 && iw >= 64 && ih >= 64;
+}
+
+/* Pixels of the window a G_p value reads on each side: the exact taps'
+ * radius, or on the semigroup path G_t's radius plus two pixels per
+ * decimated sample of G_q's radius and of the interpolator's three, plus
+ * one for the decimation's phase. */
+static int gp_reach(double st, double sp, int semi)
+{
+    if (!semi)
+        return sd_gauss_radius(sp);
+    return sd_gauss_radius(st) + 2 * (sd_gauss_radius(0.5 * sqrt(sp * sp - st * st)) + 3) + 1;
 }
 
 /* ---- row bands ---- */
@@ -166,6 +188,13 @@ typedef struct band_job {
     int y0, y1;          /* rows [y0, y1): whole strips */
     int rt, rs, rp, R;   /* radii; R = furthest row ahead a step needs */
     const float *kt, *ks, *kp;
+    /* the semigroup path (rq > 0; then no hp ring): G_q of radius rq on
+     * the decimated grid of w2 x h2 samples, rings hq (horizontal taps of
+     * the decimated G_t rows) and gq (both taps), dpad / vq scratch rows */
+    int rq, w2;
+    const float *kq;
+    ring hq, gq;
+    float *dpad, *vq;
     uint32_t *hist;      /* !fixed: 2 x HBINS: a*, D */
     size_t red;          /* fixed: a* > t_red */
     fvec gm, gr;         /* m->pre: a* in the predicted bins */
@@ -234,7 +263,7 @@ static void accumulate_colour(band_job *j, int sy, const float *lam)
 static void load_row(band_job *j, int sy)
 {
     const sd_measure *m = j->m;
-    const int w = m->w, R0 = SD_MAX(j->rt, SD_MAX(j->rs, j->rp));
+    const int w = m->w, R0 = SD_MAX(j->rt, SD_MAX(j->rs, j->rq ? 0 : j->rp));
     float *lam = ring_row(&j->lam, sy, w);
     j->dsp->row_colour(sd_image_px(m->img, m->ox, m->oy + sy), w, m->g, lam, j->ca, j->ce, j->cy);
     j->lam.tag[sy % j->lam.size] = sy;
@@ -248,30 +277,34 @@ static void load_row(band_job *j, int sy)
         j->pad[R0 + w + i] = lam[sd_mirror_index(w + i, w)];
     }
     memcpy(j->pad + R0, lam, (size_t)w * sizeof(float));
-    const struct { ring *rg; const float *k; int r; } f[3] = {
-        {&j->ht, j->kt, j->rt}, {&j->hs, j->ks, j->rs}, {&j->hp, j->kp, j->rp}};
-    for (int b = 0; b < 3; b++) {
-        const float *p = j->pad + (R0 - f[b].r);
-        for (int i = 0; i <= 2 * f[b].r; i++)
-            j->in[i] = p + i;
-        j->dsp->blur_taps(j->in, f[b].k, f[b].r, ring_row(f[b].rg, sy, w), w);
-        f[b].rg->tag[sy % f[b].rg->size] = sy;
+    /* G_t and G_s together (the wider first), then G_p (exact path) */
+    const float *c = j->pad + R0;
+    float *ot = ring_row(&j->ht, sy, w), *os = ring_row(&j->hs, sy, w);
+    if (j->rt >= j->rs)
+        sd_blur_row2(j->dsp, c, j->kt, j->rt, ot, j->ks, j->rs, os, w, j->in);
+    else
+        sd_blur_row2(j->dsp, c, j->ks, j->rs, os, j->kt, j->rt, ot, w, j->in);
+    j->ht.tag[sy % j->ht.size] = sy;
+    j->hs.tag[sy % j->hs.size] = sy;
+    if (!j->rq) {
+        sd_blur_row2(j->dsp, c, j->kp, j->rp, ring_row(&j->hp, sy, w), NULL, 0, NULL, w, j->in);
+        j->hp.tag[sy % j->hp.size] = sy;
     }
 }
 
 /* Make sure every row output rows [y, y + nb) need is in its ring; returns
  * the number of rows loaded (the caller repeats until 0, so an eviction by a
  * load cannot leave a row missing). */
-static int ensure_rows(band_job *j, int y, int nb)
+static int ensure_rows(band_job *j, int y, int nb, int all)
 {
     const int h = j->m->h, last = nb - 1;
     int loads = 0;
     for (int i = -j->R; i <= last + j->R; i++) {
         int sy = sd_mirror_index(y + i, h);
-        int need = (i >= -j->rp && i <= last + j->rp && !ring_has(&j->hp, sy)) ||
+        int need = (!j->rq && i >= -j->rp && i <= last + j->rp && !ring_has(&j->hp, sy)) ||
                    (i >= -j->rt && i <= last + j->rt && !ring_has(&j->ht, sy)) ||
-                   (i >= -j->rs - 1 && i <= last + j->rs + 1 && !ring_has(&j->hs, sy)) ||
-                   (i >= 0 && i <= last && !ring_has(&j->lam, sy));
+                   (all && i >= -j->rs - 1 && i <= last + j->rs + 1 && !ring_has(&j->hs, sy)) ||
+                   (all && i >= 0 && i <= last && !ring_has(&j->lam, sy));
         if (need) {
             load_row(j, sy);
             loads++;
@@ -313,27 +346,184 @@ static void gs_rows(band_job *j, int y0, int y1)
     }
 }
 
+/* ---- G_p by the Gaussian semigroup (docs/metrics.md "Pores: G_p") ----
+ *
+ * G_p = G_q * G_t, q^2 = sigma_p^2 - sigma_t^2. G_t is computed anyway;
+ * its even rows and columns (the decimated grid) alias negligibly, so G_q
+ * runs there with sigma q / 2, and the 6-point Lagrange interpolator at the
+ * half-sample (3, -25, 150, 150, -25, 3) / 256 brings it back to every
+ * pixel (even pixels take the sample itself). Sample i of the decimated
+ * grid is pixel 2i of the window, mirrored as the blurs mirror. */
+#define LG0 (3.0f / 256.0f)
+#define LG1 (-25.0f / 256.0f)
+#define LG2 (150.0f / 256.0f)
+
+static inline int dec_mirror(int i, int n) { return sd_mirror_index(2 * i, n) / 2; }
+
+/* Horizontal G_q taps of the decimated G_t row of window row yy (even). */
+static void push_hq(band_job *j, int yy, const float *gt)
+{
+    const int w = j->m->w, w2 = j->w2, rq = j->rq;
+    float *p = j->dpad;
+    for (int i = 0; i < rq; i++) {
+        p[i] = gt[2 * dec_mirror(i - rq, w)];
+        p[rq + w2 + i] = gt[2 * dec_mirror(w2 + i, w)];
+    }
+    for (int x = 0; x < w2; x++)
+        p[rq + x] = gt[2 * x];
+    sd_blur_row2(j->dsp, p + rq, j->kq, rq, ring_row(&j->hq, yy / 2, w2), NULL, 0, NULL, w2,
+                 j->in);
+    j->hq.tag[(yy / 2) % j->hq.size] = yy / 2;
+}
+
+/* Decimated rows whose hq taps D row y needs: [*lo, *hi] (unmirrored). */
+static void d_span(const band_job *j, int y, int *lo, int *hi)
+{
+    *lo = (y >> 1) - (y & 1 ? 2 : 0) - j->rq;
+    *hi = (y >> 1) + (y & 1 ? 3 : 0) + j->rq;
+}
+
+static int d_ready(const band_job *j, int y)
+{
+    int lo, hi;
+    d_span(j, y, &lo, &hi);
+    for (int i = lo; i <= hi; i++)
+        if (!ring_has(&j->hq, dec_mirror(i, j->m->h)))
+            return 0;
+    return 1;
+}
+
+/* G_q of decimated row Y (in range): vertical taps of the hq ring. */
+static const float *gq_row(band_job *j, int Y)
+{
+    const int w2 = j->w2, rq = j->rq;
+    float *out = ring_row(&j->gq, Y, w2);
+    if (!ring_has(&j->gq, Y)) {
+        for (int i = 0; i <= 2 * rq; i++)
+            j->in[i] = ring_row(&j->hq, dec_mirror(Y - rq + i, j->m->h), w2);
+        j->dsp->blur_taps(j->in, j->kq, rq, out, w2);
+        j->gq.tag[Y % j->gq.size] = Y;
+    }
+    return out;
+}
+
+/* The half-sample interpolator on six values (the same order of
+ * operations in the SSE2 lanes as here). */
+static inline float lg6(float a, float b, float c, float d, float e, float f)
+{
+    return LG0 * (a + f) + LG1 * (b + e) + LG2 * (c + d);
+}
+
+/* The approximate G_p of window row y into out (w floats). */
+static void gp_semi_row(band_job *j, int y, float *out)
+{
+    const int w = j->m->w, h = j->m->h, w2 = j->w2, Y = y >> 1;
+    float *v = j->vq + 3;
+    int x = 0;
+    if (y & 1) {
+        const float *r[6];
+        for (int k = 0; k < 6; k++)
+            r[k] = gq_row(j, dec_mirror(Y - 2 + k, h));
+#if defined(__SSE2__)
+        const __m128 c0 = _mm_set1_ps(LG0), c1 = _mm_set1_ps(LG1), c2 = _mm_set1_ps(LG2);
+#define L(k) _mm_loadu_ps(r[k] + x)
+        for (; x + 4 <= w2; x += 4)
+            _mm_storeu_ps(v + x, _mm_add_ps(_mm_add_ps(_mm_mul_ps(c0, _mm_add_ps(L(0), L(5))),
+                                                       _mm_mul_ps(c1, _mm_add_ps(L(1), L(4)))),
+                                            _mm_mul_ps(c2, _mm_add_ps(L(2), L(3)))));
+#undef L
+#endif
+        for (; x < w2; x++)
+            v[x] = lg6(r[0][x], r[1][x], r[2][x], r[3][x], r[4][x], r[5][x]);
+    } else {
+        memcpy(v, gq_row(j, Y), (size_t)w2 * sizeof(float));
+    }
+    for (int i = 1; i <= 3; i++) {
+        v[-i] = v[dec_mirror(-i, w)];
+        v[w2 - 1 + i] = v[dec_mirror(w2 - 1 + i, w)];
+    }
+    /* out[2x] = v[x], out[2x + 1] = the interpolator on v[x - 2 .. x + 3] */
+    x = 0;
+#if defined(__SSE2__)
+    {
+        const __m128 c0 = _mm_set1_ps(LG0), c1 = _mm_set1_ps(LG1), c2 = _mm_set1_ps(LG2);
+#define L(k) _mm_loadu_ps(v + x + (k))
+        for (; x + 4 <= w / 2; x += 4) {
+            const __m128 o = _mm_add_ps(_mm_add_ps(_mm_mul_ps(c0, _mm_add_ps(L(-2), L(3))),
+                                                   _mm_mul_ps(c1, _mm_add_ps(L(-1), L(2)))),
+                                        _mm_mul_ps(c2, _mm_add_ps(L(0), L(1))));
+            _mm_storeu_ps(out + 2 * x, _mm_unpacklo_ps(L(0), o));
+            _mm_storeu_ps(out + 2 * x + 4, _mm_unpackhi_ps(L(0), o));
+        }
+#undef L
+    }
+#endif
+    for (; x < w / 2; x++) {
+        out[2 * x] = v[x];
+        out[2 * x + 1] = lg6(v[x - 2], v[x - 1], v[x], v[x + 1], v[x + 2], v[x + 3]);
+    }
+    if (w & 1)
+        out[w - 1] = v[w2 - 1];
+}
+
+/* D of band row y from G_p row gp and the G_s ring: into the D plane and
+ * its histogram, or (thresholds fixed) the candidate flags. */
+static void emit_d(band_job *j, int y, const float *gp)
+{
+    const sd_measure *m = j->m;
+    const int w = m->w;
+    const float *gs = ring_row(&j->gs, y, w);
+    uint8_t *f = m->flags + (size_t)y * (size_t)w;
+    if (m->fixed) {
+        /* pore candidates: every pixel of the window (components grow
+         * through unmeasured ones), flags of this band's own rows */
+        j->dsp->row_flag_above(gp, gs, m->t_pore, f, F_CAND, w);
+    } else {
+        float *d = sd_plane_row(&m->d, y);
+        j->dsp->row_sub(gp, gs, d, w);
+        j->dsp->row_hist(d, f, F_MEASURED, w, NULL, j->hist + HBINS);
+    }
+}
+
 static void *band_run(void *arg)
 {
     band_job *j = arg;
     const sd_measure *m = j->m;
     const int w = m->w, h = m->h;
-    uint32_t *hd = j->hist + HBINS;
     float *gt[VB], *gp[VB];
     for (int b = 0; b < VB; b++) {
         gt[b] = j->gt + (size_t)b * (size_t)w;
         gp[b] = j->gp + (size_t)b * (size_t)w;
     }
-    for (int y0 = j->y0; y0 < j->y1; y0 += VB) {
-        const int nb = SD_MIN(VB, j->y1 - y0);
-        while (ensure_rows(j, y0, nb) > 0)
+    /* G_t rows [f0, f1): the band's, and on the semigroup path the halo
+     * its G_p reads (whole blocks, aligned with the band's); D rows are
+     * emitted from `next` on as soon as their decimated rows are there */
+    int f0 = j->y0, f1 = j->y1, next = j->y0;
+    if (j->rq) {
+        /* the lowest and highest decimated rows any of the band's D rows
+         * reads (odd rows reach two and three further) */
+        int lo = INT32_MAX, hi = INT32_MIN;
+        for (int y = j->y0; y < j->y1; y++) {
+            int l, u;
+            d_span(j, y, &l, &u);
+            lo = SD_MIN(lo, l);
+            hi = SD_MAX(hi, u);
+        }
+        f0 = SD_MAX(0, j->y0 - (j->y0 - 2 * lo + VB - 1) / VB * VB);
+        f1 = SD_MIN(h, 2 * hi + 1);
+    }
+    for (int y0 = f0; y0 < f1; y0 += VB) {
+        const int nb = SD_MIN(VB, f1 - y0), in = y0 >= j->y0 && y0 < j->y1;
+        while (ensure_rows(j, y0, nb, in) > 0)
             ;
         /* G_s of the rows the Laplacians read (clamped at the window's
-         * edges), then G_t and G_p of the block */
-        gs_rows(j, SD_MAX(y0 - 1, 0), SD_MIN(y0 + nb, h - 1));
+         * edges), then G_t (and G_p) of the block */
+        if (in)
+            gs_rows(j, SD_MAX(y0 - 1, 0), SD_MIN(y0 + nb, h - 1));
         vtaps(j, &j->ht, j->kt, j->rt, y0, nb, gt);
-        vtaps(j, &j->hp, j->kp, j->rp, y0, nb, gp);
-        for (int b = 0; b < nb; b++) {
+        if (!j->rq)
+            vtaps(j, &j->hp, j->kp, j->rp, y0, nb, gp);
+        for (int b = 0; in && b < nb; b++) {
             const int y = y0 + b;
             const int yu = y > 0 ? y - 1 : y, yd = y < h - 1 ? y + 1 : y;
             const float *up = ring_row(&j->gs, yu, w), *gd = ring_row(&j->gs, yd, w);
@@ -345,18 +535,23 @@ static void *band_run(void *arg)
                 j->dsp->row_lap_acc(up + 1, gs + 1, gd + 1, f + 1, F_MEASURED, w - 2, a->lap);
             /* focus measure (quality): the finest part of the texture band */
             j->dsp->row_acc(ring_row(&j->lam, y, w), gs, f, F_MEASURED, w, a->fine);
-            if (m->fixed) {
-                /* pore candidates: every pixel of the window (components
-                 * grow through unmeasured ones), flags of this band's own
-                 * rows */
-                j->dsp->row_flag_above(gp[b], gs, m->t_pore, m->flags + (size_t)y * (size_t)w,
-                                       F_CAND, w);
-            } else {
-                float *d = sd_plane_row(&m->d, y);
-                j->dsp->row_sub(gp[b], gs, d, w);
-                j->dsp->row_hist(d, f, F_MEASURED, w, NULL, hd);
+            if (!j->rq)
+                emit_d(j, y, gp[b]);
+        }
+        if (j->rq) {
+            for (int b = 0; b < nb; b++)
+                if (((y0 + b) & 1) == 0)
+                    push_hq(j, y0 + b, gt[b]);
+            for (; next < j->y1 && next < y0 + nb && d_ready(j, next); next++) {
+                gp_semi_row(j, next, gp[0]);
+                emit_d(j, next, gp[0]);
             }
         }
+    }
+    /* (every row is ready once the front has passed f1) */
+    for (; j->rq && next < j->y1; next++) {
+        gp_semi_row(j, next, gp[0]);
+        emit_d(j, next, gp[0]);
     }
     return NULL;
 }
@@ -368,6 +563,10 @@ static void band_free(band_job *j)
     ring_free(&j->hs);
     ring_free(&j->hp);
     ring_free(&j->gs);
+    ring_free(&j->hq);
+    ring_free(&j->gq);
+    free(j->dpad);
+    free(j->vq);
     free(j->pad);
     free(j->ca);
     free(j->ce);
@@ -385,7 +584,7 @@ static void band_free(band_job *j)
 static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
 {
     const int w = m->w, h = m->h;
-    float *k = sd_alloc_array(3 * 4097, sizeof(float));
+    float *k = sd_alloc_array(4 * 4097, sizeof(float));
     const int nstrips = (h + STRIP_ROWS - 1) / STRIP_ROWS;
     strip_acc *acc = sd_calloc_array((size_t)nstrips, sizeof *acc);
     band_job jobs[MAX_THREADS];
@@ -400,7 +599,12 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
     const int rt = sd_gauss_kernel(m->p.sigma_t * scale, k);
     const int rs = sd_gauss_kernel(m->p.sigma_s * scale, k + 4097);
     const int rp = sd_gauss_kernel(m->p.sigma_p * scale, k + 2 * 4097);
-    const int R = SD_MAX(rp, SD_MAX(rt, rs + 1)), R0 = SD_MAX(rt, SD_MAX(rs, rp));
+    /* the semigroup path: G_q on the decimated grid, sigma q / 2 */
+    const double st = m->p.sigma_t * scale, sp = m->p.sigma_p * scale;
+    const int rq = m->semi ? sd_gauss_kernel(0.5 * sqrt(sp * sp - st * st), k + 3 * 4097) : 0;
+    const int w2 = (w + 1) / 2;
+    const int R = SD_MAX(rq ? 0 : rp, SD_MAX(rt, rs + 1));
+    const int R0 = SD_MAX(rt, SD_MAX(rs, SD_MAX(rq ? 0 : rp, rq)));
     const sd_dsp *dsp = sd_dsp_active();
     for (int t = 0; t < nt; t++) {
         band_job *j = &jobs[t];
@@ -416,10 +620,25 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
         j->kt = k;
         j->ks = k + 4097;
         j->kp = k + 2 * 4097;
-        /* ring sizes: rows from the furthest back a step reads to R ahead */
+        j->kq = k + 3 * 4097;
+        j->rq = rq;
+        j->w2 = w2;
+        /* ring sizes: rows from the furthest back a step reads to R ahead;
+         * on the semigroup path, G_s waits in its ring until the decimated
+         * rows of D are there (D of row y is emitted once the G_t front
+         * has passed row y + 2 rq + 6, a block later at worst), the hq ring
+         * spans the decimated rows from the oldest D row waiting to the
+         * front, gq the six the interpolator reads */
         int ok = ring_init(&j->lam, R + VB + 1, w) && ring_init(&j->ht, R + rt + VB + 1, w) &&
-                 ring_init(&j->hs, R + rs + VB + 2, w) && ring_init(&j->hp, R + rp + VB + 1, w) &&
-                 ring_init(&j->gs, GS_RING, w);
+                 ring_init(&j->hs, R + rs + VB + 2, w) &&
+                 (rq ? ring_init(&j->hq, 2 * rq + 12, w2) && ring_init(&j->gq, 8, w2)
+                     : ring_init(&j->hp, R + rp + VB + 1, w)) &&
+                 ring_init(&j->gs, GS_RING + (rq ? 2 * rq + 16 : 0), w);
+        if (rq) {
+            j->dpad = sd_alloc_array((size_t)w2 + 2 * (size_t)rq, sizeof(float));
+            j->vq = sd_alloc_array((size_t)w2 + 6, sizeof(float));
+            ok = ok && j->dpad && j->vq;
+        }
         j->pad = sd_alloc_array((size_t)w + 2 * (size_t)R0, sizeof(float));
         j->ca = sd_alloc_array((size_t)w, sizeof(float));
         j->ce = sd_alloc_array((size_t)w, sizeof(float));
@@ -1116,6 +1335,13 @@ void sd_measure_free(sd_measure *m)
     free(m);
 }
 
+const sd_plane *sd_measure_d(const sd_measure *m, int *ox, int *oy)
+{
+    *ox = m->ox;
+    *oy = m->oy;
+    return m->fixed || !m->d.p ? NULL : &m->d;
+}
+
 sd_status sd_measure_begin(sd_ctx *ctx, const sd_image *img, const uint8_t *mask,
                            const uint8_t *rows, double scale, const double gains[3],
                            const sd_metric_params *p, const sd_thresholds *thr,
@@ -1144,6 +1370,7 @@ sd_status sd_measure_begin(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
                        "metrics: image is %dx%d, too small for the filters (at least %.0fx%.0f)",
                        iw, ih, 2 * border + 1, 2 * border + 1);
     const double st = p->sigma_t * scale, sp = p->sigma_p * scale, ss = p->sigma_s * scale;
+    const int semi = semi_ok(st, sp, iw, ih);
 
     /* Work on the mask's bounding box plus the widest blur's radius: inside
      * the mask every blurred value is the one the whole frame would give. */
@@ -1165,9 +1392,11 @@ sd_status sd_measure_begin(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
         }
         if (mx1 < 0)
             return sd_fail(ctx, SD_ERR_TOO_SMALL, "metrics: the region is empty");
-        int r = sd_gauss_radius(SD_MAX(sp, SD_MAX(st, ss))) + 2;
-        ox = SD_MAX(0, mx0 - r);
-        oy = SD_MAX(0, my0 - r);
+        int r = SD_MAX(gp_reach(st, sp, semi), sd_gauss_radius(SD_MAX(sp, SD_MAX(st, ss)))) + 2;
+        /* an even origin: the decimated grid is the image's even pixels,
+         * as on the whole frame */
+        ox = SD_MAX(0, mx0 - r) & ~1;
+        oy = SD_MAX(0, my0 - r) & ~1;
         w = SD_MIN(iw - 1, mx1 + r) - ox + 1;
         h = SD_MIN(ih - 1, my1 + r) - oy + 1;
     }
@@ -1187,6 +1416,7 @@ sd_status sd_measure_begin(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
     m->w = w;
     m->h = h;
     m->nthreads = sd_ctx_threads(ctx);
+    m->semi = semi;
     if (thr)
         fix_thresholds(m, thr->t_red, thr->t_pore);
     sd_status s;

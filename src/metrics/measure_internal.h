@@ -40,5 +40,9 @@ SD_NODISCARD sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thre
 SD_NODISCARD sd_status sd_measure_finish(sd_ctx *ctx, sd_measure *m, const sd_thresholds *thr,
                                          sd_metrics *out);
 void sd_measure_free(sd_measure *m); /* NULL-safe */
+/* The D = G_p - G_s plane of a measure begun without thresholds, over its
+ * window, whose origin in the image goes to *ox, *oy (for the tests); NULL
+ * once the thresholds are fixed. */
+const sd_plane *sd_measure_d(const sd_measure *m, int *ox, int *oy);
 
 #endif
