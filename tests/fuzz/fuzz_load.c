@@ -7,7 +7,8 @@
  * and every sample readable; a refusal returns no image and a message that
  * names the input; a JPEG that decodes at full size also decodes at 1/8
  * scale to ceil(w/8) x ceil(h/8) (libjpeg's DCT scaling) with the same
- * orientation.
+ * orientation; the row_fn sees each upright row once, in order, every
+ * sample of it readable.
  */
 #include <string.h>
 
@@ -42,6 +43,23 @@ static void check_image(const sd_image *img)
             FUZZ_CHECK(r[i] % 257 == 0);
     }
     (void)acc;
+}
+
+/* row_fn: counts rows that come in order and reads each row's samples */
+typedef struct rows_seen {
+    int next, bad;
+    uint32_t acc;
+} rows_seen;
+
+static void see_row(void *arg, const sd_image *img, int y)
+{
+    rows_seen *r = arg;
+    r->bad |= y != r->next++ || y < 0 || y >= img->height;
+    if (r->bad)
+        return;
+    const uint16_t *p = img->px + (size_t)y * img->stride;
+    for (size_t i = 0; i < 3 * (size_t)img->width; i++)
+        r->acc += p[i];
 }
 
 static void check_refusal(sd_ctx *ctx, sd_status s, const sd_image *img)
@@ -82,10 +100,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
              * that small inputs take that path): the same image, and boxes
              * of the size the rule gives, upright the same way */
             sd_image *full = NULL, *box = NULL;
+            rows_seen seen = {0, 0, 0};
             o.scale_denom = 1;
+            o.row_fn = see_row;
+            o.row_arg = &seen;
             sd_status sb = sd_image_load_mem_box(ctx, data, size, "fuzz", &o, 16, &full, &box);
+            o.row_fn = NULL;
             FUZZ_CHECK(sb == SD_OK);
             check_image(full);
+            FUZZ_CHECK(!seen.bad && seen.next == full->height);
             FUZZ_CHECK(full->width == img->width && full->height == img->height);
             int d = 1;
             while (d < 8 && (full->width > full->height ? full->width : full->height) / d > 16)
