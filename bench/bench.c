@@ -8,7 +8,8 @@
  * a warm-up, in one process with the memory cache on, as a batch runs), their
  * ratio to the floor, and the wall time and peak RSS of the real program
  * doing one compare at -j 2 (a child process per run, measured by wait4:
- * every page touched afresh).
+ * every page touched afresh; spawned by a small server forked at the start,
+ * so the figure is the child's own, see run_process).
  *
  *   bench [--quick] [--reps N] [--dir DIR] [--skindelta PATH] [--kernels PATH]
  *
@@ -221,36 +222,107 @@ static sd_timing compare_ms(sd_ctx *ctx, const char *a, const char *b, int threa
 
 /* ---- the real program, one process per pair: wall time and peak RSS ---- */
 
-static double run_process(const char *prog, const char *a, const char *b, double *ms)
+/* Linux hands a process the peak RSS of the memory it replaces at exec
+ * (exec_mmap), and a child spawned by vfork or fork execs out of a view of
+ * its parent's memory: spawned from this process, which has held a 12 MP
+ * pair of its own, the child's ru_maxrss would be ours. So the runs are
+ * spawned by a small server forked at the start, before anything large was
+ * allocated, and asked for over a pipe. */
+typedef struct proc_req {
+    char prog[1024], a[1024], b[1024];
+} proc_req;
+typedef struct proc_rep {
+    double ms, rss_mb; /* NAN when the run failed */
+} proc_rep;
+
+static int spawner_to = -1, spawner_from = -1;
+
+static proc_rep run_process(const proc_req *q)
 {
+    proc_rep r = {NAN, NAN};
     pid_t pid;
-    char *argv[] = {(char *)(uintptr_t)prog, "compare", "-q", "-j", "2", "-o", "/dev/null",
-                    (char *)(uintptr_t)a, (char *)(uintptr_t)b, NULL};
+    char *argv[] = {(char *)(uintptr_t)q->prog, "compare", "-q", "-j", "2", "-o", "/dev/null",
+                    (char *)(uintptr_t)q->a, (char *)(uintptr_t)q->b, NULL};
     double t0 = now_ms();
-    if (posix_spawn(&pid, prog, NULL, NULL, argv, environ) != 0)
-        return NAN;
+    if (posix_spawn(&pid, q->prog, NULL, NULL, argv, environ) != 0)
+        return r;
     int status;
     struct rusage ru;
     if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return NAN;
-    *ms = now_ms() - t0;
-    return ru.ru_maxrss / 1024.0;
+        return r;
+    r.ms = now_ms() - t0;
+    r.rss_mb = ru.ru_maxrss / 1024.0;
+    return r;
+}
+
+static void spawner_start(void)
+{
+    int to[2], from[2];
+    if (pipe(to) != 0 || pipe(from) != 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(to[1]);
+        close(from[0]);
+        proc_req q;
+        while (read(to[0], &q, sizeof q) == (ssize_t)sizeof q) {
+            proc_rep r = run_process(&q);
+            if (write(from[1], &r, sizeof r) != (ssize_t)sizeof r)
+                break;
+        }
+        _exit(0);
+    }
+    close(to[0]);
+    close(from[1]);
+    if (pid < 0) {
+        close(to[1]);
+        close(from[0]);
+        return;
+    }
+    spawner_to = to[1];
+    spawner_from = from[0];
+}
+
+/* One run through the server (here when it could not start: RSS then
+ * includes ours, and is reported as unknown). */
+static proc_rep spawn_run(const char *prog, const char *a, const char *b)
+{
+    proc_req q;
+    proc_rep r = {NAN, NAN};
+    memset(&q, 0, sizeof q);
+    if (strlen(prog) >= sizeof q.prog || strlen(a) >= sizeof q.a || strlen(b) >= sizeof q.b)
+        return r;
+    memcpy(q.prog, prog, strlen(prog));
+    memcpy(q.a, a, strlen(a));
+    memcpy(q.b, b, strlen(b));
+    if (spawner_to < 0) {
+        r = run_process(&q);
+        r.rss_mb = NAN;
+        return r;
+    }
+    if (write(spawner_to, &q, sizeof q) != (ssize_t)sizeof q ||
+        read(spawner_from, &r, sizeof r) != (ssize_t)sizeof r)
+        return (proc_rep){NAN, NAN};
+    return r;
 }
 
 /* Median wall time of `reps` runs (after a warm-up); the largest peak RSS. */
 static double process_ms(const char *prog, const char *a, const char *b, int reps, double *rss)
 {
-    double t[64], ms = NAN;
+    double t[64];
     *rss = 0;
     for (int r = -1; r < reps; r++) {
-        double m = run_process(prog, a, b, &ms);
-        if (!isfinite(m)) {
+        proc_rep p = spawn_run(prog, a, b);
+        if (!isfinite(p.ms)) {
             *rss = NAN;
             return NAN;
         }
-        *rss = m > *rss ? m : *rss;
+        if (!isfinite(p.rss_mb) || !isfinite(*rss))
+            *rss = NAN;
+        else if (p.rss_mb > *rss)
+            *rss = p.rss_mb;
         if (r >= 0)
-            t[r] = ms;
+            t[r] = p.ms;
     }
     return median(t, reps);
 }
@@ -314,6 +386,7 @@ int main(int argc, char **argv)
     }
     if (reps < 1 || reps > 64)
         reps = 5;
+    spawner_start(); /* first, while this process is small */
     mkdir(dir, 0777);
     static const size_case full[] = {{"2mp", 1632, 1224}, {"12mp", 4000, 3000}};
     static const size_case small[] = {{"quick", 800, 600}};
