@@ -768,12 +768,9 @@ static void collect_row(collector *c, const sd_dsp *dsp, const float *v, const u
  * collected ones: ranks (n-1)/2 and n/2 shifted by the values below. */
 static double collector_median(collector *c, size_t n)
 {
-    size_t k_hi = n / 2 - c->below;
-    double upper = sd_select_kth(c->v, c->n, k_hi);
-    if (n % 2)
-        return upper;
-    double lower = sd_select_kth(c->v, c->n, k_hi - 1);
-    return 0.5 * (lower + upper);
+    /* for even n rank n/2 - 1 lies in the bins too (rank_bins), so
+     * k >= 1 there */
+    return sd_select_middle(c->v, c->n, n / 2 - c->below, n % 2 == 0);
 }
 
 /* ---- colour recompute passes over the window (threaded, integer results) ---- */

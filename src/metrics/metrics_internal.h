@@ -65,6 +65,9 @@ static inline long sd_nearest(double v)
 
 /* Exact k-th smallest (0-based) of v[0..n-1]; permutes v. n > 0, k < n. */
 float sd_select_kth(float *v, size_t n, size_t k);
+/* The k-th smallest of v[0..n-1], or with `pair` the mean of the k-1-th
+ * and the k-th (1 <= k < n); one selection either way; permutes v. */
+double sd_select_middle(float *v, size_t n, size_t k, int pair);
 /* Exact median (mean of the two middle values when n is even); permutes v. */
 double sd_select_median(float *v, size_t n);
 

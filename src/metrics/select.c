@@ -44,17 +44,18 @@ float sd_select_kth(float *v, size_t n, size_t k)
     return v[k];
 }
 
-double sd_select_median(float *v, size_t n)
+double sd_select_middle(float *v, size_t n, size_t k, int pair)
 {
-    size_t k = n / 2;
     double upper = sd_select_kth(v, n, k);
-    if (n % 2)
+    if (!pair)
         return upper;
-    /* the lower middle is the largest of v[0..k-1], all <= v[k] after selection */
+    /* the k-1-th is the largest of v[0..k-1], all <= v[k] after selection */
     float lower = v[0];
     for (size_t i = 1; i < k; i++)
         if (v[i] > lower)
             lower = v[i];
     return 0.5 * ((double)lower + upper);
 }
+
+double sd_select_median(float *v, size_t n) { return sd_select_middle(v, n, n / 2, n % 2 == 0); }
 
