@@ -1,8 +1,8 @@
 /* The memory cache (src/core/mem.c): large freed blocks are handed out
  * again only while sd_memory_cache() enables it, within the size slack and
- * the byte limit, zeroed when calloc'd, 64-byte aligned when asked, and
- * never in an AddressSanitizer build (where every check below that expects
- * reuse expects a fresh block instead). */
+ * the byte limit, zeroed when calloc'd, 64-byte aligned when asked; under
+ * AddressSanitizer a cached block is poisoned until it is handed out again
+ * (and then only the bytes asked for are addressable). */
 #include "sd_test.h"
 
 #include <pthread.h>
@@ -10,10 +10,17 @@
 
 #include "core/internal.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define CACHING 0
-#else
 #define CACHING 1
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISONED(p) __asan_address_is_poisoned(p)
+#else
+#define POISONED(p) 0
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define ASAN 1
+#else
+#define ASAN 0
 #endif
 
 #define MB ((size_t)1 << 20)
@@ -35,13 +42,18 @@ static void test_reuse_and_zero(void **state)
     assert_true(all_zero(p, 4 * MB));
     memset(p, 0xab, 4 * MB);
     sd_free(p);
+    assert_int_equal(POISONED(p + 4 * MB - 1), ASAN); /* waiting in the cache */
     unsigned char *q = sd_calloc_array(4, MB); /* the same block, zeroed again */
     assert_non_null(q);
     assert_int_equal(q == p, CACHING);
+    assert_int_equal(POISONED(q), 0);
+    assert_int_equal(POISONED(q + 4 * MB - 1), 0);
     assert_true(all_zero(q, 4 * MB));
     sd_free(q);
     unsigned char *r = sd_alloc_array(7, MB / 2); /* 3.5 MB: within a quarter */
     assert_int_equal(r == p, CACHING);
+    assert_int_equal(POISONED(r + 7 * MB / 2 - 1), 0);
+    assert_int_equal(POISONED(r + 7 * MB / 2), ASAN); /* past what was asked */
     sd_free(r);
     unsigned char *s = sd_alloc_array(2, MB); /* 2 MB: would pin twice its size */
     assert_ptr_not_equal(s, p);

@@ -66,8 +66,9 @@ int sd_ctx_threads(const sd_ctx *ctx);
 /* Keep up to `bytes` of large freed blocks (images, planes, masks) for
  * reuse, process-wide: a program that compares many same-sized pairs then
  * stops paying the first touch of every page (~70 ms of CPU per 12 MP pair
- * here). 0, the default, frees the cached blocks and turns it off. Off in
- * AddressSanitizer builds and when SKINDELTA_NO_MEMCACHE=1. Thread-safe. */
+ * here). 0, the default, frees the cached blocks and turns it off. Off when
+ * SKINDELTA_NO_MEMCACHE=1 (valgrind); under AddressSanitizer cached blocks
+ * are poisoned. Thread-safe. */
 void sd_memory_cache(size_t bytes);
 
 /* A rectangle in pixel coordinates. */

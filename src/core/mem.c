@@ -14,9 +14,10 @@
  * by at most a quarter (so a small request does not pin a large block).
  * sd_alloc_aligned's blocks (planes) are 64-byte aligned, from the cache
  * or not. Every block stays a malloc block: free() is always valid, only
- * sd_free() returns it to the cache. Builds with AddressSanitizer never cache: reuse
- * would hide a use after free. SKINDELTA_NO_MEMCACHE=1 in the environment
- * turns it off too (make valgrind sets it, for the same reason).
+ * sd_free() returns it to the cache. Under AddressSanitizer a cached block
+ * is poisoned while it waits, so a use after sd_free is still caught;
+ * valgrind cannot be told, so SKINDELTA_NO_MEMCACHE=1 in the environment
+ * turns the cache off (make valgrind sets it).
  */
 #include <malloc.h>
 #include <pthread.h>
@@ -29,15 +30,22 @@
 #define SD_MEM_LARGE ((size_t)1 << 20)
 #define SD_MEM_SLOTS 16
 
+/* AddressSanitizer: a cached block is poisoned until it is handed out
+ * again, so a use after sd_free is still reported (as a use after poison). */
 #if defined(__SANITIZE_ADDRESS__)
-#define SD_MEM_CACHE_BUILD 0
+#define SD_MEM_ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define SD_MEM_CACHE_BUILD 0
+#define SD_MEM_ASAN 1
 #endif
 #endif
-#ifndef SD_MEM_CACHE_BUILD
-#define SD_MEM_CACHE_BUILD 1
+#ifdef SD_MEM_ASAN
+#include <sanitizer/asan_interface.h>
+#define MEM_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define MEM_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define MEM_POISON(p, n) ((void)(p), (void)(n))
+#define MEM_UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
 static struct {
@@ -52,7 +60,8 @@ static struct {
     int n;
 } cache = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-/* Drop slot i (the caller holds the lock). */
+/* Drop slot i and return its block, still poisoned (the caller holds the
+ * lock). */
 static void *cache_take(int i)
 {
     void *p = cache.slot[i].p;
@@ -69,14 +78,15 @@ static void cache_make_room(size_t bytes)
         for (int i = 1; i < cache.n; i++)
             if (cache.slot[i].stamp < cache.slot[old].stamp)
                 old = i;
-        free(cache_take(old));
+        const size_t size = cache.slot[old].size;
+        void *p = cache_take(old);
+        MEM_UNPOISON(p, size);
+        free(p);
     }
 }
 
 void sd_memory_cache(size_t bytes)
 {
-    if (!SD_MEM_CACHE_BUILD)
-        bytes = 0;
     const char *off = getenv("SKINDELTA_NO_MEMCACHE");
     if (off && *off && strcmp(off, "0") != 0)
         bytes = 0;
@@ -104,6 +114,7 @@ static void *large_alloc(size_t bytes, int zero, int align)
         p = cache_take(best);
     pthread_mutex_unlock(&cache.mu);
     if (p) {
+        MEM_UNPOISON(p, bytes); /* the rest of the block stays poisoned */
         if (zero)
             memset(p, 0, bytes);
         return p;
@@ -127,6 +138,7 @@ void sd_free(void *p)
         pthread_mutex_lock(&cache.mu);
         if (size <= cache.cap) {
             cache_make_room(size);
+            MEM_POISON(p, size);
             cache.slot[cache.n].p = p;
             cache.slot[cache.n].size = size;
             cache.slot[cache.n].stamp = ++cache.clock;
