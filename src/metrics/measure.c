@@ -387,7 +387,14 @@ static void push_hq(band_job *j, int yy, const float *gt)
         p[i] = gt[2 * dec_mirror(i - rq, w)];
         p[rq + w2 + i] = gt[2 * dec_mirror(w2 + i, w)];
     }
-    for (int x = 0; x < w2; x++)
+    int x = 0;
+#if defined(__SSE2__)
+    /* the even columns, four at a time */
+    for (; x + 4 <= w2 && 2 * x + 8 <= w; x += 4)
+        _mm_storeu_ps(p + rq + x, _mm_shuffle_ps(_mm_loadu_ps(gt + 2 * x), _mm_loadu_ps(gt + 2 * x + 4),
+                                                 _MM_SHUFFLE(2, 0, 2, 0)));
+#endif
+    for (; x < w2; x++)
         p[rq + x] = gt[2 * x];
     sd_blur_row2(j->dsp, p + rq, j->kq, rq, ring_row(&j->hq, yy / 2, w2), NULL, 0, NULL, w2,
                  j->in);
