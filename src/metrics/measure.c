@@ -432,12 +432,21 @@ static const float *gq_row(band_job *j, int Y)
     return out;
 }
 
-/* The half-sample interpolator on six values (the same order of
- * operations in the SSE2 lanes as here). */
+/* The half-sample interpolator on six values, and on four lanes of six
+ * (the same order of operations). */
 static inline float lg6(float a, float b, float c, float d, float e, float f)
 {
     return LG0 * (a + f) + LG1 * (b + e) + LG2 * (c + d);
 }
+
+#if defined(__SSE2__)
+static inline __m128 lg6_ps(__m128 a, __m128 b, __m128 c, __m128 d, __m128 e, __m128 f)
+{
+    return _mm_add_ps(_mm_add_ps(_mm_mul_ps(_mm_set1_ps(LG0), _mm_add_ps(a, f)),
+                                 _mm_mul_ps(_mm_set1_ps(LG1), _mm_add_ps(b, e))),
+                      _mm_mul_ps(_mm_set1_ps(LG2), _mm_add_ps(c, d)));
+}
+#endif
 
 /* The approximate G_p of window row y into out (w floats). */
 static void gp_semi_row(band_job *j, int y, float *out)
@@ -450,12 +459,9 @@ static void gp_semi_row(band_job *j, int y, float *out)
         for (int k = 0; k < 6; k++)
             r[k] = gq_row(j, dec_mirror(Y - 2 + k, h));
 #if defined(__SSE2__)
-        const __m128 c0 = _mm_set1_ps(LG0), c1 = _mm_set1_ps(LG1), c2 = _mm_set1_ps(LG2);
 #define L(k) _mm_loadu_ps(r[k] + x)
         for (; x + 4 <= w2; x += 4)
-            _mm_storeu_ps(v + x, _mm_add_ps(_mm_add_ps(_mm_mul_ps(c0, _mm_add_ps(L(0), L(5))),
-                                                       _mm_mul_ps(c1, _mm_add_ps(L(1), L(4)))),
-                                            _mm_mul_ps(c2, _mm_add_ps(L(2), L(3)))));
+            _mm_storeu_ps(v + x, lg6_ps(L(0), L(1), L(2), L(3), L(4), L(5)));
 #undef L
 #endif
         for (; x < w2; x++)
@@ -470,18 +476,13 @@ static void gp_semi_row(band_job *j, int y, float *out)
     /* out[2x] = v[x], out[2x + 1] = the interpolator on v[x - 2 .. x + 3] */
     x = 0;
 #if defined(__SSE2__)
-    {
-        const __m128 c0 = _mm_set1_ps(LG0), c1 = _mm_set1_ps(LG1), c2 = _mm_set1_ps(LG2);
 #define L(k) _mm_loadu_ps(v + x + (k))
-        for (; x + 4 <= w / 2; x += 4) {
-            const __m128 o = _mm_add_ps(_mm_add_ps(_mm_mul_ps(c0, _mm_add_ps(L(-2), L(3))),
-                                                   _mm_mul_ps(c1, _mm_add_ps(L(-1), L(2)))),
-                                        _mm_mul_ps(c2, _mm_add_ps(L(0), L(1))));
-            _mm_storeu_ps(out + 2 * x, _mm_unpacklo_ps(L(0), o));
-            _mm_storeu_ps(out + 2 * x + 4, _mm_unpackhi_ps(L(0), o));
-        }
-#undef L
+    for (; x + 4 <= w / 2; x += 4) {
+        const __m128 o = lg6_ps(L(-2), L(-1), L(0), L(1), L(2), L(3));
+        _mm_storeu_ps(out + 2 * x, _mm_unpacklo_ps(L(0), o));
+        _mm_storeu_ps(out + 2 * x + 4, _mm_unpackhi_ps(L(0), o));
     }
+#undef L
 #endif
     for (; x < w / 2; x++) {
         out[2 * x] = v[x];
@@ -977,8 +978,10 @@ static sd_status find_pores(sd_ctx *ctx, sd_measure *m, double amin, double amax
             /* most pixels are no candidate: skip sixteen (eight) flags at a time */
 #if defined(__SSE2__)
             if (x0 + 16 <= w &&
-                !_mm_movemask_epi8(_mm_slli_epi16(
-                    _mm_loadu_si128((const __m128i *)(const void *)(frow + x0)), 3))) {
+                _mm_movemask_epi8(_mm_cmpeq_epi8(
+                    _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(frow + x0)),
+                                  _mm_set1_epi8(F_CAND)),
+                    _mm_setzero_si128())) == 0xffff) {
                 x0 += 15;
                 continue;
             }

@@ -83,6 +83,21 @@ static inline int fwd_inside(const fwd_job *j, int x, double my1, double my4, do
     return *u >= j->ab && *v >= j->ab && *u <= j->ax1 && *v <= j->ay1;
 }
 
+/* Intersect [*a, *b] with the real solutions u of lo <= k u + c <= hi;
+ * 0 when that is empty. */
+static int lin_range(double k, double c, double lo, double hi, double *a, double *b)
+{
+    if (k == 0) {
+        if (c < lo || c > hi)
+            return 0;
+    } else {
+        const double s = (lo - c) / k, t = (hi - c) / k;
+        *a = fmax(*a, fmin(s, t));
+        *b = fmin(*b, fmax(s, t));
+    }
+    return *a <= *b;
+}
+
 /* The columns of row y (my1 = m1 y, my4 = m4 y) that map inside AFTER, as
  * [*xa, *xb] within [x0, x1] (1); -1 when surely none (the real-valued
  * solution is empty by more than a pixel); 0 when the row needs the
@@ -97,14 +112,9 @@ static int fwd_run_span(const fwd_job *j, double my1, double my4, int *xa, int *
     const double c[2] = {my1 + m[2], my4 + m[5]}, k[2] = {m[0], m[3]};
     const double lim[2][2] = {{j->ab, j->ax1}, {j->ab, j->ay1}};
     for (int i = 0; i < 2; i++) {
-        if (k[i] == 0) {
-            if (c[i] < lim[i][0] || c[i] > lim[i][1])
-                return 0;
-            continue;
-        }
-        double a = (lim[i][0] - c[i]) / k[i], b = (lim[i][1] - c[i]) / k[i];
-        lo = fmax(lo, fmin(a, b));
-        hi = fmin(hi, fmax(a, b));
+        if (k[i] == 0 && (c[i] < lim[i][0] || c[i] > lim[i][1]))
+            return 0;
+        (void)lin_range(k[i], c[i], lim[i][0], lim[i][1], &lo, &hi);
     }
     if (hi < lo - 1.0)
         return -1;
@@ -247,21 +257,6 @@ static void *clip_run(void *arg)
     for (int v = j->v0; v < j->v1; v++)
         j->row_clip[v] = (uint8_t)sd_row_marks(sd_image_px(j->img, 0, v), j->img->width);
     return NULL;
-}
-
-/* Intersect [*a, *b] with the real solutions u of lo <= k u + c <= hi;
- * 0 when that is empty. */
-static int lin_range(double k, double c, double lo, double hi, double *a, double *b)
-{
-    if (k == 0) {
-        if (c < lo || c > hi)
-            return 0;
-    } else {
-        const double s = (lo - c) / k, t = (hi - c) / k;
-        *a = fmax(*a, fmin(s, t));
-        *b = fmin(*b, fmax(s, t));
-    }
-    return *a <= *b;
 }
 
 /* The inverse pass over AFTER rows [v0, v1): each AFTER pixel takes the

@@ -56,14 +56,14 @@ static double luminance(const double rgb[3])
  * row, so a block's mean does not depend on which window it was made for,
  * and a level made row by row while the image loads (sd_norm_level) is the
  * same numbers. */
-typedef struct half_level {
+typedef struct lum_level {
     sd_plane pl;
     int ox, oy; /* full-resolution origin of the window (multiples of F) */
-} half_level;
+} lum_level;
 
 /* full-resolution image coordinate -> level plane coordinate (block i
  * covers pixels ox + F i .. ox + F i + F - 1, centre ox + F i + (F-1)/2) */
-static inline float half_sample(const half_level *hl, double x, double y)
+static inline float level_sample(const lum_level *hl, double x, double y)
 {
     const double c = 0.5 * (NORM_F - 1), inv = 1.0 / NORM_F;
     return sd_plane_bilinear(&hl->pl, (x - hl->ox - c) * inv, (y - hl->oy - c) * inv);
@@ -158,17 +158,17 @@ void sd_norm_level_add_row(sd_norm_level *lv, const sd_image *img, int y)
 
 /* Block rows [y0, y1) of the window's blocks bx0 .., by0 .. (tmp's row 0
  * is block row by0): from the image, or copied from a complete level. */
-typedef struct half_job {
+typedef struct level_job {
     const sd_image *img;
     const sd_norm_level *lv;
     sd_plane *tmp;
     int bx0, by0, y0, y1;
     int ok;
-} half_job;
+} level_job;
 
-static void *half_run(void *arg)
+static void *level_run(void *arg)
 {
-    half_job *j = arg;
+    level_job *j = arg;
     const int w = j->img->width, h = j->img->height, wl = j->tmp->w;
     if (j->lv) {
         for (int y = j->y0; y < j->y1; y++)
@@ -204,7 +204,7 @@ static void *half_run(void *arg)
  * NORM_STEP grid, their luminance ratios to AFTER's at the mapped position,
  * in raster order, then their logarithms (vector ln, |error| < 1e-6). */
 typedef struct ratio_job {
-    const half_level *yb, *ya;
+    const lum_level *yb, *ya;
     const sd_xform *xf;
     const sd_roi *roi;
     int y0, y1; /* grid rows: y = y0, y0 + NORM_STEP, ... < y1 */
@@ -223,7 +223,7 @@ static void *ratio_run(void *arg)
                 continue;
             double u, v;
             sd_xform_apply(j->xf, x, y, &u, &v);
-            double b = half_sample(j->yb, x, y), a = half_sample(j->ya, u, v);
+            double b = level_sample(j->yb, x, y), a = level_sample(j->ya, u, v);
             if (b < NORM_DARK || a < NORM_DARK)
                 continue;
             j->lr[n++] = (float)(b / a);
@@ -243,9 +243,9 @@ static void *ratio_run(void *arg)
  * from img. Inside the window every value is the one the level of the
  * whole image gives (same taps; mirroring only where the window meets the
  * image's edge). */
-static sd_status half_luminance(sd_ctx *ctx, const sd_image *img, const sd_norm_level *lv,
+static sd_status window_level(sd_ctx *ctx, const sd_image *img, const sd_norm_level *lv,
                                 double sigma, double x0, double y0, double x1, double y1,
-                                half_level *hl)
+                                lum_level *hl)
 {
     const double box = (NORM_F * NORM_F - 1) / 12.0;
     const double sh = sqrt(fmax(sigma * sigma - box, 0.01)) / NORM_F;
@@ -263,11 +263,11 @@ static sd_status half_luminance(sd_ctx *ctx, const sd_image *img, const sd_norm_
     if (s != SD_OK)
         return s;
     const int nt = lv ? 1 : SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, h2));
-    half_job jobs[SD_MAX_JOBS];
+    level_job jobs[SD_MAX_JOBS];
     for (int t = 0; t < nt; t++)
-        jobs[t] = (half_job){img, lv, &tmp, bx0, by0, (int)((long)h2 * t / nt),
+        jobs[t] = (level_job){img, lv, &tmp, bx0, by0, (int)((long)h2 * t / nt),
                              (int)((long)h2 * (t + 1) / nt), 0};
-    sd_run_jobs(nt, half_run, jobs, sizeof jobs[0]);
+    sd_run_jobs(nt, level_run, jobs, sizeof jobs[0]);
     for (int t = 0; t < nt; t++)
         if (!jobs[t].ok) {
             sd_plane_release(&tmp);
@@ -305,13 +305,13 @@ static sd_status exposure_gain(sd_ctx *ctx, const sd_image *before, const sd_ima
         u1 = fmax(u1, u);
         v1 = fmax(v1, v);
     }
-    half_level yb, ya;
+    lum_level yb, ya;
     memset(&ya, 0, sizeof ya);
-    sd_status s = half_luminance(ctx, before, lb, NORM_SIGMA, bb->x, bb->y, bb->x + bb->w - 1,
+    sd_status s = window_level(ctx, before, lb, NORM_SIGMA, bb->x, bb->y, bb->x + bb->w - 1,
                                  bb->y + bb->h - 1, &yb);
     if (s != SD_OK)
         return s;
-    if ((s = half_luminance(ctx, after, la, NORM_SIGMA * sd_xform_scale(xf), u0, v0, u1, v1,
+    if ((s = window_level(ctx, after, la, NORM_SIGMA * sd_xform_scale(xf), u0, v0, u1, v1,
                             &ya)) != SD_OK) {
         sd_plane_release(&yb.pl);
         return s;
