@@ -70,8 +70,7 @@ typedef struct blur_job {
     const sd_plane *src;
     sd_plane *dst;
     const float *k;        /* k[0..r]: centre, then one side */
-    sd_blur_taps_fn taps;
-    const sd_dsp *dsp;     /* the horizontal pass (blur_row2) */
+    const sd_dsp *dsp;     /* blur_row2 across, blur_taps down */
     int r, tw;             /* radius, tile width */
     int y0, y1;            /* output rows [y0, y1) */
     /* per-thread scratch */
@@ -116,7 +115,7 @@ static void *blur_band(void *arg)
                 }
                 j->vin[i] = row;
             }
-            j->taps(j->vin, j->k, r, sd_plane_row(j->dst, y) + x0, n);
+            j->dsp->blur_taps(j->vin, j->k, r, sd_plane_row(j->dst, y) + x0, n);
         }
     }
     return NULL;
@@ -168,7 +167,6 @@ sd_status sd_gauss_blur(sd_ctx *ctx, const sd_plane *src, sd_plane *dst, double 
     nt = SD_CLAMP(nt, 1, SD_MIN(h, 64));
 
     const sd_dsp *dsp = sd_dsp_active();
-    const sd_blur_taps_fn taps = dsp->blur_taps;
     blur_job jobs[64];
     memset(jobs, 0, sizeof jobs);
     sd_status st = SD_OK;
@@ -177,7 +175,6 @@ sd_status sd_gauss_blur(sd_ctx *ctx, const sd_plane *src, sd_plane *dst, double 
         j->src = src;
         j->dst = dst;
         j->k = k;
-        j->taps = taps;
         j->dsp = dsp;
         j->r = r;
         j->tw = tw;
