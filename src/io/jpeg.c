@@ -204,41 +204,70 @@ __attribute__((noinline)) static void widen8(const uint8_t *restrict in, size_t 
         out[i] = (uint16_t)(in[i] * 257);
 }
 
-/* Add stored row y (w 8-bit RGB pixels) to the column sums acc (3 w,
- * 16-bit: at most 8 rows of 255); the row that closes a row of d x d boxes
- * (or the image) writes their means as 16-bit samples, round(257 * sum /
- * count) = the mean of the samples widened, and clears the sums. */
-static void box_add_row(const uint8_t *row, int w, int d, int y, int h, uint16_t *acc,
-                        sd_image *box)
+/* The box means of the box rows in a strip of stored rows [y0, y0 + n)
+ * (8-bit RGB, w pixels, row3 bytes apart; y0 a multiple of d, and n too
+ * unless the strip ends the image): per box row, the column sums of its d
+ * rows (fewer at the image's end) in acc (3 w, 16-bit: at most 8 x 255),
+ * made in registers; then each box's mean as a 16-bit sample,
+ * round(257 * sum / count) = the mean of the samples widened (a shift when
+ * the count is the full d * d, a power of two). */
+static void box_add_strip(const uint8_t *strip, size_t row3, int w, int d, int y0, int n, int h,
+                          uint16_t *acc, sd_image *box)
 {
     const size_t n3 = 3 * (size_t)w;
-    size_t i = 0;
+    int shift = 0;
+    while ((1 << shift) < d * d)
+        shift++;
+    for (int r0 = 0; r0 < n; r0 += d) {
+        const int rows = SD_MIN(d, h - (y0 + r0));
+        const uint8_t *src = strip + (size_t)r0 * row3;
+        size_t i = 0;
 #if defined(__SSE2__)
-    const __m128i z = _mm_setzero_si128();
-    for (; i + 16 <= n3; i += 16) {
-        const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(row + i));
-        __m128i *a0 = (__m128i *)(void *)(acc + i), *a1 = (__m128i *)(void *)(acc + i + 8);
-        _mm_storeu_si128(a0, _mm_add_epi16(_mm_loadu_si128(a0), _mm_unpacklo_epi8(v, z)));
-        _mm_storeu_si128(a1, _mm_add_epi16(_mm_loadu_si128(a1), _mm_unpackhi_epi8(v, z)));
-    }
+        const __m128i z = _mm_setzero_si128();
+        for (; i + 16 <= n3; i += 16) {
+            __m128i lo = z, hi = z;
+            for (int r = 0; r < rows; r++) {
+                const __m128i v =
+                    _mm_loadu_si128((const __m128i *)(const void *)(src + (size_t)r * row3 + i));
+                lo = _mm_add_epi16(lo, _mm_unpacklo_epi8(v, z));
+                hi = _mm_add_epi16(hi, _mm_unpackhi_epi8(v, z));
+            }
+            _mm_storeu_si128((__m128i *)(void *)(acc + i), lo);
+            _mm_storeu_si128((__m128i *)(void *)(acc + i + 8), hi);
+        }
 #endif
-    for (; i < n3; i++)
-        acc[i] = (uint16_t)(acc[i] + row[i]);
-    if ((y + 1) % d != 0 && y + 1 != h)
-        return;
-    const uint32_t rows = (uint32_t)(y % d + 1);
-    uint16_t *out = box->px + (size_t)(y / d) * box->stride;
-    for (int bx = 0; bx < box->width; bx++) {
-        const int x0 = d * bx, x1 = SD_MIN(x0 + d, w);
-        const uint32_t n = rows * (uint32_t)(x1 - x0);
-        for (int c = 0; c < 3; c++) {
-            uint32_t sum = 0;
-            for (int x = x0; x < x1; x++)
-                sum += acc[3 * x + c];
-            out[3 * bx + c] = (uint16_t)((257u * sum + n / 2) / n);
+        for (; i < n3; i++) {
+            unsigned sum = 0;
+            for (int r = 0; r < rows; r++)
+                sum += src[(size_t)r * row3 + i];
+            acc[i] = (uint16_t)sum;
+        }
+        uint16_t *out = box->px + (size_t)((y0 + r0) / d) * box->stride;
+        const int full = rows == d ? w / d : 0; /* boxes of d x d pixels */
+        for (int bx = 0; bx < full; bx++) {
+            const uint16_t *a = acc + 3 * (size_t)d * (size_t)bx;
+            uint32_t s0 = 0, s1 = 0, s2 = 0;
+            for (int x = 0; x < d; x++, a += 3) {
+                s0 += a[0];
+                s1 += a[1];
+                s2 += a[2];
+            }
+            const uint32_t half = 1u << shift >> 1;
+            out[3 * bx] = (uint16_t)((257u * s0 + half) >> shift);
+            out[3 * bx + 1] = (uint16_t)((257u * s1 + half) >> shift);
+            out[3 * bx + 2] = (uint16_t)((257u * s2 + half) >> shift);
+        }
+        for (int bx = full; bx < box->width; bx++) {
+            const int x0 = d * bx, x1 = SD_MIN(x0 + d, w);
+            const uint32_t cnt = (uint32_t)rows * (uint32_t)(x1 - x0);
+            for (int c = 0; c < 3; c++) {
+                uint32_t sum = 0;
+                for (int x = x0; x < x1; x++)
+                    sum += acc[3 * x + c];
+                out[3 * bx + c] = (uint16_t)((257u * sum + cnt / 2) / cnt);
+            }
         }
     }
-    memset(acc, 0, n3 * sizeof *acc);
 }
 
 enum { KIND_GRAY, KIND_RGB, KIND_CMYK, KIND_CMYK_INVERTED };
@@ -372,6 +401,7 @@ sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const 
     /* rows are decoded a strip at a time (RGB output several rows per
      * libjpeg call, straight into the strip), then widened into place or
      * put through the orientation */
+    _Static_assert(SD_IO_STRIP_ROWS % 8 == 0, "a box row (d <= 8 rows) must not straddle strips");
     const int strip = SD_IO_STRIP_ROWS;
     size_t row3 = (size_t)w * 3;
     if (!(rgb8 = sd_alloc_array(row3, (size_t)strip)))
@@ -415,8 +445,7 @@ sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const 
             got += (int)n;
         }
         if (box)
-            for (int i = 0; i < want; i++)
-                box_add_row(rgb8 + (size_t)i * row3, w, d, y0 + i, h, box_acc, box);
+            box_add_strip(rgb8, row3, w, d, y0, want, h, box_acc, box);
         if (orientation == 1)
             for (int i = 0; i < want; i++) {
                 widen8(rgb8 + (size_t)i * row3, row3, im->px + (size_t)(y0 + i) * im->stride);
