@@ -1269,42 +1269,83 @@ static sd_status d_pass(sd_ctx *ctx, const sd_measure *m, int absdev, double med
 
 /* The bins of the a* median and of the median + red_delta, predicted from
  * the measured pixels of every PREDICT_STEP-th row: the sample's 48th to
- * 52nd percentiles, widened to whole bins and one bin more each side. The
+ * 52nd percentiles (the bins the sample's histogram puts them in, made on
+ * the measure's threads), widened by one bin more each side. The
  * fused pass gathers the a* values in those bins; sd_measure_thresholds
  * uses them when the exact median's bins fall inside (they almost always
  * do: the sample has hundreds of thousands of values), else it runs the
  * colour pass. Either way the median is the exact one. */
 #define PREDICT_STEP 16
+typedef struct predict_job {
+    const sd_measure *m;
+    int y0, y1;    /* sampled rows in [y0, y1) */
+    uint32_t *hist; /* own HBINS */
+    float *a;       /* 2 rows: a*, Y */
+} predict_job;
+
+static void *predict_run(void *arg)
+{
+    predict_job *j = arg;
+    const sd_measure *m = j->m;
+    const sd_dsp *dsp = sd_dsp_active();
+    const int w = m->w;
+    for (int y = j->y0; y < j->y1; y++) {
+        if (y % PREDICT_STEP != PREDICT_STEP / 2)
+            continue;
+        const uint8_t *f = m->flags + (size_t)y * (size_t)w;
+        if (row_has_measured(f, w)) {
+            dsp->row_colour(sd_image_px(m->img, m->ox, m->oy + y), w, m->g, NULL, j->a, NULL,
+                            j->a + w);
+            dsp->row_hist(j->a, f, F_MEASURED, w, NULL, j->hist);
+        }
+    }
+    return NULL;
+}
+
 static void predict_a_median(sd_measure *m)
 {
     const int w = m->w;
-    const size_t cap = (size_t)((m->h + PREDICT_STEP - 1) / PREDICT_STEP) * (size_t)w;
-    float *smp = sd_alloc_array(cap, sizeof(float));
-    float *a = sd_alloc_array(2 * (size_t)w, sizeof(float));
-    const sd_dsp *dsp = sd_dsp_active();
-    size_t ns = 0;
-    for (int y = PREDICT_STEP / 2; smp && a && y < m->h; y += PREDICT_STEP) {
-        const uint8_t *f = m->flags + (size_t)y * (size_t)w;
-        if (!row_has_measured(f, w))
-            continue;
-        dsp->row_colour(sd_image_px(m->img, m->ox, m->oy + y), w, m->g, NULL, a, NULL, a + w);
-        ns += dsp->row_select(a, f, F_MEASURED, w, NULL, 0, HBINS - 1, smp + ns);
+    predict_job jobs[MAX_THREADS];
+    const int nt = pass_threads(m, m->h);
+    int ok = 1;
+    for (int t = 0; t < nt; t++) {
+        jobs[t] = (predict_job){.m = m};
+        band_rows(m, t, nt, &jobs[t].y0, &jobs[t].y1);
+        jobs[t].hist = sd_calloc_array(HBINS, sizeof(uint32_t));
+        jobs[t].a = sd_alloc_array(2 * (size_t)w, sizeof(float));
+        ok = ok && jobs[t].hist && jobs[t].a;
     }
-    if (ns >= 1000) {
-        const unsigned lo = sd_fbin(sd_select_kth(smp, ns, ns * 48 / 100));
-        const unsigned hi = sd_fbin(sd_select_kth(smp, ns, ns * 52 / 100));
-        m->pm_lo = lo > 0 ? lo - 1 : 0;
-        m->pm_hi = hi < HBINS - 1 ? hi + 1 : HBINS - 1;
-        const double rlo = sd_key_float((uint32_t)m->pm_lo << 16) + m->p.red_delta;
-        const double rhi = sd_key_float(((uint32_t)m->pm_hi << 16) | 0xffffu) + m->p.red_delta;
-        const unsigned r0 = isfinite(rlo) ? sd_fbin((float)rlo) : 0;
-        const unsigned r1 = isfinite(rhi) ? sd_fbin((float)rhi) : HBINS - 1;
-        m->pr_lo = r0 > 0 ? r0 - 1 : 0;
-        m->pr_hi = r1 < HBINS - 1 ? r1 + 1 : HBINS - 1;
-        m->pre = 1;
+    if (ok) {
+        sd_run_jobs(nt, predict_run, jobs, sizeof jobs[0]);
+        /* the sample's histogram (integers: any order) */
+        uint32_t *hist = jobs[0].hist;
+        size_t ns = 0;
+        for (int b = 0; b < HBINS; b++) {
+            for (int t = 1; t < nt; t++)
+                hist[b] += jobs[t].hist[b];
+            ns += hist[b];
+        }
+        if (ns >= 1000) {
+            /* the bins of the sample's 48th and 52nd percentiles */
+            unsigned lo, hi;
+            size_t below;
+            rank_bins(hist, ns * 48 / 100, ns * 52 / 100, &lo, &hi, &below);
+            m->pm_lo = lo > 0 ? lo - 1 : 0;
+            m->pm_hi = hi < HBINS - 1 ? hi + 1 : HBINS - 1;
+            const double rlo = sd_key_float((uint32_t)m->pm_lo << 16) + m->p.red_delta;
+            const double rhi =
+                sd_key_float(((uint32_t)m->pm_hi << 16) | 0xffffu) + m->p.red_delta;
+            const unsigned r0 = isfinite(rlo) ? sd_fbin((float)rlo) : 0;
+            const unsigned r1 = isfinite(rhi) ? sd_fbin((float)rhi) : HBINS - 1;
+            m->pr_lo = r0 > 0 ? r0 - 1 : 0;
+            m->pr_hi = r1 < HBINS - 1 ? r1 + 1 : HBINS - 1;
+            m->pre = 1;
+        }
     }
-    free(smp);
-    free(a);
+    for (int t = 0; t < nt; t++) {
+        free(jobs[t].hist);
+        free(jobs[t].a);
+    }
 }
 
 /* Fill collector c from the gathered values g that fall in c's bins;
