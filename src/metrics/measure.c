@@ -22,6 +22,7 @@
  * and counts are integers.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__SSE2__)
@@ -944,17 +945,23 @@ typedef struct px_xy {
     int x, y;
 } px_xy;
 
+/* Double the list's capacity; 0 when out of memory. */
+static int grow(px_xy **v, size_t *cap)
+{
+    size_t c = *cap * 2;
+    px_xy *nv = c > *cap && c <= SIZE_MAX / sizeof *nv ? realloc(*v, c * sizeof *nv) : NULL;
+    if (!nv)
+        return 0;
+    *v = nv;
+    *cap = c;
+    return 1;
+}
+
 /* Append (x, y), growing the list; 0 when out of memory. */
 static int push(px_xy **v, size_t *n, size_t *cap, int x, int y)
 {
-    if (*n == *cap) {
-        size_t c = *cap * 2;
-        px_xy *nv = c > *cap && c <= SIZE_MAX / sizeof *nv ? realloc(*v, c * sizeof *nv) : NULL;
-        if (!nv)
-            return 0;
-        *v = nv;
-        *cap = c;
-    }
+    if (*n == *cap && !grow(v, cap))
+        return 0;
     (*v)[(*n)++] = (px_xy){x, y};
     return 1;
 }
@@ -972,6 +979,10 @@ static sd_status find_pores(sd_ctx *ctx, sd_measure *m, double amin, double amax
     px_xy *seen = sd_alloc_array(cap, sizeof *seen);
     if (!seen)
         return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
+    static const int nbx[8] = {-1, 0, 1, -1, 1, -1, 0, 1}, nby[8] = {-1, -1, -1, 0, 0, 1, 1, 1};
+    ptrdiff_t nb[8];
+    for (int k = 0; k < 8; k++)
+        nb[k] = (ptrdiff_t)nby[k] * w + nbx[k];
     for (int y0 = 0; y0 < h; y0++) {
         const uint8_t *frow = flags + (size_t)y0 * (size_t)w;
         for (int x0 = 0; x0 < w; x0++) {
@@ -993,40 +1004,54 @@ static sd_status find_pores(sd_ctx *ctx, sd_measure *m, double amin, double amax
             }
             if ((frow[x0] & seed) != seed)
                 continue;
-            /* flood fill from (x0, y0) */
+            /* flood fill from (x0, y0); the moments of the offsets from
+             * it are integers, summed exactly whatever the visiting order */
             size_t first = n_seen, next = n_seen;
-            double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+            int64_t sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
             flags[(size_t)y0 * (size_t)w + (size_t)x0] &= (uint8_t)~F_CAND;
             if (!push(&seen, &n_seen, &cap, x0, y0))
                 goto nomem;
             while (next < n_seen) {
                 const int x = seen[next].x, y = seen[next].y;
                 next++;
-                double dx = x - x0, dy = y - y0;
+                const int64_t dx = x - x0, dy = y - y0;
                 sx += dx;
                 sy += dy;
                 sxx += dx * dx;
                 syy += dy * dy;
                 sxy += dx * dy;
+                if (cap - n_seen < 8 && !grow(&seen, &cap))
+                    goto nomem;
+                if (x > 0 && x < w - 1 && y > 0 && y < h - 1) {
+                    /* inside the frame: the eight neighbours by offset */
+                    uint8_t *c = flags + (size_t)y * (size_t)w + (size_t)x;
+                    for (int k = 0; k < 8; k++) {
+                        uint8_t *q = c + nb[k];
+                        if ((*q & (F_CLIPPED | F_CAND)) != F_CAND)
+                            continue;
+                        *q &= (uint8_t)~F_CAND;
+                        seen[n_seen++] = (px_xy){x + nbx[k], y + nby[k]};
+                    }
+                    continue;
+                }
                 for (int ny = SD_MAX(y - 1, 0); ny <= SD_MIN(y + 1, h - 1); ny++) {
                     uint8_t *row = flags + (size_t)ny * (size_t)w;
                     for (int nx = SD_MAX(x - 1, 0); nx <= SD_MIN(x + 1, w - 1); nx++) {
                         if ((row[nx] & (F_CLIPPED | F_CAND)) != F_CAND)
                             continue;
                         row[nx] &= (uint8_t)~F_CAND;
-                        if (!push(&seen, &n_seen, &cap, nx, ny))
-                            goto nomem;
+                        seen[n_seen++] = (px_xy){nx, ny};
                     }
                 }
             }
             double area = (double)(n_seen - first);
             if (area < amin || area > amax)
                 continue;
-            double mx = sx / area, my = sy / area;
+            double mx = (double)sx / area, my = (double)sy / area;
             /* second moments of the union of unit pixel squares */
-            double vxx = sxx / area - mx * mx + 1.0 / 12.0;
-            double vyy = syy / area - my * my + 1.0 / 12.0;
-            double vxy = sxy / area - mx * my;
+            double vxx = (double)sxx / area - mx * mx + 1.0 / 12.0;
+            double vyy = (double)syy / area - my * my + 1.0 / 12.0;
+            double vxy = (double)sxy / area - mx * my;
             double tr = 0.5 * (vxx + vyy);
             double disc = sqrt(0.25 * (vxx - vyy) * (vxx - vyy) + vxy * vxy);
             double l1 = tr + disc, l2 = tr - disc;
