@@ -78,11 +78,18 @@ typedef struct sd_rect {
 
 /* An RGB image, upright (EXIF orientation already applied), samples
  * sRGB-encoded on 0..65535 whatever the source depth (8-bit sources are
- * scaled by 257, so 8-bit value v reads v * 257). Grey sources have R=G=B. */
+ * scaled by 257, so 8-bit value v reads v * 257). Grey sources have R=G=B.
+ *
+ * Compact storage: an image loaded with sd_load_opts.compact from an 8-bit
+ * source may keep its samples as the source's bytes, in px8 (px is then
+ * NULL): half the memory, and no widening pass. Sample s of px8 reads
+ * 257 s. Code that reads an image it did not make itself reads its pixels
+ * through sd_image_row and sd_image_pixel, which serve both storages. */
 typedef struct sd_image {
     int width, height;
-    size_t stride;   /* uint16_t elements from one row to the next, >= 3 * width */
-    uint16_t *px;    /* owned by the image */
+    size_t stride;   /* samples from one row to the next, >= 3 * width */
+    uint16_t *px;    /* owned by the image; NULL in compact storage */
+    uint8_t *px8;    /* compact storage, owned by the image; else NULL */
     int bits;        /* precision of the source samples: 8 or 16 */
     int orientation; /* EXIF orientation that was applied, 1..8 (1 when none) */
     int had_alpha;   /* the source had an alpha channel (it is ignored) */
@@ -95,6 +102,25 @@ typedef struct sd_image {
 SD_NODISCARD sd_status sd_image_new(sd_ctx *ctx, int w, int h, uint64_t max_pixels,
                                     sd_image **out);
 void sd_image_free(sd_image *img); /* NULL-safe */
+
+/* The samples of pixels (x, y) .. (x + n - 1, y) as 16-bit values: a
+ * pointer into px, or, for compact storage, scratch (at least 3 n values)
+ * filled with them. */
+const uint16_t *sd_image_row(const sd_image *img, int x, int y, int n, uint16_t *scratch);
+
+/* Whether img holds pixels (in either storage). */
+static inline int sd_image_has_pixels(const sd_image *img)
+{
+    return img && (img->px || img->px8);
+}
+
+/* The three samples of pixel (x, y) as 16-bit values. */
+static inline void sd_image_pixel(const sd_image *img, int x, int y, uint16_t out[3])
+{
+    const size_t i = (size_t)y * img->stride + 3 * (size_t)x;
+    for (int c = 0; c < 3; c++)
+        out[c] = img->px ? img->px[i + (size_t)c] : (uint16_t)(257 * img->px8[i + (size_t)c]);
+}
 
 /* Check w x h against the limits without allocating; `what` names the
  * image in the message. */

@@ -85,12 +85,14 @@ static void *base_job_run(void *arg)
     static const float unit[3] = {1.0f, 1.0f, 1.0f};
     const float inv = 1.0f / (float)(f0 * f0), eps = (float)SD_LAMBDA_EPS;
     float *yrow = sd_alloc_array((size_t)bw * (size_t)f0, sizeof *yrow);
-    for (int by = J->by0; yrow && by < J->by1; by++) {
+    uint16_t *row16 = sd_alloc_array(3 * (size_t)bw * (size_t)f0, sizeof *row16);
+    for (int by = J->by0; yrow && row16 && by < J->by1; by++) {
         float *o = sd_plane_row(J->out, by); /* sums of Y, then Lambda */
         for (int bx = 0; bx < bw; bx++)
             o[bx] = 0;
         for (int k = 0; k < f0; k++) {
-            sd_row_luminance(img->px + (size_t)(by * f0 + k) * img->stride, bw * f0, unit, yrow);
+            sd_row_luminance(sd_image_row(img, 0, by * f0 + k, bw * f0, row16), bw * f0, unit,
+                             yrow);
             const float *y = yrow;
             for (int bx = 0; bx < bw; bx++, y += f0) {
                 float acc = 0;
@@ -102,8 +104,9 @@ static void *base_job_run(void *arg)
         for (int bx = 0; bx < bw; bx++)
             o[bx] = logf(o[bx] * inv + eps);
     }
-    J->nomem = yrow == NULL;
+    J->nomem = yrow == NULL || row16 == NULL;
     free(yrow);
+    free(row16);
     return NULL;
 }
 
@@ -1029,7 +1032,7 @@ static sd_status src_of(sd_ctx *ctx, const sd_align_input *in, const char *name,
                         al_src *src, int *w, int *h)
 {
     const sd_image *img = in ? in->img : NULL;
-    if (!img || !img->px)
+    if (!sd_image_has_pixels(img))
         return sd_fail(ctx, SD_ERR_ARG, "align: missing %s image", name);
     *w = in->width > 0 ? in->width : img->width;
     *h = in->height > 0 ? in->height : img->height;
@@ -1122,7 +1125,7 @@ sd_status sd_pair_align_inputs(sd_ctx *ctx, const sd_align_input *before,
     out->scale = 1;
     if (model != SD_ALIGN_SIMILARITY && model != SD_ALIGN_AFFINE && model != SD_ALIGN_NONE)
         return sd_fail(ctx, SD_ERR_ARG, "align: unknown model %d", (int)model);
-    if (!before || !after || !before->img || !after->img || !before->img->px || !after->img->px)
+    if (!before || !after || !sd_image_has_pixels(before->img) || !sd_image_has_pixels(after->img))
         return sd_fail(ctx, SD_ERR_ARG, "align: missing image");
     const sd_align_input *ins[2] = {before, after};
     const char *names[2] = {"before", "after"};

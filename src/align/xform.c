@@ -83,14 +83,22 @@ sd_status sd_image_warp(sd_ctx *ctx, const sd_image *src, const sd_xform *xf, in
                         sd_image **out)
 {
     *out = NULL;
-    if (!src || !xf || !src->px || src->width <= 0 || src->height <= 0)
+    if (!sd_image_has_pixels(src) || !xf || src->width <= 0 || src->height <= 0)
         return sd_fail(ctx, SD_ERR_ARG, "warp: bad source image");
     if (w <= 0 || h <= 0)
         return sd_fail(ctx, SD_ERR_ARG, "warp: bad output size %dx%d", w, h);
-    sd_image *dst = NULL;
-    sd_status st = sd_image_alloc(ctx, w, h, 0, &dst);
+    /* the warp kernels read 16-bit samples anywhere in the source */
+    sd_image *wide = NULL;
+    sd_status st = src->px ? SD_OK : sd_image_expand(ctx, src, &wide);
     if (st != SD_OK)
         return st;
+    if (wide)
+        src = wide;
+    sd_image *dst = NULL;
+    if ((st = sd_image_alloc(ctx, w, h, 0, &dst)) != SD_OK) {
+        sd_image_free(wide);
+        return st;
+    }
     /* rows are independent and each is computed the same way at every
      * level: the bits depend on neither the band split nor the level */
     int nt = (size_t)w * (size_t)h < WARP_THREAD_MIN_PIXELS ? 1 : sd_ctx_threads(ctx);
@@ -102,6 +110,7 @@ sd_status sd_image_warp(sd_ctx *ctx, const sd_image *src, const sd_xform *xf, in
                              (int)((int64_t)h * (t + 1) / nt)};
     sd_run_jobs(nt, warp_band, jobs, sizeof jobs[0]);
     dst->bits = src->bits;
+    sd_image_free(wide);
     *out = dst;
     return SD_OK;
 }

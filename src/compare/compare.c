@@ -90,6 +90,7 @@ typedef struct load_job {
     sd_image *img, *coarse;
     uint8_t *marks;
     sd_norm_level *level;
+    uint16_t *row16; /* a compact image's row as 16-bit samples */
 } load_job;
 
 static void load_row(void *arg, const sd_image *img, int y)
@@ -97,15 +98,25 @@ static void load_row(void *arg, const sd_image *img, int y)
     load_job *j = arg;
     if (y == 0) {
         free(j->marks);
+        free(j->row16);
         sd_norm_level_free(j->level);
         j->marks = sd_alloc_array((size_t)img->height, 1);
+        j->row16 = sd_alloc_array((size_t)img->width, 3 * sizeof *j->row16);
         j->level = j->p->normalize == SD_NORM_EXPOSURE
                        ? sd_norm_level_new(img->width, img->height)
                        : NULL;
     }
+    if (!j->row16) { /* out of memory: no marks and no level, made later instead */
+        free(j->marks);
+        j->marks = NULL;
+        sd_norm_level_free(j->level);
+        j->level = NULL;
+        return;
+    }
+    const uint16_t *row = sd_image_row(img, 0, y, img->width, j->row16);
     if (j->marks)
-        j->marks[y] = (uint8_t)sd_row_marks(img->px + (size_t)y * img->stride, img->width);
-    sd_norm_level_add_row(j->level, img, y);
+        j->marks[y] = (uint8_t)sd_row_marks(row, img->width);
+    sd_norm_level_add_row(j->level, img, y, row);
 }
 
 static void load_job_release(load_job *j)
@@ -113,6 +124,7 @@ static void load_job_release(load_job *j)
     sd_image_free(j->img);
     sd_image_free(j->coarse);
     free(j->marks);
+    free(j->row16);
     sd_norm_level_free(j->level);
     memset(j, 0, sizeof *j);
 }
@@ -124,12 +136,14 @@ static void *load_job_run(void *arg)
     size_t len = 0;
     sd_status s = sd_file_read(j->pj.ctx, j->path, 0, &data, &len);
     sd_load_opts lo = {.max_pixels = j->p->max_pixels, .scale_denom = 1, .row_fn = load_row,
-                       .row_arg = j};
+                       .row_arg = j, .compact = 1};
     if (s == SD_OK)
         s = sd_image_load_mem_box(j->pj.ctx, data, len, j->path, &lo, SD_ALIGN_BASE_SIDE,
                                   &j->img, &j->coarse);
     j->pj.status = s;
     free(data);
+    free(j->row16);
+    j->row16 = NULL;
     return NULL;
 }
 
@@ -138,8 +152,8 @@ static void *load_job_run(void *arg)
 static sd_status load_pair(sd_ctx *ctx, const char *bp, const char *ap,
                            const sd_compare_params *p, load_job *jb, load_job *ja)
 {
-    *jb = (load_job){{NULL, SD_OK}, bp, p, NULL, NULL, NULL, NULL};
-    *ja = (load_job){{NULL, SD_OK}, ap, p, NULL, NULL, NULL, NULL};
+    *jb = (load_job){.pj = {NULL, SD_OK}, .path = bp, .p = p};
+    *ja = (load_job){.pj = {NULL, SD_OK}, .path = ap, .p = p};
     const sd_status s = run_pair(ctx, load_job_run, &jb->pj, &ja->pj);
     if (s != SD_OK) {
         load_job_release(jb);

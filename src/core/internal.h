@@ -30,6 +30,13 @@ void sd_free(void *p);
  * then needs no pass before it is written. */
 SD_NODISCARD sd_status sd_image_alloc(sd_ctx *ctx, int w, int h, uint64_t max_pixels,
                                       sd_image **out);
+/* The same in compact storage (px8, 8-bit samples; not cleared). */
+SD_NODISCARD sd_status sd_image_alloc_compact(sd_ctx *ctx, int w, int h, uint64_t max_pixels,
+                                              sd_image **out);
+/* A 16-bit copy of img (either storage), format and hash included. */
+SD_NODISCARD sd_status sd_image_expand(sd_ctx *ctx, const sd_image *img, sd_image **out);
+/* n 8-bit samples to 16-bit ones, v * 257. */
+void sd_widen8(const uint8_t *restrict in, size_t n, uint16_t *restrict out);
 
 /* Run fn on jobs[0..nt-1] (records of `size` bytes), one per thread, the
  * caller's included; a job whose thread cannot start runs on the caller:

@@ -28,6 +28,7 @@ typedef struct sd_io_opts {
     sd_image **box;      /* where the JPEG decoder puts it (NULL: none wanted) */
     void (*row_fn)(void *arg, const sd_image *img, int y); /* sd_load_opts' */
     void *row_arg;
+    int compact; /* sd_load_opts' */
 } sd_io_opts;
 
 /* Call o->row_fn (when set) on every row of img, in order: for images whose

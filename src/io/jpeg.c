@@ -177,33 +177,6 @@ static long memory_cap(uint64_t max_pixels)
     return cap > (uint64_t)LONG_MAX ? LONG_MAX : (long)cap;
 }
 
-/* 8-bit samples to 16-bit (v * 257): with SSE2 (the x86-64 baseline)
- * sixteen at a time, each byte paired with itself (v | v << 8); elsewhere
- * four at a time in a 64-bit word. Not inlined: inside the setjmp function
- * gcc -O1 -fsanitize=undefined warns that locals might be clobbered by
- * longjmp (-Werror=clobbered broke `make ubsan`). */
-__attribute__((noinline)) static void widen8(const uint8_t *restrict in, size_t n, uint16_t *restrict out)
-{
-    size_t i = 0;
-#if defined(__SSE2__)
-    for (; i + 16 <= n; i += 16) {
-        const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
-        _mm_storeu_si128((__m128i *)(void *)(out + i), _mm_unpacklo_epi8(v, v));
-        _mm_storeu_si128((__m128i *)(void *)(out + i + 8), _mm_unpackhi_epi8(v, v));
-    }
-#endif
-    for (; i + 4 <= n; i += 4) {
-        uint64_t v = (uint64_t)in[i] | (uint64_t)in[i + 1] << 16 | (uint64_t)in[i + 2] << 32 |
-                     (uint64_t)in[i + 3] << 48;
-        v |= v << 8;
-        uint16_t lanes[4] = {(uint16_t)v, (uint16_t)(v >> 16), (uint16_t)(v >> 32),
-                             (uint16_t)(v >> 48)};
-        memcpy(out + i, lanes, sizeof lanes);
-    }
-    for (; i < n; i++)
-        out[i] = (uint16_t)(in[i] * 257);
-}
-
 /* The box means of the box rows in a strip of stored rows [y0, y0 + n)
  * (8-bit RGB, w pixels, row3 bytes apart; y0 a multiple of d, and n too
  * unless the strip ends the image): per box row, the column sums of its d
@@ -380,8 +353,12 @@ sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const 
     int orientation = exif_orientation(&cinfo);
     int uw, uh;
     sd_io_upright_size(orientation, w, h, &uw, &uh);
+    /* compact storage: the decoder's bytes are the image's (upright only;
+     * a rotated image is put in place through 16-bit samples) */
+    const int compact = opts->compact && orientation == 1;
     sd_image *im = NULL;
-    s = sd_image_alloc(ctx, uw, uh, opts->max_pixels, &im);
+    s = compact ? sd_image_alloc_compact(ctx, uw, uh, opts->max_pixels, &im)
+                : sd_image_alloc(ctx, uw, uh, opts->max_pixels, &im);
     if (s != SD_OK) {
         err.status = s;
         err.msg[0] = '\0';
@@ -404,7 +381,7 @@ sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const 
     _Static_assert(SD_IO_STRIP_ROWS % 8 == 0, "a box row (d <= 8 rows) must not straddle strips");
     const int strip = SD_IO_STRIP_ROWS;
     size_t row3 = (size_t)w * 3;
-    if (!(rgb8 = sd_alloc_array(row3, (size_t)strip)))
+    if (!compact && !(rgb8 = sd_alloc_array(row3, (size_t)strip)))
         bail(&err, SD_ERR_NOMEM, "out of memory");
     JSAMPROW rows[SD_IO_STRIP_ROWS];
     /* the box-mean copy: d the smallest power of two (at most 8) bringing
@@ -427,13 +404,15 @@ sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const 
     }
     while (cinfo.output_scanline < cinfo.output_height) {
         const int y0 = (int)cinfo.output_scanline, want = SD_MIN(strip, h - y0);
+        /* the strip: the image's own rows in compact storage */
+        uint8_t *const st8 = compact ? im->px8 + (size_t)y0 * row3 : rgb8;
         int got = 0;
         while (got < want) {
-            uint8_t *dst8 = rgb8 + (size_t)got * row3;
+            uint8_t *dst8 = st8 + (size_t)got * row3;
             JDIMENSION n;
             if (kind == KIND_RGB) {
                 for (int i = got; i < want; i++)
-                    rows[i] = rgb8 + (size_t)i * row3;
+                    rows[i] = st8 + (size_t)i * row3;
                 n = jpeg_read_scanlines(&cinfo, rows + got, (JDIMENSION)(want - got));
             } else {
                 JSAMPROW rp = row;
@@ -445,10 +424,11 @@ sd_status sd_io_decode_jpeg(sd_ctx *ctx, const uint8_t *data, size_t len, const 
             got += (int)n;
         }
         if (box)
-            box_add_strip(rgb8, row3, w, d, y0, want, h, box_acc, box);
+            box_add_strip(st8, row3, w, d, y0, want, h, box_acc, box);
         if (orientation == 1)
             for (int i = 0; i < want; i++) {
-                widen8(rgb8 + (size_t)i * row3, row3, im->px + (size_t)(y0 + i) * im->stride);
+                if (!compact)
+                    sd_widen8(st8 + (size_t)i * row3, row3, im->px + (size_t)(y0 + i) * im->stride);
                 if (opts->row_fn)
                     opts->row_fn(opts->row_arg, im, y0 + i);
             }

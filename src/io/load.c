@@ -149,10 +149,12 @@ sd_status sd_image_load_mem_box(sd_ctx *ctx, const void *data, size_t len, const
         name = "(memory)";
     if (!data && len)
         return sd_fail(ctx, SD_ERR_ARG, "%s: no data", name);
-    sd_io_opts o = {SD_DEFAULT_MAX_PIXELS, 1, box_side, box, NULL, NULL};
+    sd_io_opts o = {.max_pixels = SD_DEFAULT_MAX_PIXELS, .scale_denom = 1,
+                    .box_side = box_side, .box = box};
     if (opts) {
         o.row_fn = opts->row_fn;
         o.row_arg = opts->row_arg;
+        o.compact = opts->compact;
         if (opts->max_pixels)
             o.max_pixels = opts->max_pixels;
         if (opts->scale_denom) {

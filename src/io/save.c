@@ -28,7 +28,7 @@ static inline uint8_t to8(uint16_t v)
 
 static sd_status check_image(sd_ctx *ctx, const sd_image *img, const char *what)
 {
-    if (!img || !img->px || img->width <= 0 || img->height <= 0 ||
+    if (!sd_image_has_pixels(img) || img->width <= 0 || img->height <= 0 ||
         img->stride < 3 * (size_t)img->width)
         return sd_fail(ctx, SD_ERR_ARG, "%s: no image to save", what);
     return SD_OK;
@@ -44,6 +44,7 @@ struct jpeg_state {
     unsigned char *buf; /* jpeg_mem_dest output, malloc'd by libjpeg */
     unsigned long size;
     JSAMPLE *row;
+    uint16_t *row16; /* a compact image's row as 16-bit samples */
     int created;
 };
 
@@ -79,11 +80,15 @@ sd_status sd_image_encode_jpeg(sd_ctx *ctx, const sd_image *img, int quality, ui
                        img->width, img->height, (int)JPEG_MAX_DIMENSION);
 
     struct jpeg_state *s = calloc(1, sizeof *s);
-    if (s)
+    if (s) {
         s->row = sd_alloc_array((size_t)img->width, 3);
-    if (!s || !s->row) {
-        if (s)
+        s->row16 = sd_alloc_array((size_t)img->width, 3 * sizeof *s->row16);
+    }
+    if (!s || !s->row || !s->row16) {
+        if (s) {
             free(s->row);
+            free(s->row16);
+        }
         free(s);
         return sd_fail(ctx, SD_ERR_NOMEM, "jpeg: out of memory");
     }
@@ -109,7 +114,8 @@ sd_status sd_image_encode_jpeg(sd_ctx *ctx, const sd_image *img, int quality, ui
     s->cinfo.dct_method = JDCT_ISLOW; /* exact integer DCT: identical bytes everywhere */
     jpeg_start_compress(&s->cinfo, TRUE);
     while (s->cinfo.next_scanline < s->cinfo.image_height) {
-        const uint16_t *src = img->px + (size_t)s->cinfo.next_scanline * img->stride;
+        const uint16_t *src =
+            sd_image_row(img, 0, (int)s->cinfo.next_scanline, img->width, s->row16);
         for (size_t i = 0; i < 3 * (size_t)img->width; i++)
             s->row[i] = to8(src[i]);
         JSAMPROW rows[1] = {s->row};
@@ -124,6 +130,7 @@ done:
         jpeg_destroy_compress(&s->cinfo);
     free(s->buf);
     free(s->row);
+    free(s->row16);
     free(s);
     return st;
 }
@@ -154,6 +161,7 @@ struct png_state {
     uint8_t *buf; /* the encoded file, grown by the write callback */
     size_t len, cap;
     uint8_t *row;
+    uint16_t *row16; /* a compact image's row as 16-bit samples */
 };
 
 static void png_error_cb(png_structp png, png_const_charp msg)
@@ -202,11 +210,15 @@ static sd_status encode_png(sd_ctx *ctx, const sd_image *img, int bits, uint8_t 
     *out_len = 0;
     size_t bpp = bits == 16 ? 6 : 3;
     struct png_state *s = calloc(1, sizeof *s);
-    if (s)
+    if (s) {
         s->row = sd_alloc_array((size_t)img->width, bpp);
-    if (!s || !s->row) {
-        if (s)
+        s->row16 = sd_alloc_array((size_t)img->width, 3 * sizeof *s->row16);
+    }
+    if (!s || !s->row || !s->row16) {
+        if (s) {
             free(s->row);
+            free(s->row16);
+        }
         free(s);
         return sd_fail(ctx, SD_ERR_NOMEM, "png: out of memory");
     }
@@ -229,7 +241,7 @@ static sd_status encode_png(sd_ctx *ctx, const sd_image *img, int bits, uint8_t 
     png_set_sRGB(s->png, s->info, PNG_sRGB_INTENT_PERCEPTUAL);
     png_write_info(s->png, s->info);
     for (int y = 0; y < img->height; y++) {
-        const uint16_t *src = img->px + (size_t)y * img->stride;
+        const uint16_t *src = sd_image_row(img, 0, y, img->width, s->row16);
         size_t n = 3 * (size_t)img->width;
         if (bits == 16) {
             for (size_t i = 0; i < n; i++) { /* PNG is big-endian */
@@ -250,6 +262,7 @@ done:
     png_destroy_write_struct(s->png ? &s->png : NULL, s->info ? &s->info : NULL);
     free(s->buf);
     free(s->row);
+    free(s->row16);
     free(s);
     return st;
 }

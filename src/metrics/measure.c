@@ -202,6 +202,7 @@ typedef struct band_job {
     float *sel;          /* a row for row_select */
     ring lam, ht, hs, hp, gs;
     float *pad, *ca, *ce, *cy, *gt, *gp;
+    uint16_t *row16; /* a compact image's row as 16-bit samples */
     const float **in;
     uint8_t *done;       /* rows of the band already accumulated */
     int ok;
@@ -284,7 +285,8 @@ static void load_row(band_job *j, int sy)
     const sd_measure *m = j->m;
     const int w = m->w, R0 = SD_MAX(j->rt, SD_MAX(j->rs, j->rq ? 0 : j->rp));
     float *lam = ring_row(&j->lam, sy, w);
-    j->dsp->row_colour(sd_image_px(m->img, m->ox, m->oy + sy), w, m->g, lam, j->ca, j->ce, j->cy);
+    j->dsp->row_colour(sd_image_row(m->img, m->ox, m->oy + sy, w, j->row16), w, m->g, lam, j->ca,
+                       j->ce, j->cy);
     j->lam.tag[sy % j->lam.size] = sy;
     if (sy >= j->y0 && sy < j->y1 && !j->done[sy - j->y0]) {
         accumulate_colour(j, sy, lam);
@@ -598,6 +600,7 @@ static void band_free(band_job *j)
     free(j->ca);
     free(j->ce);
     free(j->cy);
+    free(j->row16);
     free(j->gt);
     free(j->gp);
     free(j->in);
@@ -670,6 +673,7 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
         j->ca = sd_alloc_array((size_t)w, sizeof(float));
         j->ce = sd_alloc_array((size_t)w, sizeof(float));
         j->cy = sd_alloc_array((size_t)w, sizeof(float));
+        j->row16 = sd_alloc_array((size_t)w, 3 * sizeof(uint16_t));
         j->gt = sd_alloc_array((size_t)VB * (size_t)w, sizeof(float));
         j->gp = sd_alloc_array((size_t)VB * (size_t)w, sizeof(float));
         j->in = sd_alloc_array(2 * (size_t)R0 + GS_RING, sizeof *j->in);
@@ -679,7 +683,7 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
         /* a band gathers at most a quarter of its pixels (a prediction
          * that far off is abandoned: thresholds then run the colour pass) */
         j->gm.max = j->gr.max = (size_t)w * (size_t)(j->y1 - j->y0) / 4 + 1;
-        if (!ok || !j->pad || !j->ca || !j->ce || !j->cy || !j->gt || !j->gp || !j->in ||
+        if (!ok || !j->pad || !j->ca || !j->ce || !j->cy || !j->row16 || !j->gt || !j->gp || !j->in ||
             !j->done || (!m->fixed && !j->hist) || (m->pre && !j->sel))
             s = SD_ERR_NOMEM;
     }
@@ -797,6 +801,7 @@ typedef struct colour_job {
     collector c[2];       /* ca, cr: bins from the caller's, own buffers */
     const collector *want[2];
     float *buf;           /* 3 rows of w: a*, Y, scratch */
+    uint16_t *row16;      /* a compact image's row as 16-bit samples */
 } colour_job;
 
 /* Whether row f (n flags) has a measured pixel. */
@@ -819,7 +824,8 @@ static void *colour_run(void *arg)
         if (!row_has_measured(f, w))
             continue;
         /* a* and Y only: no logarithms */
-        j->dsp->row_colour(sd_image_px(m->img, m->ox, m->oy + y), w, m->g, NULL, a, NULL, yy);
+        j->dsp->row_colour(sd_image_row(m->img, m->ox, m->oy + y, w, j->row16), w, m->g, NULL, a,
+                           NULL, yy);
         for (int k = 0; k < 2; k++)
             if (j->want[k])
                 collect_row(&j->c[k], j->dsp, a, f, w, NULL, scratch);
@@ -841,7 +847,8 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, colour_want want)
         j->dsp = sd_dsp_active();
         band_rows(m, t, nt, &j->y0, &j->y1);
         j->buf = sd_alloc_array(3 * (size_t)m->w, sizeof(float));
-        if (!j->buf)
+        j->row16 = sd_alloc_array((size_t)m->w, 3 * sizeof(uint16_t));
+        if (!j->buf || !j->row16)
             s = SD_ERR_NOMEM;
         for (int k = 0; k < 2; k++) {
             if (!(j->want[k] = cs[k]))
@@ -866,6 +873,7 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, colour_want want)
     }
     for (int t = 0; t < nt; t++) {
         free(jobs[t].buf);
+        free(jobs[t].row16);
         for (int k = 0; k < 2; k++)
             free(jobs[t].c[k].v);
     }
@@ -1087,6 +1095,7 @@ typedef struct flag_job {
     int y0, y1;
     size_t n_mask, n_crush, n_clip;
     uint32_t *colcnt; /* w, own */
+    uint16_t *row16;  /* a compact image's row as 16-bit samples */
 } flag_job;
 
 /* Mask, clip and crush flags; the outermost pixel frame is never measured
@@ -1102,7 +1111,7 @@ static void *flag_run(void *arg)
     const int iw = img->width, ih = img->height, w = m->w;
     for (int y = j->y0; y < j->y1; y++) {
         const int Y = m->oy + y;
-        const uint16_t *px = sd_image_px(img, m->ox, Y);
+        const uint16_t *px = m->rows ? NULL : sd_image_row(img, m->ox, Y, w, j->row16);
         uint8_t *frow = m->flags + (size_t)y * (size_t)w;
         /* the in-image frame: the outermost pixels are never in the mask */
         const int xa = SD_MAX(0, 1 - m->ox), xb = SD_MIN(w, iw - 1 - m->ox);
@@ -1156,6 +1165,8 @@ static void *flag_run(void *arg)
             j->n_mask += nm;
             continue;
         }
+        if (!px)
+            px = sd_image_row(img, m->ox, Y, w, j->row16);
         for (int x = 0; x < w; x++, px += 3) {
             const int X = m->ox + x;
             const size_t mi = (size_t)Y * (size_t)iw + (size_t)X;
@@ -1196,7 +1207,8 @@ static sd_status flag_pass(sd_ctx *ctx, sd_measure *m, const uint8_t *mask, doub
         j->border = border;
         band_rows(m, t, nt, &j->y0, &j->y1);
         j->colcnt = t == 0 ? colcnt : sd_calloc_array((size_t)m->w, sizeof(uint32_t));
-        if (!j->colcnt)
+        j->row16 = sd_alloc_array((size_t)m->w, 3 * sizeof(uint16_t));
+        if (!j->colcnt || !j->row16)
             s = SD_ERR_NOMEM;
     }
     if (s == SD_OK) {
@@ -1209,8 +1221,11 @@ static sd_status flag_pass(sd_ctx *ctx, sd_measure *m, const uint8_t *mask, doub
                 colcnt[x] += jobs[t].colcnt[x];
         }
     }
-    for (int t = 1; t < nt; t++)
-        free(jobs[t].colcnt);
+    for (int t = 0; t < nt; t++) {
+        if (t > 0)
+            free(jobs[t].colcnt);
+        free(jobs[t].row16);
+    }
     if (s != SD_OK)
         return sd_fail(ctx, s, "metrics: out of memory");
     return SD_OK;
@@ -1306,6 +1321,7 @@ typedef struct predict_job {
     int y0, y1;    /* sampled rows in [y0, y1) */
     uint32_t *hist; /* own HBINS */
     float *a;       /* 2 rows: a*, Y */
+    uint16_t *row16; /* a compact image's row as 16-bit samples */
 } predict_job;
 
 static void *predict_run(void *arg)
@@ -1319,8 +1335,8 @@ static void *predict_run(void *arg)
             continue;
         const uint8_t *f = m->flags + (size_t)y * (size_t)w;
         if (row_has_measured(f, w)) {
-            dsp->row_colour(sd_image_px(m->img, m->ox, m->oy + y), w, m->g, NULL, j->a, NULL,
-                            j->a + w);
+            dsp->row_colour(sd_image_row(m->img, m->ox, m->oy + y, w, j->row16), w, m->g, NULL,
+                            j->a, NULL, j->a + w);
             dsp->row_hist(j->a, f, F_MEASURED, w, NULL, j->hist);
         }
     }
@@ -1338,7 +1354,8 @@ static void predict_a_median(sd_measure *m)
         band_rows(m, t, nt, &jobs[t].y0, &jobs[t].y1);
         jobs[t].hist = sd_calloc_array(HBINS, sizeof(uint32_t));
         jobs[t].a = sd_alloc_array(2 * (size_t)w, sizeof(float));
-        ok = ok && jobs[t].hist && jobs[t].a;
+        jobs[t].row16 = sd_alloc_array((size_t)w, 3 * sizeof(uint16_t));
+        ok = ok && jobs[t].hist && jobs[t].a && jobs[t].row16;
     }
     if (ok) {
         sd_run_jobs(nt, predict_run, jobs, sizeof jobs[0]);
@@ -1370,6 +1387,7 @@ static void predict_a_median(sd_measure *m)
     for (int t = 0; t < nt; t++) {
         free(jobs[t].hist);
         free(jobs[t].a);
+        free(jobs[t].row16);
     }
 }
 
@@ -1439,7 +1457,7 @@ sd_status sd_measure_begin(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
                            sd_measure **out)
 {
     *out = NULL;
-    if (!img || !img->px || !p)
+    if (!sd_image_has_pixels(img) || !p)
         return sd_fail(ctx, SD_ERR_ARG, "metrics: missing argument");
     if (thr && !thresholds_ok(thr))
         return sd_fail(ctx, SD_ERR_ARG, "metrics: invalid fixed thresholds");
@@ -1721,7 +1739,7 @@ sd_status sd_image_measure(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
                            const double gains[3], const sd_metric_params *p,
                            sd_thresholds *thr, sd_metrics *out)
 {
-    if (!img || !img->px || !p || !thr || !out)
+    if (!sd_image_has_pixels(img) || !p || !thr || !out)
         return sd_fail(ctx, SD_ERR_ARG, "metrics: missing argument");
     memset(out, 0, sizeof *out);
     out->pore_density_per_cm2 = NAN;

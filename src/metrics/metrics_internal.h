@@ -52,11 +52,6 @@ static inline unsigned sd_row_extremes(const uint16_t *p, size_t n, unsigned lo,
     return any;
 }
 
-static inline const uint16_t *sd_image_px(const sd_image *img, int x, int y)
-{
-    return img->px + (size_t)y * img->stride + 3 * (size_t)x;
-}
-
 /* Nearest pixel index of a coordinate (pixel centres at integers). */
 static inline long sd_nearest(double v)
 {

@@ -146,6 +146,14 @@ static int fwd_run_span(const fwd_job *j, double my1, double my4, int *xa, int *
     return 1;
 }
 
+/* Whether pixel (x, y) of img is clipped. */
+static int clipped_at(const sd_image *img, int x, int y)
+{
+    uint16_t p[3];
+    sd_image_pixel(img, x, y, p);
+    return sd_px_clipped(p);
+}
+
 static void *fwd_run(void *arg)
 {
     fwd_job *j = arg;
@@ -158,7 +166,6 @@ static void *fwd_run(void *arg)
     for (int y = j->y0; y <= j->y1; y++) {
         const double my1 = m[1] * y, my4 = m[4] * y;
         const uint8_t *mrow = j->mask ? j->mask + (size_t)y * (size_t)bw : NULL;
-        const uint16_t *brow = sd_image_px(before, 0, y);
         const int bclip = j->brow_clip[y] & SD_ROW_CLIP;
         uint8_t *orow = j->out + (size_t)y * (size_t)bw;
         size_t geo = 0, excluded = 0;
@@ -200,13 +207,12 @@ static void *fwd_run(void *arg)
                     const int uy = (int)(v + 0.5);
                     /* AFTER is read only on rows that have a clipped pixel:
                      * the slanted walk through it otherwise misses the cache */
-                    ca = (j->arow_clip[uy] & SD_ROW_CLIP) &&
-                         sd_px_clipped(sd_image_px(after, (int)(u + 0.5), uy));
+                    ca = (j->arow_clip[uy] & SD_ROW_CLIP) && clipped_at(after, (int)(u + 0.5), uy);
                 }
                 geo++;
                 gx0 = SD_MIN(gx0, x);
                 gx1 = x;
-                const int cb = bclip && sd_px_clipped(brow + 3 * (size_t)x);
+                const int cb = bclip && clipped_at(before, x, y);
                 j->clipped_b += (size_t)cb;
                 j->clipped_a += (size_t)ca;
                 if (cb || ca) {
@@ -244,6 +250,7 @@ typedef struct clip_job {
     const sd_image *img;
     uint8_t *row_clip;
     int v0, v1;
+    uint16_t *row16; /* a compact image's row as 16-bit samples */
 } clip_job;
 
 unsigned sd_row_marks(const uint16_t *row, int width)
@@ -254,8 +261,10 @@ unsigned sd_row_marks(const uint16_t *row, int width)
 static void *clip_run(void *arg)
 {
     const clip_job *j = arg;
+    const int w = j->img->width;
     for (int v = j->v0; v < j->v1; v++)
-        j->row_clip[v] = (uint8_t)sd_row_marks(sd_image_px(j->img, 0, v), j->img->width);
+        j->row_clip[v] = (uint8_t)(j->row16 ? sd_row_marks(sd_image_row(j->img, 0, v, w, j->row16), w)
+                                            : SD_ROW_CLIP | SD_ROW_DARK);
     return NULL;
 }
 
@@ -339,9 +348,9 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
     if (!out)
         return sd_fail(ctx, SD_ERR_ARG, "roi: missing output");
     memset(out, 0, sizeof *out);
-    if (!before || !before->px)
+    if (!sd_image_has_pixels(before))
         return sd_fail(ctx, SD_ERR_ARG, "roi: missing BEFORE image");
-    if (after && !after->px)
+    if (after && !sd_image_has_pixels(after))
         return sd_fail(ctx, SD_ERR_ARG, "roi: AFTER image has no pixels");
     if (!opts)
         opts = &none;
@@ -413,11 +422,17 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
         }
         const int ntc = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, img->height));
         clip_job cj[SD_MAX_JOBS];
-        for (int t = 0; t < ntc; t++)
-            cj[t] = (clip_job){img, k ? arow_clip : brow_clip,
-                               (int)((long)img->height * t / ntc),
-                               (int)((long)img->height * (t + 1) / ntc)};
+        for (int t = 0; t < ntc; t++) {
+            /* out of memory for the row: every row marked, which only
+             * means the exact test on each of its pixels */
+            cj[t] = (clip_job){.img = img, .row_clip = k ? arow_clip : brow_clip,
+                               .v0 = (int)((long)img->height * t / ntc),
+                               .v1 = (int)((long)img->height * (t + 1) / ntc),
+                               .row16 = sd_alloc_array((size_t)img->width, 3 * sizeof(uint16_t))};
+        }
         sd_run_jobs(ntc, clip_run, cj, sizeof cj[0]);
+        for (int t = 0; t < ntc; t++)
+            free(cj[t].row16);
     }
     /* per BEFORE row, whether its labels are not just its geometric run
      * (fwd_job), summed up to each row for the inverse pass */

@@ -35,7 +35,8 @@ const char *sd_norm_method_name(sd_norm_method m)
 static void pixel_linear(const sd_image *img, int x, int y, double rgb[3])
 {
     const float *lut = sd_srgb16_lut();
-    const uint16_t *p = sd_image_px(img, x, y);
+    uint16_t p[3];
+    sd_image_pixel(img, x, y, p);
     for (int c = 0; c < 3; c++)
         rgb[c] = lut[p[c]];
 }
@@ -107,6 +108,7 @@ struct sd_norm_level {
     sd_plane pl;          /* ceil(width / F) x ceil(height / F) block means */
     int width, height, rows; /* the image's size; rows added so far */
     float *lum, *col;     /* one row's luminance; the block row's column sums */
+    uint16_t *row16;      /* a compact image's row as 16-bit samples */
 };
 
 sd_norm_level *sd_norm_level_new(int width, int height)
@@ -120,7 +122,8 @@ sd_norm_level *sd_norm_level_new(int width, int height)
     lv->height = height;
     lv->lum = sd_alloc_array((size_t)width, sizeof(float));
     lv->col = sd_alloc_array((size_t)width, sizeof(float));
-    if (!lv->lum || !lv->col ||
+    lv->row16 = sd_alloc_array((size_t)width, 3 * sizeof(uint16_t));
+    if (!lv->lum || !lv->col || !lv->row16 ||
         sd_plane_alloc(NULL, &lv->pl, (width + NORM_F - 1) / NORM_F,
                       (height + NORM_F - 1) / NORM_F) != SD_OK) {
         sd_norm_level_free(lv);
@@ -136,16 +139,17 @@ void sd_norm_level_free(sd_norm_level *lv)
     sd_plane_release(&lv->pl);
     free(lv->lum);
     free(lv->col);
+    free(lv->row16);
     free(lv);
 }
 
-void sd_norm_level_add_row(sd_norm_level *lv, const sd_image *img, int y)
+void sd_norm_level_add_row(sd_norm_level *lv, const sd_image *img, int y, const uint16_t *row)
 {
     if (!lv || y != lv->rows || img->width != lv->width || img->height != lv->height)
         return; /* out of order or another image: the level stays incomplete */
     const float one[3] = {1, 1, 1};
     const int w = lv->width, i = y % NORM_F;
-    sd_row_luminance(sd_image_px(img, 0, y), w, one, lv->lum);
+    sd_row_luminance(row ? row : sd_image_row(img, 0, y, w, lv->row16), w, one, lv->lum);
     block_cols_add(lv->col, lv->lum, w, i);
     if (i == NORM_F - 1 || y == lv->height - 1) {
         /* a short last block row repeats the image's last row */
@@ -180,22 +184,25 @@ static void *level_run(void *arg)
     const int x0 = NORM_F * j->bx0, n = SD_MIN(NORM_F * (j->bx0 + wl), w) - x0;
     float *lum = sd_alloc_array((size_t)n, sizeof *lum);
     float *col = sd_alloc_array((size_t)n, sizeof *col);
-    if (!lum || !col) {
+    uint16_t *row16 = sd_alloc_array((size_t)n, 3 * sizeof *row16);
+    if (!lum || !col || !row16) {
         free(lum);
         free(col);
+        free(row16);
         return NULL;
     }
     const float one[3] = {1, 1, 1};
     for (int y = j->y0; y < j->y1; y++) {
         for (int i = 0; i < NORM_F; i++) {
             const int yy = SD_MIN(NORM_F * (j->by0 + y) + i, h - 1);
-            sd_row_luminance(sd_image_px(j->img, x0, yy), n, one, lum);
+            sd_row_luminance(sd_image_row(j->img, x0, yy, n, row16), n, one, lum);
             block_cols_add(col, lum, n, i);
         }
         block_means(col, x0, w, j->bx0, j->bx0 + wl - 1, sd_plane_row(j->tmp, y));
     }
     free(col);
     free(lum);
+    free(row16);
     j->ok = 1;
     return NULL;
 }
@@ -384,7 +391,9 @@ static sd_status patch_mean(sd_ctx *ctx, const sd_image *img, const sd_xform *xf
             sd_xform_apply(inv, u, v, &x, &y);
             if (!(x >= x0 && x < x1 && y >= y0 && y < y1))
                 continue;
-            if (sd_px_clipped(sd_image_px(img, u, v))) {
+            uint16_t p[3];
+            sd_image_pixel(img, u, v, p);
+            if (sd_px_clipped(p)) {
                 nclip++;
                 continue;
             }
@@ -476,7 +485,7 @@ sd_status sd_pair_normalize_levels(sd_ctx *ctx, const sd_image *before, const sd
     out->method = method;
     for (int c = 0; c < 3; c++)
         out->gains[c] = out->before_gains[c] = 1.0;
-    if (!before || !before->px || !after || !after->px)
+    if (!sd_image_has_pixels(before) || !sd_image_has_pixels(after))
         return sd_fail(ctx, SD_ERR_ARG, "normalize: missing image");
     if (!xf)
         xf = &sd_xform_identity;
