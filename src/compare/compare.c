@@ -40,7 +40,7 @@ static void info_from(sd_image_info *info, const char *path, const sd_image *img
 
 static sd_status load(sd_ctx *ctx, const char *path, const sd_compare_params *p, sd_image **out)
 {
-    sd_load_opts lo = {.max_pixels = p->max_pixels, .scale_denom = 1};
+    sd_load_opts lo = {.max_pixels = p->max_pixels, .scale_denom = 1, .compact = 1};
     return sd_image_load(ctx, path, &lo, out);
 }
 
