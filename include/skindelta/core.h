@@ -58,6 +58,10 @@ void sd_ctx_free(sd_ctx *ctx);         /* NULL-safe */
 /* Message of the last error set on ctx, "" when none. Owned by ctx, valid
  * until the next call that fails on ctx. */
 const char *sd_ctx_message(const sd_ctx *ctx);
+/* Make msg one line of plain text in place: line breaks and tabs become
+ * spaces, other control characters '?'. Every message in a context is
+ * already so. */
+void sd_one_line(char *msg);
 sd_status sd_ctx_status(const sd_ctx *ctx);
 void sd_ctx_clear(sd_ctx *ctx);
 /* Number of worker threads the library may use (>= 1). */

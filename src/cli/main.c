@@ -56,12 +56,13 @@ static int usage_error(const char *fmt, ...) SD_PRINTF(1, 2);
 
 static int usage_error(const char *fmt, ...)
 {
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    fputs("skindelta: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs(" (see skindelta --help)\n", stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    sd_one_line(msg); /* an operand may hold any byte */
+    fprintf(stderr, "skindelta: %s (see skindelta --help)\n", msg);
     return EXIT_USAGE;
 }
 

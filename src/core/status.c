@@ -59,6 +59,15 @@ void sd_ctx_set_threads(sd_ctx *ctx, int threads)
 
 int sd_ctx_threads(const sd_ctx *ctx) { return ctx ? ctx->threads : 1; }
 
+void sd_one_line(char *msg)
+{
+    for (unsigned char *c = (unsigned char *)msg; *c; c++)
+        if (*c == '\n' || *c == '\r' || *c == '\t')
+            *c = ' ';
+        else if (*c < 0x20 || *c == 0x7f)
+            *c = '?';
+}
+
 sd_status sd_fail(sd_ctx *ctx, sd_status s, const char *fmt, ...)
 {
     if (!ctx)
@@ -67,10 +76,10 @@ sd_status sd_fail(sd_ctx *ctx, sd_status s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(ctx->message, sizeof ctx->message, fmt, ap);
     va_end(ap);
-    /* one line: the CLI prints the message as is */
-    for (char *c = ctx->message; *c; c++)
-        if (*c == '\n' || *c == '\r')
-            *c = ' ';
+    /* one line of plain text: the CLI prints the message as is, and a file
+     * name or a manifest key may hold any byte (a line break, or an escape
+     * sequence that would drive the terminal) */
+    sd_one_line(ctx->message);
     ctx->status = s;
     return s;
 }

@@ -75,6 +75,12 @@ case_ "over --max-pixels" 2 "^skindelta: samples/before\.jpg: .*(limit|max-pixel
 $BUILD/skindelta-synth --size 32x24 --out-before "$T/tiny.png" >/dev/null 2>&1
 case_ "image too small for the filters" 2 "^skindelta: $T/tiny\.png: .*too small" -- $SD analyze "$T/tiny.png"
 case_ "a folder as input" 2 '^skindelta: samples: ' -- $SD analyze samples
+# a name holding a line break and a terminal escape: still one line, no
+# control byte on stderr (the name's bytes shown as spaces and '?')
+NAME=$(printf 'bad\033[31m\nname.jpg')
+case_ "control characters in a file name" 2 '^skindelta: bad\?\[31m name\.jpg: ' -- $SD compare "$NAME" $A
+if LC_ALL=C grep -q "$(printf '\033')" "$T/err"; then bad "no escape byte on stderr" "$(od -c "$T/err" | head -3)"; else ok "no escape byte on stderr"; fi
+case_ "control characters in an option" 1 "^skindelta: unknown option '--x\?y'" -- $SD compare "$(printf -- '--x\033y')" $B $A
 
 # ---- output errors: exit 4, an older report untouched ----
 case_ "unwritable output folder" 4 "^skindelta: $T/no/such/dir/r\.json: " -- $SD compare -o "$T/no/such/dir/r.json" $B $A
