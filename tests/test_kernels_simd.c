@@ -15,7 +15,8 @@
  *    the textbook Lab; SIMD vs scalar: Y bit for bit, Lambda < 1e-6,
  *    a* < 2e-3, erythema < 2e-3; AVX2 == AVX-512 bit for bit.
  *  - accumulations (row_acc, row_lap_acc): every level within 1e-12 of the
- *    magnitude of the sum in double (only the summation order differs).
+ *    magnitude of the sum in double (only the summation order differs);
+ *    the fused row_acc3 bit for bit the level's separate calls.
  *  - warp (row_warp, sd_image_warp): every level == scalar bit for bit, any
  *    thread count; scalar within 0.5 (the rounding) of the textbook bilinear
  *    formula in long double. */
@@ -716,6 +717,81 @@ static void test_acc_all_levels(void **state)
     }
 }
 
+/* row_acc3 (the strip pass's fused row): at every level bit for bit the
+ * level's row_acc (lam - gt, lam - gs) and row_lap_acc (columns 1 .. n - 2,
+ * untouched when n < 3), which the test above holds to the formulas; the
+ * scalar one also within 1e-12 of the formulas here. Random data, flags
+ * random / all / none / alternating / runs, unaligned starts. */
+static void test_acc3_all_levels(void **state)
+{
+    (void)state;
+    const sd_simd_level top = sd_simd_detect();
+    for (int wi = 0; wi < N_WIDTHS; wi++) {
+        const int n = width_at(wi), off = wi % 5;
+        float *p[5];
+        for (int k = 0; k < 5; k++) {
+            p[k] = malloc(sizeof(float) * ((size_t)n + 8));
+            assert_non_null(p[k]);
+            for (int i = 0; i < n + 8; i++)
+                p[k][i] = frand() * (float)(k + 1);
+        }
+        uint8_t *f = malloc((size_t)n + 8);
+        assert_non_null(f);
+        const float *L = p[0] + off, *T = p[1] + off, *U = p[2] + off, *S = p[3] + off,
+                    *D = p[4] + off;
+        const uint8_t *F = f + off;
+        const unsigned bit = 1u << (wi % 8);
+        for (int pat = 0; pat < 5; pat++) {
+            for (int i = 0; i < n + 8; i++)
+                f[i] = (uint8_t)(pat == 0   ? rng() & 0xff
+                                 : pat == 1 ? 0xff
+                                 : pat == 2 ? (uint8_t)~bit
+                                 : pat == 3 ? (i & 1 ? bit : 0)
+                                            : ((i / 5) & 1 ? 0xff : 0));
+            /* the formulas in double, x order */
+            double rt[3] = {0, 0, 0}, rs[3] = {0, 0, 0}, rl[2] = {0, 0}, mag = 1;
+            for (int x = 0; x < n; x++) {
+                if (!(F[x] & bit))
+                    continue;
+                const double v = (double)L[x] - T[x], u = (double)L[x] - S[x];
+                rt[0] += v, rt[1] += fabs(v), rt[2] += v * v;
+                rs[0] += u, rs[1] += fabs(u), rs[2] += u * u;
+                mag += fabs(v) + v * v + fabs(u) + u * u;
+                if (x >= 1 && x < n - 1) {
+                    const double l = (double)U[x] + D[x] + S[x - 1] + S[x + 1] - 4.0 * S[x];
+                    rl[0] += l, rl[1] += l * l;
+                    mag += fabs(l) + l * l;
+                }
+            }
+            for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+                const sd_dsp *d = sd_dsp_level((sd_simd_level)lv);
+                double t1[3] = {1, 2, 3}, s1[3] = {4, 5, 6}, l1[2] = {7, 8};
+                double t2[3] = {1, 2, 3}, s2[3] = {4, 5, 6}, l2[2] = {7, 8};
+                d->row_acc3(L, T, U, S, D, F, bit, n, t1, s1, l1);
+                d->row_acc(L, T, F, bit, n, t2);
+                d->row_acc(L, S, F, bit, n, s2);
+                if (n >= 3)
+                    d->row_lap_acc(U + 1, S + 1, D + 1, F + 1, bit, n - 2, l2);
+                if (memcmp(t1, t2, sizeof t1) || memcmp(s1, s2, sizeof s1) ||
+                    memcmp(l1, l2, sizeof l1))
+                    fail_msg("row_acc3 %s n=%d pat=%d: tex %.17g/%.17g fine %.17g/%.17g "
+                             "lap %.17g/%.17g",
+                             sd_simd_name(lv), n, pat, t1[2], t2[2], s1[2], s2[2], l1[1], l2[1]);
+                if (lv == SD_SIMD_SCALAR)
+                    for (int k = 0; k < 3; k++)
+                        if (fabs(t1[k] - (rt[k] + k + 1)) > 1e-12 * mag ||
+                            fabs(s1[k] - (rs[k] + k + 4)) > 1e-12 * mag ||
+                            (k < 2 && fabs(l1[k] - (rl[k] + k + 7)) > 1e-12 * mag))
+                            fail_msg("row_acc3 scalar n=%d pat=%d k=%d off the formulas", n,
+                                     pat, k);
+            }
+        }
+        for (int k = 0; k < 5; k++)
+            free(p[k]);
+        free(f);
+    }
+}
+
 /* Histogram and selection: exact at every level, with and without a
  * centre, on values of every sign and magnitude (and zeros of both signs). */
 static void test_hist_select_all_levels(void **state)
@@ -1185,6 +1261,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_luminance_all_levels),
         cmocka_unit_test(test_colour_grey_ramp),
         cmocka_unit_test(test_acc_all_levels),
+        cmocka_unit_test(test_acc3_all_levels),
         cmocka_unit_test(test_hist_select_all_levels),
         cmocka_unit_test(test_warp_all_levels),
         cmocka_unit_test(test_warp_threads_levels),

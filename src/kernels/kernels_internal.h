@@ -104,6 +104,17 @@ typedef void (*sd_row_sum_fn)(const float *a, const uint8_t *f, unsigned bit, in
 typedef void (*sd_row_lap_acc_fn)(const float *up, const float *row, const float *dn,
                                   const uint8_t *f, unsigned bit, int n, double acc[2]);
 
+/* The three sums of one output row of the metric stage's strip pass in one
+ * pass over its rows: over the x in [0, n) with (f[x] & bit) != 0,
+ *   tex  += row_acc(lam, gt), fine += row_acc(lam, gs),
+ *   lap  += row_lap_acc(up + 1, gs + 1, dn + 1, f + 1, bit, n - 2)
+ * (lap only when n >= 3; reads up, gs, dn over [0, n)). Each sum keeps the
+ * lanes and the reduction of the level's separate kernel: bit for bit the
+ * three calls. */
+typedef void (*sd_row_acc3_fn)(const float *lam, const float *gt, const float *up,
+                               const float *gs, const float *dn, const uint8_t *f, unsigned bit,
+                               int n, double tex[3], double fine[3], double lap[2]);
+
 /* hist[sd_fbin(w)]++ for every x in [0, n) with (f[x] & bit) != 0, where
  * w = sd_hist_value(v[x], c) (c may be NULL). Integer counts: every level
  * gives the same histogram. */
@@ -152,6 +163,7 @@ typedef struct sd_dsp {
     sd_row_warp_fn row_warp;
     sd_row_luminance_fn row_luminance;
     sd_blur_row2_fn blur_row2; /* NULL: blur_taps calls */
+    sd_row_acc3_fn row_acc3;
 } sd_dsp;
 
 /* nout consecutive output rows of blur_taps (in holds 2r + nout rows),
@@ -203,6 +215,9 @@ void sd_row_acc_scalar(const float *a, const float *b, const uint8_t *f, unsigne
                        double acc[3]);
 void sd_row_lap_acc_scalar(const float *up, const float *row, const float *dn, const uint8_t *f,
                            unsigned bit, int n, double acc[2]);
+void sd_row_acc3_scalar(const float *lam, const float *gt, const float *up, const float *gs,
+                        const float *dn, const uint8_t *f, unsigned bit, int n, double tex[3],
+                        double fine[3], double lap[2]);
 /* Linear luminance Y of n pixels with gains (the active level's
  * row_luminance), bit-identical to the y output of every level's
  * row_colour. */
@@ -264,6 +279,12 @@ void sd_row_acc_avx512(const float *a, const float *b, const uint8_t *f, unsigne
                        double acc[3]);
 void sd_row_lap_acc_avx512(const float *up, const float *row, const float *dn,
                            const uint8_t *f, unsigned bit, int n, double acc[2]);
+void sd_row_acc3_avx2(const float *lam, const float *gt, const float *up, const float *gs,
+                      const float *dn, const uint8_t *f, unsigned bit, int n, double tex[3],
+                      double fine[3], double lap[2]);
+void sd_row_acc3_avx512(const float *lam, const float *gt, const float *up, const float *gs,
+                        const float *dn, const uint8_t *f, unsigned bit, int n, double tex[3],
+                        double fine[3], double lap[2]);
 #endif
 
 /* Where the SIMD warps prefetch: a source sample at offset o is needed

@@ -234,6 +234,75 @@ void sd_row_lap_acc_avx2(const float *up, const float *row, const float *dn, con
     acc[0] += t[0];
     acc[1] += t[1];
 }
+/* the three sums of row_acc3 (tex, fine: x = i .. i + 3; lap: x = i + 1 ..
+ * i + 4), each the loop body of its separate kernel */
+static inline void acc_step(__m256d v, __m256d m, __m256d *s, __m256d *sa, __m256d *s2)
+{
+    const __m256d sign = _mm256_set1_pd(-0.0);
+    v = _mm256_and_pd(v, m);
+    *s = _mm256_add_pd(*s, v);
+    *sa = _mm256_add_pd(*sa, _mm256_andnot_pd(sign, v));
+    *s2 = _mm256_add_pd(*s2, _mm256_mul_pd(v, v));
+}
+
+void sd_row_acc3_avx2(const float *lam, const float *gt, const float *up, const float *gs,
+                      const float *dn, const uint8_t *f, unsigned bit, int n, double tex[3],
+                      double fine[3], double lap[2])
+{
+    const __m256i vbit = _mm256_set1_epi64x((long long)bit);
+    const __m256d four = _mm256_set1_pd(4.0);
+    __m256d t = _mm256_setzero_pd(), ta = t, t2 = t, s = t, sa = t, s2 = t, l1 = t, l2 = t;
+    const int nl = n - 2; /* the Laplacian's columns 1 .. n - 2 */
+    int x = 0;
+    /* whole vectors of all three: G_s of x .. x + 3 carried from the step
+     * before, its columns x + 1 and x + 2 on by lane moves */
+    __m256d g = _mm256_setzero_pd();
+    if (nl >= 4)
+        g = _mm256_cvtps_pd(_mm_loadu_ps(gs));
+    for (; x + 4 <= nl; x += 4) {
+        __m128 gn4;
+        if (x + 8 <= n) {
+            gn4 = _mm_loadu_ps(gs + x + 4);
+        } else { /* x + 6 <= n: two or three columns left */
+            float q[4] = {0, 0, 0, 0};
+            memcpy(q, gs + x + 4, sizeof(float) * (size_t)(n - x - 4));
+            gn4 = _mm_loadu_ps(q);
+        }
+        const __m256d gn = _mm256_cvtps_pd(gn4);
+        const __m256d m = flag_mask4(f + x, vbit), c = _mm256_cvtps_pd(_mm_loadu_ps(lam + x));
+        acc_step(_mm256_sub_pd(c, _mm256_cvtps_pd(_mm_loadu_ps(gt + x))), m, &t, &ta, &t2);
+        acc_step(_mm256_sub_pd(c, g), m, &s, &sa, &s2);
+        const __m256d g2 = _mm256_permute2f128_pd(g, gn, 0x21);
+        const __m256d g1 = _mm256_permute4x64_pd(_mm256_blend_pd(g, gn, 1), 0x39);
+        __m256d l = _mm256_add_pd(_mm256_cvtps_pd(_mm_loadu_ps(up + x + 1)),
+                                  _mm256_cvtps_pd(_mm_loadu_ps(dn + x + 1)));
+        l = _mm256_add_pd(l, g);
+        l = _mm256_add_pd(l, g2);
+        l = _mm256_sub_pd(l, _mm256_mul_pd(four, g1));
+        l = _mm256_and_pd(l, flag_mask4(f + x + 1, vbit));
+        l1 = _mm256_add_pd(l1, l);
+        l2 = _mm256_add_pd(l2, _mm256_mul_pd(l, l));
+        g = gn;
+    }
+    if (nl > 0) {
+        double r[2] = {hsum4(l1), hsum4(l2)};
+        sd_row_lap_acc_scalar(up + x + 1, gs + x + 1, dn + x + 1, f + x + 1, bit, nl - x, r);
+        lap[0] += r[0];
+        lap[1] += r[1];
+    }
+    for (; x + 4 <= n; x += 4) {
+        const __m256d m = flag_mask4(f + x, vbit), c = _mm256_cvtps_pd(_mm_loadu_ps(lam + x));
+        acc_step(_mm256_sub_pd(c, _mm256_cvtps_pd(_mm_loadu_ps(gt + x))), m, &t, &ta, &t2);
+        acc_step(_mm256_sub_pd(c, _mm256_cvtps_pd(_mm_loadu_ps(gs + x))), m, &s, &sa, &s2);
+    }
+    double rt[3] = {hsum4(t), hsum4(ta), hsum4(t2)}, rs[3] = {hsum4(s), hsum4(sa), hsum4(s2)};
+    sd_row_acc_scalar(lam + x, gt + x, f + x, bit, n - x, rt);
+    sd_row_acc_scalar(lam + x, gs + x, f + x, bit, n - x, rs);
+    for (int k = 0; k < 3; k++) {
+        tex[k] += rt[k];
+        fine[k] += rs[k];
+    }
+}
 /* ---- histogram and selection (exact, as the scalar reference) ---- */
 
 static inline __m256 absdev8(__m256 v, __m256d c)

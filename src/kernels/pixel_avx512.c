@@ -192,6 +192,87 @@ void sd_row_lap_acc_avx512(const float *up, const float *row, const float *dn,
     acc[0] += _mm512_reduce_add_pd(s);
     acc[1] += _mm512_reduce_add_pd(s2);
 }
+/* one row_acc step (sums s, sa, s2 of the lanes in k) */
+#define ACC8(s, sa, s2, k, v)                                                  \
+    do {                                                                       \
+        s = _mm512_mask_add_pd(s, k, s, v);                                    \
+        sa = _mm512_mask_add_pd(sa, k, sa, _mm512_andnot_pd(sign, v));         \
+        s2 = _mm512_mask_add_pd(s2, k, s2, _mm512_mul_pd(v, v));               \
+    } while (0)
+
+void sd_row_acc3_avx512(const float *lam, const float *gt, const float *up, const float *gs,
+                        const float *dn, const uint8_t *f, unsigned bit, int n, double tex[3],
+                        double fine[3], double lap[2])
+{
+    /* the loop bodies of row_acc (twice) and row_lap_acc (its columns x + 1
+     * .. x + 8 in the same lanes as x .. x + 7 here); masked adds leave the
+     * lanes outside a sum's own flags and tail as they are, so each sum is
+     * its separate kernel's */
+    const __m512d sign = _mm512_set1_pd(-0.0), four = _mm512_set1_pd(4.0);
+    const __m128i vbit = _mm_set1_epi8((char)bit);
+    __m512d t = _mm512_setzero_pd(), ta = t, t2 = t, s = t, sa = t, s2 = t, l1 = t, l2 = t;
+    const int nl = n - 2;
+    int x = 0;
+    /* whole vectors of all three: G_s of x .. x + 7 carried from the step
+     * before, its columns x + 1 and x + 2 on by lane shifts */
+    __m512d g = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(n >= 8 ? 0xff : (__mmask8)((1u << n) - 1), gs));
+    for (; x + 8 <= nl; x += 8) {
+        const __m256 gn8 = x + 16 <= n ? _mm256_loadu_ps(gs + x + 8)
+                                       : _mm256_maskz_loadu_ps((__mmask8)((1u << (n - x - 8)) - 1),
+                                                               gs + x + 8);
+        const __m512d gn = _mm512_cvtps_pd(gn8);
+        const __mmask8 k = (__mmask8)_mm_test_epi8_mask(_mm_loadl_epi64((const __m128i *)(const void *)(f + x)), vbit);
+        const __mmask8 kl = (__mmask8)_mm_test_epi8_mask(_mm_loadl_epi64((const __m128i *)(const void *)(f + x + 1)), vbit);
+        const __m512d c = _mm512_cvtps_pd(_mm256_loadu_ps(lam + x));
+        const __m512d v = _mm512_sub_pd(c, _mm512_cvtps_pd(_mm256_loadu_ps(gt + x)));
+        const __m512d u = _mm512_sub_pd(c, g);
+        ACC8(t, ta, t2, k, v);
+        ACC8(s, sa, s2, k, u);
+        const __m512d g1 = _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(gn), _mm512_castpd_si512(g), 1));
+        const __m512d g2 = _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(gn), _mm512_castpd_si512(g), 2));
+        __m512d l = _mm512_add_pd(_mm512_cvtps_pd(_mm256_loadu_ps(up + x + 1)),
+                                  _mm512_cvtps_pd(_mm256_loadu_ps(dn + x + 1)));
+        l = _mm512_add_pd(l, g);
+        l = _mm512_add_pd(l, g2);
+        l = _mm512_sub_pd(l, _mm512_mul_pd(four, g1));
+        l1 = _mm512_mask_add_pd(l1, kl, l1, l);
+        l2 = _mm512_mask_add_pd(l2, kl, l2, _mm512_mul_pd(l, l));
+        g = gn;
+    }
+    /* the rest with tail masks (each sum its own) */
+    for (; x < n; x += 8) {
+        const __mmask8 lanes = n - x >= 8 ? 0xff : (__mmask8)((1u << (n - x)) - 1);
+        const __mmask8 k = flag_mask8(f + x, lanes, bit);
+        const __m512d c = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, lam + x));
+        const __m512d v = _mm512_sub_pd(c, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, gt + x)));
+        const __m512d u = _mm512_sub_pd(c, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, gs + x)));
+        ACC8(t, ta, t2, k, v);
+        ACC8(s, sa, s2, k, u);
+        if (x < nl) {
+            const __mmask8 ll = nl - x >= 8 ? 0xff : (__mmask8)((1u << (nl - x)) - 1);
+            const int xl = x + 1;
+            __m512d l = _mm512_add_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(ll, up + xl)),
+                                      _mm512_cvtps_pd(_mm256_maskz_loadu_ps(ll, dn + xl)));
+            l = _mm512_add_pd(l, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(ll, gs + xl - 1)));
+            l = _mm512_add_pd(l, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(ll, gs + xl + 1)));
+            l = _mm512_sub_pd(l, _mm512_mul_pd(four, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(ll, gs + xl))));
+            const __mmask8 kl = flag_mask8(f + xl, ll, bit);
+            l1 = _mm512_mask_add_pd(l1, kl, l1, l);
+            l2 = _mm512_mask_add_pd(l2, kl, l2, _mm512_mul_pd(l, l));
+        }
+    }
+    tex[0] += _mm512_reduce_add_pd(t);
+    tex[1] += _mm512_reduce_add_pd(ta);
+    tex[2] += _mm512_reduce_add_pd(t2);
+    fine[0] += _mm512_reduce_add_pd(s);
+    fine[1] += _mm512_reduce_add_pd(sa);
+    fine[2] += _mm512_reduce_add_pd(s2);
+    if (nl > 0) {
+        lap[0] += _mm512_reduce_add_pd(l1);
+        lap[1] += _mm512_reduce_add_pd(l2);
+    }
+}
+#undef ACC8
 /* ---- histogram and selection (exact: integer keys, and |v - c| in double
  * rounded to float as the scalar reference) ---- */
 

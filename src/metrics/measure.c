@@ -556,11 +556,10 @@ static void *band_run(void *arg)
             const float *gs = ring_row(&j->gs, y, w);
             const uint8_t *f = m->flags + (size_t)y * (size_t)w;
             strip_acc *a = &j->acc[y / STRIP_ROWS];
-            j->dsp->row_acc(ring_row(&j->lam, y, w), gt[b], f, F_MEASURED, w, a->tex);
-            if (w >= 3)
-                j->dsp->row_lap_acc(up + 1, gs + 1, gd + 1, f + 1, F_MEASURED, w - 2, a->lap);
-            /* focus measure (quality): the finest part of the texture band */
-            j->dsp->row_acc(ring_row(&j->lam, y, w), gs, f, F_MEASURED, w, a->fine);
+            /* texture, the focus measure's Laplacian and fine band (the
+             * finest part of the texture band) in one pass over the rows */
+            j->dsp->row_acc3(ring_row(&j->lam, y, w), gt[b], up, gs, gd, f, F_MEASURED, w,
+                             a->tex, a->fine, a->lap);
             if (!j->rq)
                 emit_d(j, y, gp[b]);
         }
