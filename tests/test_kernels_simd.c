@@ -16,7 +16,7 @@
  *    a* < 2e-3, erythema < 2e-3; AVX2 == AVX-512 bit for bit.
  *  - accumulations (row_acc, row_lap_acc): every level within 1e-12 of the
  *    magnitude of the sum in double (only the summation order differs);
- *    the fused row_acc3 bit for bit the level's separate calls.
+ *    the fused row_acc3 and row_sum4 bit for bit the level's separate calls.
  *  - warp (row_warp, sd_image_warp): every level == scalar bit for bit, any
  *    thread count; scalar within 0.5 (the rounding) of the textbook bilinear
  *    formula in long double. */
@@ -792,6 +792,84 @@ static void test_acc3_all_levels(void **state)
     }
 }
 
+/* row_sum4 (the strip pass's colour sums of a source row): at every level
+ * bit for bit the level's four row_sum calls (a, e, lam left of xs, lam
+ * from xs), which the tests above hold to the formula; the scalar one also
+ * within 1e-12 of the sums in double here; the red count (a > t, t one of
+ * the values) exact, and none without t. Splits xs = 0, 1, n / 2, n - 1,
+ * n and random, the flag patterns of row_acc3, unaligned starts. */
+static void test_sum4_all_levels(void **state)
+{
+    (void)state;
+    const sd_simd_level top = sd_simd_detect();
+    for (int wi = 0; wi < N_WIDTHS; wi++) {
+        const int n = width_at(wi), off = wi % 7;
+        float *p[3];
+        for (int k = 0; k < 3; k++) {
+            p[k] = malloc(sizeof(float) * ((size_t)n + 8));
+            assert_non_null(p[k]);
+            for (int i = 0; i < n + 8; i++)
+                p[k][i] = frand() * (float)(10 * k + 1);
+        }
+        uint8_t *f = malloc((size_t)n + 8);
+        assert_non_null(f);
+        const float *A = p[0] + off, *E = p[1] + off, *L = p[2] + off;
+        const uint8_t *F = f + off;
+        const unsigned bit = 1u << (wi % 8);
+        const int splits[6] = {0, 1 % (n + 1), n / 2, n - 1, n, (int)(rng() % (unsigned)(n + 1))};
+        for (int pat = 0; pat < 5; pat++) {
+            for (int i = 0; i < n + 8; i++)
+                f[i] = (uint8_t)(pat == 0   ? rng() & 0xff
+                                 : pat == 1 ? 0xff
+                                 : pat == 2 ? (uint8_t)~bit
+                                 : pat == 3 ? (i & 1 ? bit : 0)
+                                            : ((i / 5) & 1 ? 0xff : 0));
+            for (int si = 0; si < 6; si++) {
+                const int xs = splits[si];
+                /* the red count's threshold: one of the values (ties) */
+                const float t = A[rng() % (unsigned)n];
+                double ref[4] = {0, 0, 0, 0}, mag = 1;
+                size_t ref_above = 0;
+                for (int x = 0; x < n; x++)
+                    if (F[x] & bit) {
+                        ref[0] += A[x], ref[1] += E[x], ref[x < xs ? 2 : 3] += L[x];
+                        mag += fabs(A[x]) + fabs(E[x]) + fabs(L[x]);
+                        ref_above += A[x] > t;
+                    }
+                for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+                    const sd_dsp *d = sd_dsp_level((sd_simd_level)lv);
+                    double s1[4] = {1, 2, 3, 4}, s2[4] = {1, 2, 3, 4}, s3[4] = {1, 2, 3, 4};
+                    size_t above = 5, none = 7;
+                    d->row_sum4(A, E, L, F, bit, n, xs, &s1[0], &s1[1], &s1[2], &s1[3], &t,
+                                &above);
+                    d->row_sum4(A, E, L, F, bit, n, xs, &s3[0], &s3[1], &s3[2], &s3[3], NULL,
+                                &none);
+                    if (above != ref_above + 5 || none != 7 || memcmp(s1, s3, sizeof s1))
+                        fail_msg("row_sum4 %s n=%d xs=%d pat=%d: count %zu, want %zu (%zu)",
+                                 sd_simd_name(lv), n, xs, pat, above - 5, ref_above, none);
+                    d->row_sum(A, F, bit, n, &s2[0]);
+                    d->row_sum(E, F, bit, n, &s2[1]);
+                    d->row_sum(L, F, bit, xs, &s2[2]);
+                    d->row_sum(L + xs, F + xs, bit, n - xs, &s2[3]);
+                    if (memcmp(s1, s2, sizeof s1))
+                        fail_msg("row_sum4 %s n=%d xs=%d pat=%d: %.17g %.17g %.17g %.17g vs "
+                                 "%.17g %.17g %.17g %.17g",
+                                 sd_simd_name(lv), n, xs, pat, s1[0], s1[1], s1[2], s1[3], s2[0],
+                                 s2[1], s2[2], s2[3]);
+                    if (lv == SD_SIMD_SCALAR)
+                        for (int k = 0; k < 4; k++)
+                            if (fabs(s1[k] - (ref[k] + k + 1)) > 1e-12 * mag)
+                                fail_msg("row_sum4 scalar n=%d xs=%d k=%d off the formula", n,
+                                         xs, k);
+                }
+            }
+        }
+        for (int k = 0; k < 3; k++)
+            free(p[k]);
+        free(f);
+    }
+}
+
 /* Histogram and selection: exact at every level, with and without a
  * centre, on values of every sign and magnitude (and zeros of both signs). */
 static void test_hist_select_all_levels(void **state)
@@ -1262,6 +1340,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_colour_grey_ramp),
         cmocka_unit_test(test_acc_all_levels),
         cmocka_unit_test(test_acc3_all_levels),
+        cmocka_unit_test(test_sum4_all_levels),
         cmocka_unit_test(test_hist_select_all_levels),
         cmocka_unit_test(test_warp_all_levels),
         cmocka_unit_test(test_warp_threads_levels),

@@ -167,3 +167,30 @@ void sd_row_sum_scalar(const float *a, const uint8_t *f, unsigned bit, int n, do
             s += (double)a[x];
     *sum += s;
 }
+
+void sd_row_sum4_scalar(const float *a, const float *e, const float *lam, const uint8_t *f,
+                        unsigned bit, int n, int xs, double *sa, double *se, double *sl,
+                        double *sr, const float *t, size_t *above)
+{
+    /* one loop, each sum in x order as row_sum */
+    double ta = 0, te = 0, tl = 0, tr = 0;
+    const float tv = t ? *t : 0.0f;
+    size_t k = 0;
+    for (int x = 0; x < n; x++) {
+        if (!(f[x] & bit))
+            continue;
+        ta += (double)a[x];
+        te += (double)e[x];
+        if (x < xs)
+            tl += (double)lam[x];
+        else
+            tr += (double)lam[x];
+        k += a[x] > tv;
+    }
+    *sa += ta;
+    *se += te;
+    *sl += tl;
+    *sr += tr;
+    if (t)
+        *above += k;
+}

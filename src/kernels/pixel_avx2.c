@@ -303,6 +303,49 @@ void sd_row_acc3_avx2(const float *lam, const float *gt, const float *up, const 
         fine[k] += rs[k];
     }
 }
+void sd_row_sum4_avx2(const float *a, const float *e, const float *lam, const uint8_t *f,
+                      unsigned bit, int n, int xs, double *sa, double *se, double *sl, double *sr,
+                      const float *t, size_t *above)
+{
+    /* row_sum's loop for a, e and the left half of lam in the same lanes,
+     * the right half in its own (from column xs) in the same steps; the
+     * count in 64-bit lanes (a > t compared in double: the same order) */
+    const __m256i vbit = _mm256_set1_epi64x((long long)bit);
+    const __m256d tv = _mm256_set1_pd(t ? (double)*t : 0.0);
+    __m256d va = _mm256_setzero_pd(), ve = va, vl = va, vr = va;
+    __m256i cnt = _mm256_setzero_si256();
+    const int nr = n - xs, xl = xs & ~3, xr = nr & ~3;
+    int x = 0;
+    for (; x + 4 <= n; x += 4) {
+        const __m256d m = flag_mask4(f + x, vbit), av = _mm256_cvtps_pd(_mm_loadu_ps(a + x));
+        va = _mm256_add_pd(va, _mm256_and_pd(av, m));
+        cnt = _mm256_sub_epi64(cnt, _mm256_castpd_si256(
+                                        _mm256_and_pd(_mm256_cmp_pd(av, tv, _CMP_GT_OQ), m)));
+        ve = _mm256_add_pd(ve, _mm256_and_pd(_mm256_cvtps_pd(_mm_loadu_ps(e + x)), m));
+        if (x < xl)
+            vl = _mm256_add_pd(vl, _mm256_and_pd(_mm256_cvtps_pd(_mm_loadu_ps(lam + x)), m));
+        if (x < xr)
+            vr = _mm256_add_pd(vr, _mm256_and_pd(_mm256_cvtps_pd(_mm_loadu_ps(lam + xs + x)),
+                                                 flag_mask4(f + xs + x, vbit)));
+    }
+    double s[4] = {hsum4(va), hsum4(ve), hsum4(vl), hsum4(vr)};
+    sd_row_sum_scalar(a + x, f + x, bit, n - x, &s[0]);
+    sd_row_sum_scalar(e + x, f + x, bit, n - x, &s[1]);
+    sd_row_sum_scalar(lam + xl, f + xl, bit, xs - xl, &s[2]);
+    sd_row_sum_scalar(lam + xs + xr, f + xs + xr, bit, nr - xr, &s[3]);
+    *sa += s[0];
+    *se += s[1];
+    *sl += s[2];
+    *sr += s[3];
+    if (t) {
+        uint64_t c[4];
+        _mm256_storeu_si256((__m256i *)(void *)c, cnt);
+        size_t k = (size_t)(c[0] + c[1] + c[2] + c[3]);
+        for (; x < n; x++)
+            k += (f[x] & bit) && a[x] > *t;
+        *above += k;
+    }
+}
 /* ---- histogram and selection (exact, as the scalar reference) ---- */
 
 static inline __m256 absdev8(__m256 v, __m256d c)

@@ -273,6 +273,47 @@ void sd_row_acc3_avx512(const float *lam, const float *gt, const float *up, cons
     }
 }
 #undef ACC8
+static inline __mmask8 tail8(int left)
+{
+    return left >= 8 ? 0xff : left <= 0 ? 0 : (__mmask8)((1u << left) - 1);
+}
+
+void sd_row_sum4_avx512(const float *a, const float *e, const float *lam, const uint8_t *f,
+                        unsigned bit, int n, int xs, double *sa, double *se, double *sl,
+                        double *sr, const float *t, size_t *above)
+{
+    /* row_sum's loop for a, e and the left half of lam in the same lanes
+     * (the left half's flags are a's, cut at xs), the right half in its
+     * own (from column xs) in the same steps; the count in 64-bit lanes */
+    const __m512d tv = _mm512_set1_pd(t ? (double)*t : 0.0);
+    const __m512i one = _mm512_set1_epi64(1);
+    __m512d va = _mm512_setzero_pd(), ve = va, vl = va, vr = va;
+    __m512i cnt = _mm512_setzero_si512();
+    const int nr = n - xs;
+    for (int x = 0; x < n; x += 8) {
+        const __mmask8 lanes = tail8(n - x), k = flag_mask8(f + x, lanes, bit);
+        const __m512d av = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, a + x));
+        va = _mm512_mask_add_pd(va, k, va, av);
+        cnt = _mm512_mask_add_epi64(cnt, _mm512_mask_cmp_pd_mask(k, av, tv, _CMP_GT_OQ), cnt, one);
+        ve = _mm512_mask_add_pd(ve, k, ve, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, e + x)));
+        if (x < xs) {
+            const __mmask8 ll = tail8(xs - x);
+            vl = _mm512_mask_add_pd(vl, k & ll, vl,
+                                    _mm512_cvtps_pd(_mm256_maskz_loadu_ps(ll, lam + x)));
+        }
+        if (x < nr) {
+            const __mmask8 lr = tail8(nr - x);
+            vr = _mm512_mask_add_pd(vr, flag_mask8(f + xs + x, lr, bit), vr,
+                                    _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lr, lam + xs + x)));
+        }
+    }
+    *sa += _mm512_reduce_add_pd(va);
+    *se += _mm512_reduce_add_pd(ve);
+    *sl += _mm512_reduce_add_pd(vl);
+    *sr += _mm512_reduce_add_pd(vr);
+    if (t)
+        *above += (size_t)_mm512_reduce_add_epi64(cnt);
+}
 /* ---- histogram and selection (exact: integer keys, and |v - c| in double
  * rounded to float as the scalar reference) ---- */
 

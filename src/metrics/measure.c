@@ -238,35 +238,10 @@ static void accumulate_colour(band_job *j, int sy, const float *lam)
     const int w = m->w;
     const uint8_t *f = m->flags + (size_t)sy * (size_t)w;
     strip_acc *a = &j->acc[sy / STRIP_ROWS];
-    j->dsp->row_sum(j->ca, f, F_MEASURED, w, &a->a[0]);
-    j->dsp->row_sum(j->ce, f, F_MEASURED, w, &a->e[0]);
-    j->dsp->row_sum(lam, f, F_MEASURED, m->xs, &a->lam_l[0]);
-    j->dsp->row_sum(lam + m->xs, f + m->xs, F_MEASURED, w - m->xs, &a->lam_r[0]);
-    if (m->fixed) {
-        const float t = m->t_red_lo;
-        size_t red = 0;
-        int x = 0;
-#if defined(__SSE2__)
-        /* sixteen at a time: the four float compares packed to bytes, and
-         * with the measured flags, counted */
-        const __m128 tv = _mm_set1_ps(t);
-        const __m128i fm = _mm_set1_epi8(F_MEASURED);
-        for (; x + 16 <= w; x += 16) {
-            const float *v = j->ca + x;
-            __m128i c01 = _mm_packs_epi32(_mm_castps_si128(_mm_cmpgt_ps(_mm_loadu_ps(v), tv)),
-                                          _mm_castps_si128(_mm_cmpgt_ps(_mm_loadu_ps(v + 4), tv)));
-            __m128i c23 = _mm_packs_epi32(_mm_castps_si128(_mm_cmpgt_ps(_mm_loadu_ps(v + 8), tv)),
-                                          _mm_castps_si128(_mm_cmpgt_ps(_mm_loadu_ps(v + 12), tv)));
-            __m128i c = _mm_packs_epi16(c01, c23);
-            __m128i fl = _mm_cmpeq_epi8(
-                _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(f + x)), fm), fm);
-            red += (size_t)__builtin_popcount((unsigned)_mm_movemask_epi8(_mm_and_si128(c, fl)));
-        }
-#endif
-        for (; x < w; x++)
-            red += (f[x] & F_MEASURED) && j->ca[x] > t;
-        j->red += red;
-    } else {
+    /* the four sums and (thresholds fixed) the red count a* > t_red */
+    j->dsp->row_sum4(j->ca, j->ce, lam, f, F_MEASURED, w, m->xs, &a->a[0], &a->e[0],
+                     &a->lam_l[0], &a->lam_r[0], m->fixed ? &m->t_red_lo : NULL, &j->red);
+    if (!m->fixed) {
         j->dsp->row_hist(j->ca, f, F_MEASURED, w, NULL, j->hist);
         if (m->pre) {
             fvec_append(&j->gm, j->sel,
