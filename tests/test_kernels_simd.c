@@ -870,6 +870,62 @@ static void test_sum4_all_levels(void **state)
     }
 }
 
+/* row_sub_hist (the D plane and its histogram in one pass): at every level
+ * the plane a - b exactly (nothing written past n) and the histogram of
+ * sd_fbin(a - b) over the flagged x, counted here from the formula; values
+ * of both signs and magnitudes, exact zeros of both signs, flag patterns. */
+static void test_sub_hist_all_levels(void **state)
+{
+    (void)state;
+    const sd_simd_level top = sd_simd_detect();
+    uint32_t *ref = calloc(65536, sizeof(uint32_t)), *got = calloc(65536, sizeof(uint32_t));
+    assert_true(ref && got);
+    for (int wi = 0; wi < N_WIDTHS; wi++) {
+        const int n = width_at(wi), off = wi % 5;
+        float *a = malloc(sizeof(float) * ((size_t)n + 24)), *b = malloc(sizeof(float) * ((size_t)n + 24));
+        float *d = malloc(sizeof(float) * ((size_t)n + 24));
+        uint8_t *f = malloc((size_t)n + 24);
+        assert_true(a && b && d && f);
+        for (int i = 0; i < n + 24; i++) {
+            const unsigned r = rng() % 8;
+            a[i] = r == 0 ? -0.0f : frand() * (r < 4 ? 1e-3f : 10.0f);
+            b[i] = r == 0 ? 0.0f : r == 1 ? a[i] : frand() * 0.01f;
+        }
+        const unsigned bit = 1u << (wi % 8);
+        for (int pat = 0; pat < 3; pat++) {
+            for (int i = 0; i < n + 24; i++)
+                f[i] = (uint8_t)(pat == 0 ? rng() & 0xff : pat == 1 ? 0xff : (i / 3) & 1 ? bit : 0);
+            memset(ref, 0, 65536 * sizeof(uint32_t));
+            for (int x = 0; x < n; x++)
+                if (f[off + x] & bit)
+                    ref[sd_fbin(a[off + x] - b[off + x])]++;
+            for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+                memset(got, 0, 65536 * sizeof(uint32_t));
+                for (int i = 0; i < n + 24; i++)
+                    d[i] = -7.0f;
+                sd_dsp_level((sd_simd_level)lv)->row_sub_hist(a + off, b + off, d, f + off, bit, n, got);
+                for (int x = 0; x < n; x++) {
+                    const float want = a[off + x] - b[off + x];
+                    if (memcmp(&d[x], &want, sizeof want) != 0)
+                        fail_msg("row_sub_hist %s n=%d x=%d: %g, want %g", sd_simd_name(lv), n, x,
+                                 (double)d[x], (double)want);
+                }
+                for (int x = n; x < n + 24; x++)
+                    assert_true(d[x] == -7.0f);
+                if (memcmp(got, ref, 65536 * sizeof(uint32_t)) != 0)
+                    fail_msg("row_sub_hist %s n=%d pat=%d: histogram differs", sd_simd_name(lv), n,
+                             pat);
+            }
+        }
+        free(a);
+        free(b);
+        free(d);
+        free(f);
+    }
+    free(ref);
+    free(got);
+}
+
 /* Histogram and selection: exact at every level, with and without a
  * centre, on values of every sign and magnitude (and zeros of both signs). */
 static void test_hist_select_all_levels(void **state)
@@ -1341,6 +1397,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_acc_all_levels),
         cmocka_unit_test(test_acc3_all_levels),
         cmocka_unit_test(test_sum4_all_levels),
+        cmocka_unit_test(test_sub_hist_all_levels),
         cmocka_unit_test(test_hist_select_all_levels),
         cmocka_unit_test(test_warp_all_levels),
         cmocka_unit_test(test_warp_threads_levels),

@@ -126,6 +126,15 @@ typedef void (*sd_row_sum4_fn)(const float *a, const float *e, const float *lam,
                                double *se, double *sl, double *sr, const float *t,
                                size_t *above);
 
+/* row_sub and row_hist of its output in one pass: out[x] = a[x] - b[x] for
+ * every x in [0, n), then hist[sd_fbin(out[x])]++ where (f[x] & bit) != 0
+ * (the D plane of the pore filter and its histogram). Exact at every level:
+ * the same plane and histogram as the two calls. The AVX-512 table takes
+ * the AVX2 kernel (eight lanes a step ran faster than sixteen: the cost is
+ * the scattered increments; docs/kernels.md). */
+typedef void (*sd_row_sub_hist_fn)(const float *a, const float *b, float *out, const uint8_t *f,
+                                   unsigned bit, int n, uint32_t *hist);
+
 /* hist[sd_fbin(w)]++ for every x in [0, n) with (f[x] & bit) != 0, where
  * w = sd_hist_value(v[x], c) (c may be NULL). Integer counts: every level
  * gives the same histogram. */
@@ -176,6 +185,7 @@ typedef struct sd_dsp {
     sd_blur_row2_fn blur_row2; /* NULL: blur_taps calls */
     sd_row_acc3_fn row_acc3;
     sd_row_sum4_fn row_sum4;
+    sd_row_sub_hist_fn row_sub_hist;
 } sd_dsp;
 
 /* nout consecutive output rows of blur_taps (in holds 2r + nout rows),
@@ -242,6 +252,8 @@ void sd_row_sum4_scalar(const float *a, const float *e, const float *lam, const 
                         double *sr, const float *t, size_t *above);
 void sd_row_hist_scalar(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,
                         uint32_t *hist);
+void sd_row_sub_hist_scalar(const float *a, const float *b, float *out, const uint8_t *f,
+                            unsigned bit, int n, uint32_t *hist);
 size_t sd_row_select_scalar(const float *v, const uint8_t *f, unsigned bit, int n,
                             const double *c, unsigned b_lo, unsigned b_hi, float *out);
 void sd_row_sub_scalar(const float *a, const float *b, float *out, int n);
@@ -300,6 +312,8 @@ void sd_row_sum4_avx2(const float *a, const float *e, const float *lam, const ui
 void sd_row_sum4_avx512(const float *a, const float *e, const float *lam, const uint8_t *f,
                         unsigned bit, int n, int xs, double *sa, double *se, double *sl,
                         double *sr, const float *t, size_t *above);
+void sd_row_sub_hist_avx2(const float *a, const float *b, float *out, const uint8_t *f,
+                          unsigned bit, int n, uint32_t *hist);
 void sd_row_acc3_avx2(const float *lam, const float *gt, const float *up, const float *gs,
                       const float *dn, const uint8_t *f, unsigned bit, int n, double tex[3],
                       double fine[3], double lap[2]);

@@ -130,6 +130,17 @@ void sd_row_hist_scalar(const float *v, const uint8_t *f, unsigned bit, int n, c
             hist[sd_fbin(sd_hist_value(v[x], c))]++;
 }
 
+void sd_row_sub_hist_scalar(const float *a, const float *b, float *out, const uint8_t *f,
+                            unsigned bit, int n, uint32_t *hist)
+{
+    for (int x = 0; x < n; x++) {
+        const float d = a[x] - b[x];
+        out[x] = d;
+        if (f[x] & bit)
+            hist[sd_fbin(d)]++;
+    }
+}
+
 size_t sd_row_select_scalar(const float *v, const uint8_t *f, unsigned bit, int n,
                             const double *c, unsigned b_lo, unsigned b_hi, float *out)
 {

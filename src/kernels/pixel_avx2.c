@@ -416,6 +416,28 @@ void sd_row_hist_avx2(const float *v, const uint8_t *f, unsigned bit, int n, con
     }
 }
 
+void sd_row_sub_hist_avx2(const float *a, const float *b, float *out, const uint8_t *f,
+                          unsigned bit, int n, uint32_t *hist)
+{
+    uint32_t bins[8];
+    int x = 0;
+    for (; x + 8 <= n; x += 8) {
+        const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + x), _mm256_loadu_ps(b + x));
+        _mm256_storeu_ps(out + x, d);
+        unsigned m = flag_bits8(f + x, 8, bit);
+        if (!m)
+            continue;
+        _mm256_storeu_si256((__m256i *)(void *)bins, bins8(d));
+        for (; m; m &= m - 1)
+            hist[bins[__builtin_ctz(m)]]++;
+    }
+    for (; x < n; x++) {
+        out[x] = a[x] - b[x];
+        if (f[x] & bit)
+            hist[sd_fbin(out[x])]++;
+    }
+}
+
 size_t sd_row_select_avx2(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,
                           unsigned b_lo, unsigned b_hi, float *out)
 {

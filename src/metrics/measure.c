@@ -480,9 +480,7 @@ static void emit_d(band_job *j, int y, const float *gp)
          * through unmeasured ones), flags of this band's own rows */
         j->dsp->row_flag_above(gp, gs, m->t_pore, f, F_CAND, w);
     } else {
-        float *d = sd_plane_row(&m->d, y);
-        j->dsp->row_sub(gp, gs, d, w);
-        j->dsp->row_hist(d, f, F_MEASURED, w, NULL, j->hist + HBINS);
+        j->dsp->row_sub_hist(gp, gs, sd_plane_row(&m->d, y), f, F_MEASURED, w, j->hist + HBINS);
     }
 }
 
