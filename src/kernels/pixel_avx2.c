@@ -116,7 +116,7 @@ void sd_row_colour_avx2(const uint16_t *rgb, int n, const float g[3], float *lam
                         float *e, float *y)
 {
     enum { B = SD_COLOUR_BLOCK };
-    float r[B], gc[B], b[B], t[B], lr[B], lg[B];
+    float r[B], gc[B], b[B], t[B], lr[B];
     const __m256 yr = _mm256_set1_ps((float)SD_XYZ_YR), yg = _mm256_set1_ps((float)SD_XYZ_YG),
                  yb = _mm256_set1_ps((float)SD_XYZ_YB), xr = _mm256_set1_ps((float)SD_XYZ_XR),
                  xg = _mm256_set1_ps((float)SD_XYZ_XG), xb = _mm256_set1_ps((float)SD_XYZ_XB),
@@ -136,8 +136,8 @@ void sd_row_colour_avx2(const uint16_t *rgb, int n, const float g[3], float *lam
                                      _mm256_mul_ps(xb, Bl));
             __m256 A = _mm256_mul_ps(c500, _mm256_sub_ps(labf8(_mm256_div_ps(X, xn)), labf8(Y)));
             _mm256_storeu_ps(t + i, _mm256_add_ps(Y, leps));
-            _mm256_storeu_ps(lr + i, _mm256_max_ps(R, reps));
-            _mm256_storeu_ps(lg + i, _mm256_max_ps(G, reps));
+            if (e) /* the ratio of the clamped R and G, rounded as scalar's */
+                _mm256_storeu_ps(lr + i, _mm256_div_ps(_mm256_max_ps(R, reps), _mm256_max_ps(G, reps)));
             _mm256_storeu_ps(r + i, A); /* r: a* from here on */
             _mm256_storeu_ps(gc + i, Y);
         }
@@ -147,11 +147,9 @@ void sd_row_colour_avx2(const uint16_t *rgb, int n, const float g[3], float *lam
         }
         if (e) {
             sd_row_log_avx2(lr, mv, lr);
-            sd_row_log_avx2(lg, mv, lg);
             const __m256 c = _mm256_set1_ps((float)(100.0 / 2.302585092994045684));
             for (int i = 0; i < mv; i += 8)
-                _mm256_storeu_ps(lr + i, _mm256_mul_ps(c, _mm256_sub_ps(_mm256_loadu_ps(lr + i),
-                                                                     _mm256_loadu_ps(lg + i))));
+                _mm256_storeu_ps(lr + i, _mm256_mul_ps(c, _mm256_loadu_ps(lr + i)));
             memcpy(e + x0, lr, (size_t)m * sizeof(float));
         }
         memcpy(a + x0, r, (size_t)m * sizeof(float));

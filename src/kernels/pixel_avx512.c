@@ -93,7 +93,7 @@ void sd_row_colour_avx512(const uint16_t *rgb, int n, const float g[3], float *l
                           float *e, float *y)
 {
     enum { B = SD_COLOUR_BLOCK };
-    float r[B], gc[B], b[B], t[B], lr[B], lg[B];
+    float r[B], gc[B], b[B], t[B], lr[B];
     const __m512 yr = _mm512_set1_ps((float)SD_XYZ_YR), yg = _mm512_set1_ps((float)SD_XYZ_YG),
                  yb = _mm512_set1_ps((float)SD_XYZ_YB), xr = _mm512_set1_ps((float)SD_XYZ_XR),
                  xg = _mm512_set1_ps((float)SD_XYZ_XG), xb = _mm512_set1_ps((float)SD_XYZ_XB),
@@ -113,8 +113,8 @@ void sd_row_colour_avx512(const uint16_t *rgb, int n, const float g[3], float *l
                                      _mm512_mul_ps(xb, Bl));
             __m512 A = _mm512_mul_ps(c500, _mm512_sub_ps(labf16(_mm512_div_ps(X, xn)), labf16(Y)));
             _mm512_storeu_ps(t + i, _mm512_add_ps(Y, leps));
-            _mm512_storeu_ps(lr + i, _mm512_max_ps(R, reps));
-            _mm512_storeu_ps(lg + i, _mm512_max_ps(G, reps));
+            if (e) /* the ratio of the clamped R and G, rounded as scalar's */
+                _mm512_storeu_ps(lr + i, _mm512_div_ps(_mm512_max_ps(R, reps), _mm512_max_ps(G, reps)));
             _mm512_storeu_ps(r + i, A);
             _mm512_storeu_ps(gc + i, Y);
         }
@@ -124,11 +124,9 @@ void sd_row_colour_avx512(const uint16_t *rgb, int n, const float g[3], float *l
         }
         if (e) {
             sd_row_log_avx512(lr, mv, lr);
-            sd_row_log_avx512(lg, mv, lg);
             const __m512 c = _mm512_set1_ps((float)(100.0 / 2.302585092994045684));
             for (int i = 0; i < mv; i += 16)
-                _mm512_storeu_ps(lr + i, _mm512_mul_ps(c, _mm512_sub_ps(_mm512_loadu_ps(lr + i),
-                                                                     _mm512_loadu_ps(lg + i))));
+                _mm512_storeu_ps(lr + i, _mm512_mul_ps(c, _mm512_loadu_ps(lr + i)));
             memcpy(e + x0, lr, (size_t)m * sizeof(float));
         }
         memcpy(a + x0, r, (size_t)m * sizeof(float));
