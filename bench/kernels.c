@@ -5,7 +5,9 @@
  * luminance alone (Y with gains), its
  * accumulation kernel (sum, |v|, v^2 in double over flagged pixels), the
  * histogram and selection kernels of the exact medians, the vertical
- * taps four rows at a time (sigma 6), and the bilinear warp of a 16-bit RGB
+ * taps four rows at a time (sigma 6), the strip pass's fused row kernels
+ * (row_acc3, row_sum4, row_sub_hist, and the calls each replaced), and the
+ * bilinear warp of a 16-bit RGB
  * picture (row kernel, and sd_image_warp at 1 and 2 threads), on a 12 MP
  * (4000 x 3000) plane. Each output is checked against the scalar path
  * first (within the tolerance of docs/kernels.md), then timed: one warm-up,
@@ -432,6 +434,155 @@ int main(int argc, char **argv)
         free(gt);
         free(gs);
         free(rt_ref);
+    }
+    /* the strip pass's sums of an output row (texture, fine band, the
+     * focus Laplacian) over rows that stay in cache as in the pass (eight
+     * rows of the plane, 7 of 8 pixels flagged): "strip_sums" is one
+     * row_acc3 call per row, "strip_sums_separate" the two row_acc and
+     * one row_lap_acc calls it replaced; checked bit for bit against each
+     * other, and against scalar (relative difference of the sums) */
+    {
+        uint8_t *fl = malloc((size_t)W);
+        if (!fl)
+            return 1;
+        for (int x = 0; x < W; x++)
+            fl[x] = rnd() % 8 ? 2 : 0;
+#define SROW(y, k) sd_plane_row(&src, ((y) + (k)) % 8)
+        double sref[8] = {0};
+        for (int y = 0; y < H; y++)
+            sd_row_acc3_scalar(SROW(y, 0), SROW(y, 1), SROW(y, 2), SROW(y, 3), SROW(y, 4), fl, 2,
+                               W, sref, sref + 3, sref + 6);
+        for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+            const sd_dsp *dsp = sd_dsp_level((sd_simd_level)lv);
+            double a[8] = {0}, b[8] = {0}, d = 0;
+            for (int y = 0; y < H; y++) { /* check + warm-up */
+                dsp->row_acc3(SROW(y, 0), SROW(y, 1), SROW(y, 2), SROW(y, 3), SROW(y, 4), fl, 2,
+                              W, a, a + 3, a + 6);
+                dsp->row_acc(SROW(y, 0), SROW(y, 1), fl, 2, W, b);
+                dsp->row_acc(SROW(y, 0), SROW(y, 3), fl, 2, W, b + 3);
+                dsp->row_lap_acc(SROW(y, 2) + 1, SROW(y, 3) + 1, SROW(y, 4) + 1, fl + 1, 2, W - 2,
+                                 b + 6);
+            }
+            for (int k = 0; k < 8; k++)
+                d = fmax(d, fabs(a[k] - sref[k]) / fabs(sref[k]));
+            if (memcmp(a, b, sizeof a) != 0 || d > 1e-12) {
+                fprintf(stderr, "bench_kernels: strip sums %s differ (%g vs scalar)\n",
+                        sd_simd_name((sd_simd_level)lv), d);
+                bad = 1;
+            }
+            for (int pass = 0; pass < 2; pass++) {
+                for (int i = 0; i < runs; i++) {
+                    double t0 = now();
+                    for (int y = 0; y < H; y++) {
+                        if (pass) {
+                            dsp->row_acc3(SROW(y, 0), SROW(y, 1), SROW(y, 2), SROW(y, 3),
+                                          SROW(y, 4), fl, 2, W, a, a + 3, a + 6);
+                        } else {
+                            dsp->row_acc(SROW(y, 0), SROW(y, 1), fl, 2, W, b);
+                            dsp->row_acc(SROW(y, 0), SROW(y, 3), fl, 2, W, b + 3);
+                            dsp->row_lap_acc(SROW(y, 2) + 1, SROW(y, 3) + 1, SROW(y, 4) + 1,
+                                             fl + 1, 2, W - 2, b + 6);
+                        }
+                    }
+                    t[i] = now() - t0;
+                }
+                const double med = median(t, runs);
+                emit(pass ? "strip_sums" : "strip_sums_separate", 0, (sd_simd_level)lv, 1, med,
+                     t[0], d);
+            }
+        }
+        /* the colour sums of a source row (a*, e, the Λ halves split at
+         * column 1931, and the red count): "colour_sums" is one row_sum4
+         * call, "colour_sums_separate" the four row_sum calls (the count
+         * was a loop in the metric stage); bit for bit against each other */
+        for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+            const sd_dsp *dsp = sd_dsp_level((sd_simd_level)lv);
+            const int xs = 1931;
+            const float tr = -2.0f;
+            double a[4] = {0}, b[4] = {0}, d = 0;
+            size_t red = 0;
+            for (int y = 0; y < H; y++) { /* check + warm-up */
+                dsp->row_sum4(SROW(y, 0), SROW(y, 1), SROW(y, 2), fl, 2, W, xs, a, a + 1, a + 2,
+                              a + 3, &tr, &red);
+                dsp->row_sum(SROW(y, 0), fl, 2, W, b);
+                dsp->row_sum(SROW(y, 1), fl, 2, W, b + 1);
+                dsp->row_sum(SROW(y, 2), fl, 2, xs, b + 2);
+                dsp->row_sum(SROW(y, 2) + xs, fl + xs, 2, W - xs, b + 3);
+            }
+            if (memcmp(a, b, sizeof a) != 0) {
+                fprintf(stderr, "bench_kernels: colour sums %s differ\n",
+                        sd_simd_name((sd_simd_level)lv));
+                bad = 1;
+                d = INFINITY;
+            }
+            for (int pass = 0; pass < 2; pass++) {
+                for (int i = 0; i < runs; i++) {
+                    double t0 = now();
+                    for (int y = 0; y < H; y++) {
+                        if (pass) {
+                            dsp->row_sum4(SROW(y, 0), SROW(y, 1), SROW(y, 2), fl, 2, W, xs, a,
+                                          a + 1, a + 2, a + 3, &tr, &red);
+                        } else {
+                            dsp->row_sum(SROW(y, 0), fl, 2, W, b);
+                            dsp->row_sum(SROW(y, 1), fl, 2, W, b + 1);
+                            dsp->row_sum(SROW(y, 2), fl, 2, xs, b + 2);
+                            dsp->row_sum(SROW(y, 2) + xs, fl + xs, 2, W - xs, b + 3);
+                        }
+                    }
+                    t[i] = now() - t0;
+                }
+                const double med = median(t, runs);
+                emit(pass ? "colour_sums" : "colour_sums_separate", 0, (sd_simd_level)lv, 1, med,
+                     t[0], d);
+            }
+        }
+        /* the D row and its histogram: "sub_hist" is one row_sub_hist
+         * call, "sub_hist_separate" row_sub then row_hist; plane and
+         * histogram checked against scalar */
+        {
+            uint32_t *href = calloc(65536, sizeof(uint32_t)), *hist = calloc(65536, sizeof(uint32_t));
+            float *dr = malloc(sizeof(float) * W), *dg = malloc(sizeof(float) * W);
+            if (!href || !hist || !dr || !dg)
+                return 1;
+            for (int y = 0; y < H; y++)
+                sd_row_sub_hist_scalar(SROW(y, 0), SROW(y, 1), dr, fl, 2, W, href);
+            for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+                const sd_dsp *dsp = sd_dsp_level((sd_simd_level)lv);
+                memset(hist, 0, 65536 * sizeof(uint32_t));
+                for (int y = 0; y < H; y++) /* check + warm-up */
+                    dsp->row_sub_hist(SROW(y, 0), SROW(y, 1), dg, fl, 2, W, hist);
+                double d = memcmp(hist, href, 65536 * sizeof(uint32_t)) != 0 ||
+                           memcmp(dg, dr, sizeof(float) * W) != 0;
+                if (d != 0) {
+                    fprintf(stderr, "bench_kernels: sub_hist %s differs from scalar\n",
+                            sd_simd_name((sd_simd_level)lv));
+                    bad = 1;
+                }
+                for (int pass = 0; pass < 2; pass++) {
+                    for (int i = 0; i < runs; i++) {
+                        double t0 = now();
+                        for (int y = 0; y < H; y++) {
+                            if (pass) {
+                                dsp->row_sub_hist(SROW(y, 0), SROW(y, 1), dg, fl, 2, W, hist);
+                            } else {
+                                dsp->row_sub(SROW(y, 0), SROW(y, 1), dg, W);
+                                dsp->row_hist(dg, fl, 2, W, NULL, hist);
+                            }
+                        }
+                        t[i] = now() - t0;
+                    }
+                    const double med = median(t, runs);
+                    emit(pass ? "sub_hist" : "sub_hist_separate", 0, (sd_simd_level)lv, 1, med,
+                         t[0], d);
+                }
+            }
+            free(href);
+            free(hist);
+            free(dr);
+            free(dg);
+        }
+#undef SROW
+        free(fl);
     }
     /* the bilinear warp of a 12 MP 16-bit RGB picture through a typical
      * alignment map (2.5 deg, scale 1.03, shifted; a band along the edges

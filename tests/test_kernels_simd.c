@@ -15,7 +15,8 @@
  *    the textbook Lab; SIMD vs scalar: Y bit for bit, Lambda < 1e-6,
  *    a* < 2e-3, erythema < 2e-3; AVX2 == AVX-512 bit for bit.
  *  - accumulations (row_acc, row_lap_acc): every level within 1e-12 of the
- *    magnitude of the sum in double (only the summation order differs).
+ *    magnitude of the sum in double (only the summation order differs);
+ *    the fused row_acc3 and row_sum4 bit for bit the level's separate calls.
  *  - warp (row_warp, sd_image_warp): every level == scalar bit for bit, any
  *    thread count; scalar within 0.5 (the rounding) of the textbook bilinear
  *    formula in long double. */
@@ -716,6 +717,215 @@ static void test_acc_all_levels(void **state)
     }
 }
 
+/* row_acc3 (the strip pass's fused row): at every level bit for bit the
+ * level's row_acc (lam - gt, lam - gs) and row_lap_acc (columns 1 .. n - 2,
+ * untouched when n < 3), which the test above holds to the formulas; the
+ * scalar one also within 1e-12 of the formulas here. Random data, flags
+ * random / all / none / alternating / runs, unaligned starts. */
+static void test_acc3_all_levels(void **state)
+{
+    (void)state;
+    const sd_simd_level top = sd_simd_detect();
+    for (int wi = 0; wi < N_WIDTHS; wi++) {
+        const int n = width_at(wi), off = wi % 5;
+        float *p[5];
+        for (int k = 0; k < 5; k++) {
+            p[k] = malloc(sizeof(float) * ((size_t)n + 8));
+            assert_non_null(p[k]);
+            for (int i = 0; i < n + 8; i++)
+                p[k][i] = frand() * (float)(k + 1);
+        }
+        uint8_t *f = malloc((size_t)n + 8);
+        assert_non_null(f);
+        const float *L = p[0] + off, *T = p[1] + off, *U = p[2] + off, *S = p[3] + off,
+                    *D = p[4] + off;
+        const uint8_t *F = f + off;
+        const unsigned bit = 1u << (wi % 8);
+        for (int pat = 0; pat < 5; pat++) {
+            for (int i = 0; i < n + 8; i++)
+                f[i] = (uint8_t)(pat == 0   ? rng() & 0xff
+                                 : pat == 1 ? 0xff
+                                 : pat == 2 ? (uint8_t)~bit
+                                 : pat == 3 ? (i & 1 ? bit : 0)
+                                            : ((i / 5) & 1 ? 0xff : 0));
+            /* the formulas in double, x order */
+            double rt[3] = {0, 0, 0}, rs[3] = {0, 0, 0}, rl[2] = {0, 0}, mag = 1;
+            for (int x = 0; x < n; x++) {
+                if (!(F[x] & bit))
+                    continue;
+                const double v = (double)L[x] - T[x], u = (double)L[x] - S[x];
+                rt[0] += v, rt[1] += fabs(v), rt[2] += v * v;
+                rs[0] += u, rs[1] += fabs(u), rs[2] += u * u;
+                mag += fabs(v) + v * v + fabs(u) + u * u;
+                if (x >= 1 && x < n - 1) {
+                    const double l = (double)U[x] + D[x] + S[x - 1] + S[x + 1] - 4.0 * S[x];
+                    rl[0] += l, rl[1] += l * l;
+                    mag += fabs(l) + l * l;
+                }
+            }
+            for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+                const sd_dsp *d = sd_dsp_level((sd_simd_level)lv);
+                double t1[3] = {1, 2, 3}, s1[3] = {4, 5, 6}, l1[2] = {7, 8};
+                double t2[3] = {1, 2, 3}, s2[3] = {4, 5, 6}, l2[2] = {7, 8};
+                d->row_acc3(L, T, U, S, D, F, bit, n, t1, s1, l1);
+                d->row_acc(L, T, F, bit, n, t2);
+                d->row_acc(L, S, F, bit, n, s2);
+                if (n >= 3)
+                    d->row_lap_acc(U + 1, S + 1, D + 1, F + 1, bit, n - 2, l2);
+                if (memcmp(t1, t2, sizeof t1) || memcmp(s1, s2, sizeof s1) ||
+                    memcmp(l1, l2, sizeof l1))
+                    fail_msg("row_acc3 %s n=%d pat=%d: tex %.17g/%.17g fine %.17g/%.17g "
+                             "lap %.17g/%.17g",
+                             sd_simd_name(lv), n, pat, t1[2], t2[2], s1[2], s2[2], l1[1], l2[1]);
+                if (lv == SD_SIMD_SCALAR)
+                    for (int k = 0; k < 3; k++)
+                        if (fabs(t1[k] - (rt[k] + k + 1)) > 1e-12 * mag ||
+                            fabs(s1[k] - (rs[k] + k + 4)) > 1e-12 * mag ||
+                            (k < 2 && fabs(l1[k] - (rl[k] + k + 7)) > 1e-12 * mag))
+                            fail_msg("row_acc3 scalar n=%d pat=%d k=%d off the formulas", n,
+                                     pat, k);
+            }
+        }
+        for (int k = 0; k < 5; k++)
+            free(p[k]);
+        free(f);
+    }
+}
+
+/* row_sum4 (the strip pass's colour sums of a source row): at every level
+ * bit for bit the level's four row_sum calls (a, e, lam left of xs, lam
+ * from xs), which the tests above hold to the formula; the scalar one also
+ * within 1e-12 of the sums in double here; the red count (a > t, t one of
+ * the values) exact, and none without t. Splits xs = 0, 1, n / 2, n - 1,
+ * n and random, the flag patterns of row_acc3, unaligned starts. */
+static void test_sum4_all_levels(void **state)
+{
+    (void)state;
+    const sd_simd_level top = sd_simd_detect();
+    for (int wi = 0; wi < N_WIDTHS; wi++) {
+        const int n = width_at(wi), off = wi % 7;
+        float *p[3];
+        for (int k = 0; k < 3; k++) {
+            p[k] = malloc(sizeof(float) * ((size_t)n + 8));
+            assert_non_null(p[k]);
+            for (int i = 0; i < n + 8; i++)
+                p[k][i] = frand() * (float)(10 * k + 1);
+        }
+        uint8_t *f = malloc((size_t)n + 8);
+        assert_non_null(f);
+        const float *A = p[0] + off, *E = p[1] + off, *L = p[2] + off;
+        const uint8_t *F = f + off;
+        const unsigned bit = 1u << (wi % 8);
+        const int splits[6] = {0, 1 % (n + 1), n / 2, n - 1, n, (int)(rng() % (unsigned)(n + 1))};
+        for (int pat = 0; pat < 5; pat++) {
+            for (int i = 0; i < n + 8; i++)
+                f[i] = (uint8_t)(pat == 0   ? rng() & 0xff
+                                 : pat == 1 ? 0xff
+                                 : pat == 2 ? (uint8_t)~bit
+                                 : pat == 3 ? (i & 1 ? bit : 0)
+                                            : ((i / 5) & 1 ? 0xff : 0));
+            for (int si = 0; si < 6; si++) {
+                const int xs = splits[si];
+                /* the red count's threshold: one of the values (ties) */
+                const float t = A[rng() % (unsigned)n];
+                double ref[4] = {0, 0, 0, 0}, mag = 1;
+                size_t ref_above = 0;
+                for (int x = 0; x < n; x++)
+                    if (F[x] & bit) {
+                        ref[0] += A[x], ref[1] += E[x], ref[x < xs ? 2 : 3] += L[x];
+                        mag += fabs(A[x]) + fabs(E[x]) + fabs(L[x]);
+                        ref_above += A[x] > t;
+                    }
+                for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+                    const sd_dsp *d = sd_dsp_level((sd_simd_level)lv);
+                    double s1[4] = {1, 2, 3, 4}, s2[4] = {1, 2, 3, 4}, s3[4] = {1, 2, 3, 4};
+                    size_t above = 5, none = 7;
+                    d->row_sum4(A, E, L, F, bit, n, xs, &s1[0], &s1[1], &s1[2], &s1[3], &t,
+                                &above);
+                    d->row_sum4(A, E, L, F, bit, n, xs, &s3[0], &s3[1], &s3[2], &s3[3], NULL,
+                                &none);
+                    if (above != ref_above + 5 || none != 7 || memcmp(s1, s3, sizeof s1))
+                        fail_msg("row_sum4 %s n=%d xs=%d pat=%d: count %zu, want %zu (%zu)",
+                                 sd_simd_name(lv), n, xs, pat, above - 5, ref_above, none);
+                    d->row_sum(A, F, bit, n, &s2[0]);
+                    d->row_sum(E, F, bit, n, &s2[1]);
+                    d->row_sum(L, F, bit, xs, &s2[2]);
+                    d->row_sum(L + xs, F + xs, bit, n - xs, &s2[3]);
+                    if (memcmp(s1, s2, sizeof s1))
+                        fail_msg("row_sum4 %s n=%d xs=%d pat=%d: %.17g %.17g %.17g %.17g vs "
+                                 "%.17g %.17g %.17g %.17g",
+                                 sd_simd_name(lv), n, xs, pat, s1[0], s1[1], s1[2], s1[3], s2[0],
+                                 s2[1], s2[2], s2[3]);
+                    if (lv == SD_SIMD_SCALAR)
+                        for (int k = 0; k < 4; k++)
+                            if (fabs(s1[k] - (ref[k] + k + 1)) > 1e-12 * mag)
+                                fail_msg("row_sum4 scalar n=%d xs=%d k=%d off the formula", n,
+                                         xs, k);
+                }
+            }
+        }
+        for (int k = 0; k < 3; k++)
+            free(p[k]);
+        free(f);
+    }
+}
+
+/* row_sub_hist (the D plane and its histogram in one pass): at every level
+ * the plane a - b exactly (nothing written past n) and the histogram of
+ * sd_fbin(a - b) over the flagged x, counted here from the formula; values
+ * of both signs and magnitudes, exact zeros of both signs, flag patterns. */
+static void test_sub_hist_all_levels(void **state)
+{
+    (void)state;
+    const sd_simd_level top = sd_simd_detect();
+    uint32_t *ref = calloc(65536, sizeof(uint32_t)), *got = calloc(65536, sizeof(uint32_t));
+    assert_true(ref && got);
+    for (int wi = 0; wi < N_WIDTHS; wi++) {
+        const int n = width_at(wi), off = wi % 5;
+        float *a = malloc(sizeof(float) * ((size_t)n + 24)), *b = malloc(sizeof(float) * ((size_t)n + 24));
+        float *d = malloc(sizeof(float) * ((size_t)n + 24));
+        uint8_t *f = malloc((size_t)n + 24);
+        assert_true(a && b && d && f);
+        for (int i = 0; i < n + 24; i++) {
+            const unsigned r = rng() % 8;
+            a[i] = r == 0 ? -0.0f : frand() * (r < 4 ? 1e-3f : 10.0f);
+            b[i] = r == 0 ? 0.0f : r == 1 ? a[i] : frand() * 0.01f;
+        }
+        const unsigned bit = 1u << (wi % 8);
+        for (int pat = 0; pat < 3; pat++) {
+            for (int i = 0; i < n + 24; i++)
+                f[i] = (uint8_t)(pat == 0 ? rng() & 0xff : pat == 1 ? 0xff : (i / 3) & 1 ? bit : 0);
+            memset(ref, 0, 65536 * sizeof(uint32_t));
+            for (int x = 0; x < n; x++)
+                if (f[off + x] & bit)
+                    ref[sd_fbin(a[off + x] - b[off + x])]++;
+            for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+                memset(got, 0, 65536 * sizeof(uint32_t));
+                for (int i = 0; i < n + 24; i++)
+                    d[i] = -7.0f;
+                sd_dsp_level((sd_simd_level)lv)->row_sub_hist(a + off, b + off, d, f + off, bit, n, got);
+                for (int x = 0; x < n; x++) {
+                    const float want = a[off + x] - b[off + x];
+                    if (memcmp(&d[x], &want, sizeof want) != 0)
+                        fail_msg("row_sub_hist %s n=%d x=%d: %g, want %g", sd_simd_name(lv), n, x,
+                                 (double)d[x], (double)want);
+                }
+                for (int x = n; x < n + 24; x++)
+                    assert_true(d[x] == -7.0f);
+                if (memcmp(got, ref, 65536 * sizeof(uint32_t)) != 0)
+                    fail_msg("row_sub_hist %s n=%d pat=%d: histogram differs", sd_simd_name(lv), n,
+                             pat);
+            }
+        }
+        free(a);
+        free(b);
+        free(d);
+        free(f);
+    }
+    free(ref);
+    free(got);
+}
+
 /* Histogram and selection: exact at every level, with and without a
  * centre, on values of every sign and magnitude (and zeros of both signs). */
 static void test_hist_select_all_levels(void **state)
@@ -1185,6 +1395,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_luminance_all_levels),
         cmocka_unit_test(test_colour_grey_ramp),
         cmocka_unit_test(test_acc_all_levels),
+        cmocka_unit_test(test_acc3_all_levels),
+        cmocka_unit_test(test_sum4_all_levels),
+        cmocka_unit_test(test_sub_hist_all_levels),
         cmocka_unit_test(test_hist_select_all_levels),
         cmocka_unit_test(test_warp_all_levels),
         cmocka_unit_test(test_warp_threads_levels),

@@ -104,6 +104,37 @@ typedef void (*sd_row_sum_fn)(const float *a, const uint8_t *f, unsigned bit, in
 typedef void (*sd_row_lap_acc_fn)(const float *up, const float *row, const float *dn,
                                   const uint8_t *f, unsigned bit, int n, double acc[2]);
 
+/* The three sums of one output row of the metric stage's strip pass in one
+ * pass over its rows: over the x in [0, n) with (f[x] & bit) != 0,
+ *   tex  += row_acc(lam, gt), fine += row_acc(lam, gs),
+ *   lap  += row_lap_acc(up + 1, gs + 1, dn + 1, f + 1, bit, n - 2)
+ * (lap only when n >= 3; reads up, gs, dn over [0, n)). Each sum keeps the
+ * lanes and the reduction of the level's separate kernel: bit for bit the
+ * three calls. */
+typedef void (*sd_row_acc3_fn)(const float *lam, const float *gt, const float *up,
+                               const float *gs, const float *dn, const uint8_t *f, unsigned bit,
+                               int n, double tex[3], double fine[3], double lap[2]);
+
+/* The colour sums of one source row of the strip pass in one pass over
+ * it: row_sum(a, f, bit, n, sa), row_sum(e, f, bit, n, se),
+ * row_sum(lam, f, bit, xs, sl) and row_sum(lam + xs, f + xs, bit, n - xs, sr)
+ * (0 <= xs <= n), each with the lanes and the reduction of the level's
+ * row_sum: bit for bit the four calls. With t not NULL also *above += the
+ * number of those x with a[x] > *t (the red count; exact). */
+typedef void (*sd_row_sum4_fn)(const float *a, const float *e, const float *lam,
+                               const uint8_t *f, unsigned bit, int n, int xs, double *sa,
+                               double *se, double *sl, double *sr, const float *t,
+                               size_t *above);
+
+/* row_sub and row_hist of its output in one pass: out[x] = a[x] - b[x] for
+ * every x in [0, n), then hist[sd_fbin(out[x])]++ where (f[x] & bit) != 0
+ * (the D plane of the pore filter and its histogram). Exact at every level:
+ * the same plane and histogram as the two calls. The AVX-512 table takes
+ * the AVX2 kernel (eight lanes a step ran faster than sixteen: the cost is
+ * the scattered increments; docs/kernels.md). */
+typedef void (*sd_row_sub_hist_fn)(const float *a, const float *b, float *out, const uint8_t *f,
+                                   unsigned bit, int n, uint32_t *hist);
+
 /* hist[sd_fbin(w)]++ for every x in [0, n) with (f[x] & bit) != 0, where
  * w = sd_hist_value(v[x], c) (c may be NULL). Integer counts: every level
  * gives the same histogram. */
@@ -152,6 +183,9 @@ typedef struct sd_dsp {
     sd_row_warp_fn row_warp;
     sd_row_luminance_fn row_luminance;
     sd_blur_row2_fn blur_row2; /* NULL: blur_taps calls */
+    sd_row_acc3_fn row_acc3;
+    sd_row_sum4_fn row_sum4;
+    sd_row_sub_hist_fn row_sub_hist;
 } sd_dsp;
 
 /* nout consecutive output rows of blur_taps (in holds 2r + nout rows),
@@ -203,6 +237,9 @@ void sd_row_acc_scalar(const float *a, const float *b, const uint8_t *f, unsigne
                        double acc[3]);
 void sd_row_lap_acc_scalar(const float *up, const float *row, const float *dn, const uint8_t *f,
                            unsigned bit, int n, double acc[2]);
+void sd_row_acc3_scalar(const float *lam, const float *gt, const float *up, const float *gs,
+                        const float *dn, const uint8_t *f, unsigned bit, int n, double tex[3],
+                        double fine[3], double lap[2]);
 /* Linear luminance Y of n pixels with gains (the active level's
  * row_luminance), bit-identical to the y output of every level's
  * row_colour. */
@@ -210,8 +247,13 @@ void sd_row_luminance(const uint16_t *rgb, int n, const float gain[3], float *y)
 void sd_row_luminance_scalar(const uint16_t *rgb, int n, const float gain[3], float *y);
 /* Linear R, G, B (gains applied, scalar arithmetic) of n pixels into r, g, b. */
 void sd_row_linear(const uint16_t *rgb, int n, const float gain[3], float *r, float *g, float *b);
+void sd_row_sum4_scalar(const float *a, const float *e, const float *lam, const uint8_t *f,
+                        unsigned bit, int n, int xs, double *sa, double *se, double *sl,
+                        double *sr, const float *t, size_t *above);
 void sd_row_hist_scalar(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,
                         uint32_t *hist);
+void sd_row_sub_hist_scalar(const float *a, const float *b, float *out, const uint8_t *f,
+                            unsigned bit, int n, uint32_t *hist);
 size_t sd_row_select_scalar(const float *v, const uint8_t *f, unsigned bit, int n,
                             const double *c, unsigned b_lo, unsigned b_hi, float *out);
 void sd_row_sub_scalar(const float *a, const float *b, float *out, int n);
@@ -264,6 +306,20 @@ void sd_row_acc_avx512(const float *a, const float *b, const uint8_t *f, unsigne
                        double acc[3]);
 void sd_row_lap_acc_avx512(const float *up, const float *row, const float *dn,
                            const uint8_t *f, unsigned bit, int n, double acc[2]);
+void sd_row_sum4_avx2(const float *a, const float *e, const float *lam, const uint8_t *f,
+                      unsigned bit, int n, int xs, double *sa, double *se, double *sl,
+                      double *sr, const float *t, size_t *above);
+void sd_row_sum4_avx512(const float *a, const float *e, const float *lam, const uint8_t *f,
+                        unsigned bit, int n, int xs, double *sa, double *se, double *sl,
+                        double *sr, const float *t, size_t *above);
+void sd_row_sub_hist_avx2(const float *a, const float *b, float *out, const uint8_t *f,
+                          unsigned bit, int n, uint32_t *hist);
+void sd_row_acc3_avx2(const float *lam, const float *gt, const float *up, const float *gs,
+                      const float *dn, const uint8_t *f, unsigned bit, int n, double tex[3],
+                      double fine[3], double lap[2]);
+void sd_row_acc3_avx512(const float *lam, const float *gt, const float *up, const float *gs,
+                        const float *dn, const uint8_t *f, unsigned bit, int n, double tex[3],
+                        double fine[3], double lap[2]);
 #endif
 
 /* Where the SIMD warps prefetch: a source sample at offset o is needed

@@ -88,12 +88,57 @@ void sd_row_lap_acc_scalar(const float *up, const float *row, const float *dn, c
     acc[1] += s2;
 }
 
+void sd_row_acc3_scalar(const float *lam, const float *gt, const float *up, const float *gs,
+                        const float *dn, const uint8_t *f, unsigned bit, int n, double tex[3],
+                        double fine[3], double lap[2])
+{
+    /* one loop, each sum in x order as its separate kernel */
+    double t = 0, ta = 0, t2 = 0, s = 0, sa = 0, s2 = 0, l1 = 0, l2 = 0;
+    for (int x = 0; x < n; x++) {
+        if (!(f[x] & bit))
+            continue;
+        const double v = (double)lam[x] - (double)gt[x], u = (double)lam[x] - (double)gs[x];
+        t += v;
+        ta += fabs(v);
+        t2 += v * v;
+        s += u;
+        sa += fabs(u);
+        s2 += u * u;
+        if (x >= 1 && x < n - 1) {
+            const double l = (double)up[x] + dn[x] + gs[x - 1] + gs[x + 1] - 4.0 * gs[x];
+            l1 += l;
+            l2 += l * l;
+        }
+    }
+    tex[0] += t;
+    tex[1] += ta;
+    tex[2] += t2;
+    fine[0] += s;
+    fine[1] += sa;
+    fine[2] += s2;
+    if (n >= 3) {
+        lap[0] += l1;
+        lap[1] += l2;
+    }
+}
+
 void sd_row_hist_scalar(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,
                         uint32_t *hist)
 {
     for (int x = 0; x < n; x++)
         if (f[x] & bit)
             hist[sd_fbin(sd_hist_value(v[x], c))]++;
+}
+
+void sd_row_sub_hist_scalar(const float *a, const float *b, float *out, const uint8_t *f,
+                            unsigned bit, int n, uint32_t *hist)
+{
+    for (int x = 0; x < n; x++) {
+        const float d = a[x] - b[x];
+        out[x] = d;
+        if (f[x] & bit)
+            hist[sd_fbin(d)]++;
+    }
 }
 
 size_t sd_row_select_scalar(const float *v, const uint8_t *f, unsigned bit, int n,
@@ -132,4 +177,31 @@ void sd_row_sum_scalar(const float *a, const uint8_t *f, unsigned bit, int n, do
         if (f[x] & bit)
             s += (double)a[x];
     *sum += s;
+}
+
+void sd_row_sum4_scalar(const float *a, const float *e, const float *lam, const uint8_t *f,
+                        unsigned bit, int n, int xs, double *sa, double *se, double *sl,
+                        double *sr, const float *t, size_t *above)
+{
+    /* one loop, each sum in x order as row_sum */
+    double ta = 0, te = 0, tl = 0, tr = 0;
+    const float tv = t ? *t : 0.0f;
+    size_t k = 0;
+    for (int x = 0; x < n; x++) {
+        if (!(f[x] & bit))
+            continue;
+        ta += (double)a[x];
+        te += (double)e[x];
+        if (x < xs)
+            tl += (double)lam[x];
+        else
+            tr += (double)lam[x];
+        k += a[x] > tv;
+    }
+    *sa += ta;
+    *se += te;
+    *sl += tl;
+    *sr += tr;
+    if (t)
+        *above += k;
 }

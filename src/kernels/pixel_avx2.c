@@ -116,7 +116,7 @@ void sd_row_colour_avx2(const uint16_t *rgb, int n, const float g[3], float *lam
                         float *e, float *y)
 {
     enum { B = SD_COLOUR_BLOCK };
-    float r[B], gc[B], b[B], t[B], lr[B], lg[B];
+    float r[B], gc[B], b[B], t[B], lr[B];
     const __m256 yr = _mm256_set1_ps((float)SD_XYZ_YR), yg = _mm256_set1_ps((float)SD_XYZ_YG),
                  yb = _mm256_set1_ps((float)SD_XYZ_YB), xr = _mm256_set1_ps((float)SD_XYZ_XR),
                  xg = _mm256_set1_ps((float)SD_XYZ_XG), xb = _mm256_set1_ps((float)SD_XYZ_XB),
@@ -136,8 +136,8 @@ void sd_row_colour_avx2(const uint16_t *rgb, int n, const float g[3], float *lam
                                      _mm256_mul_ps(xb, Bl));
             __m256 A = _mm256_mul_ps(c500, _mm256_sub_ps(labf8(_mm256_div_ps(X, xn)), labf8(Y)));
             _mm256_storeu_ps(t + i, _mm256_add_ps(Y, leps));
-            _mm256_storeu_ps(lr + i, _mm256_max_ps(R, reps));
-            _mm256_storeu_ps(lg + i, _mm256_max_ps(G, reps));
+            if (e) /* the ratio of the clamped R and G, rounded as scalar's */
+                _mm256_storeu_ps(lr + i, _mm256_div_ps(_mm256_max_ps(R, reps), _mm256_max_ps(G, reps)));
             _mm256_storeu_ps(r + i, A); /* r: a* from here on */
             _mm256_storeu_ps(gc + i, Y);
         }
@@ -147,11 +147,9 @@ void sd_row_colour_avx2(const uint16_t *rgb, int n, const float g[3], float *lam
         }
         if (e) {
             sd_row_log_avx2(lr, mv, lr);
-            sd_row_log_avx2(lg, mv, lg);
             const __m256 c = _mm256_set1_ps((float)(100.0 / 2.302585092994045684));
             for (int i = 0; i < mv; i += 8)
-                _mm256_storeu_ps(lr + i, _mm256_mul_ps(c, _mm256_sub_ps(_mm256_loadu_ps(lr + i),
-                                                                     _mm256_loadu_ps(lg + i))));
+                _mm256_storeu_ps(lr + i, _mm256_mul_ps(c, _mm256_loadu_ps(lr + i)));
             memcpy(e + x0, lr, (size_t)m * sizeof(float));
         }
         memcpy(a + x0, r, (size_t)m * sizeof(float));
@@ -234,6 +232,118 @@ void sd_row_lap_acc_avx2(const float *up, const float *row, const float *dn, con
     acc[0] += t[0];
     acc[1] += t[1];
 }
+/* the three sums of row_acc3 (tex, fine: x = i .. i + 3; lap: x = i + 1 ..
+ * i + 4), each the loop body of its separate kernel */
+static inline void acc_step(__m256d v, __m256d m, __m256d *s, __m256d *sa, __m256d *s2)
+{
+    const __m256d sign = _mm256_set1_pd(-0.0);
+    v = _mm256_and_pd(v, m);
+    *s = _mm256_add_pd(*s, v);
+    *sa = _mm256_add_pd(*sa, _mm256_andnot_pd(sign, v));
+    *s2 = _mm256_add_pd(*s2, _mm256_mul_pd(v, v));
+}
+
+void sd_row_acc3_avx2(const float *lam, const float *gt, const float *up, const float *gs,
+                      const float *dn, const uint8_t *f, unsigned bit, int n, double tex[3],
+                      double fine[3], double lap[2])
+{
+    const __m256i vbit = _mm256_set1_epi64x((long long)bit);
+    const __m256d four = _mm256_set1_pd(4.0);
+    __m256d t = _mm256_setzero_pd(), ta = t, t2 = t, s = t, sa = t, s2 = t, l1 = t, l2 = t;
+    const int nl = n - 2; /* the Laplacian's columns 1 .. n - 2 */
+    int x = 0;
+    /* whole vectors of all three: G_s of x .. x + 3 carried from the step
+     * before, its columns x + 1 and x + 2 on by lane moves */
+    __m256d g = _mm256_setzero_pd();
+    if (nl >= 4)
+        g = _mm256_cvtps_pd(_mm_loadu_ps(gs));
+    for (; x + 4 <= nl; x += 4) {
+        __m128 gn4;
+        if (x + 8 <= n) {
+            gn4 = _mm_loadu_ps(gs + x + 4);
+        } else { /* x + 6 <= n: two or three columns left */
+            float q[4] = {0, 0, 0, 0};
+            memcpy(q, gs + x + 4, sizeof(float) * (size_t)(n - x - 4));
+            gn4 = _mm_loadu_ps(q);
+        }
+        const __m256d gn = _mm256_cvtps_pd(gn4);
+        const __m256d m = flag_mask4(f + x, vbit), c = _mm256_cvtps_pd(_mm_loadu_ps(lam + x));
+        acc_step(_mm256_sub_pd(c, _mm256_cvtps_pd(_mm_loadu_ps(gt + x))), m, &t, &ta, &t2);
+        acc_step(_mm256_sub_pd(c, g), m, &s, &sa, &s2);
+        const __m256d g2 = _mm256_permute2f128_pd(g, gn, 0x21);
+        const __m256d g1 = _mm256_permute4x64_pd(_mm256_blend_pd(g, gn, 1), 0x39);
+        __m256d l = _mm256_add_pd(_mm256_cvtps_pd(_mm_loadu_ps(up + x + 1)),
+                                  _mm256_cvtps_pd(_mm_loadu_ps(dn + x + 1)));
+        l = _mm256_add_pd(l, g);
+        l = _mm256_add_pd(l, g2);
+        l = _mm256_sub_pd(l, _mm256_mul_pd(four, g1));
+        l = _mm256_and_pd(l, flag_mask4(f + x + 1, vbit));
+        l1 = _mm256_add_pd(l1, l);
+        l2 = _mm256_add_pd(l2, _mm256_mul_pd(l, l));
+        g = gn;
+    }
+    if (nl > 0) {
+        double r[2] = {hsum4(l1), hsum4(l2)};
+        sd_row_lap_acc_scalar(up + x + 1, gs + x + 1, dn + x + 1, f + x + 1, bit, nl - x, r);
+        lap[0] += r[0];
+        lap[1] += r[1];
+    }
+    for (; x + 4 <= n; x += 4) {
+        const __m256d m = flag_mask4(f + x, vbit), c = _mm256_cvtps_pd(_mm_loadu_ps(lam + x));
+        acc_step(_mm256_sub_pd(c, _mm256_cvtps_pd(_mm_loadu_ps(gt + x))), m, &t, &ta, &t2);
+        acc_step(_mm256_sub_pd(c, _mm256_cvtps_pd(_mm_loadu_ps(gs + x))), m, &s, &sa, &s2);
+    }
+    double rt[3] = {hsum4(t), hsum4(ta), hsum4(t2)}, rs[3] = {hsum4(s), hsum4(sa), hsum4(s2)};
+    sd_row_acc_scalar(lam + x, gt + x, f + x, bit, n - x, rt);
+    sd_row_acc_scalar(lam + x, gs + x, f + x, bit, n - x, rs);
+    for (int k = 0; k < 3; k++) {
+        tex[k] += rt[k];
+        fine[k] += rs[k];
+    }
+}
+void sd_row_sum4_avx2(const float *a, const float *e, const float *lam, const uint8_t *f,
+                      unsigned bit, int n, int xs, double *sa, double *se, double *sl, double *sr,
+                      const float *t, size_t *above)
+{
+    /* row_sum's loop for a, e and the left half of lam in the same lanes,
+     * the right half in its own (from column xs) in the same steps; the
+     * count in 64-bit lanes (a > t compared in double: the same order) */
+    const __m256i vbit = _mm256_set1_epi64x((long long)bit);
+    const __m256d tv = _mm256_set1_pd(t ? (double)*t : 0.0);
+    __m256d va = _mm256_setzero_pd(), ve = va, vl = va, vr = va;
+    __m256i cnt = _mm256_setzero_si256();
+    const int nr = n - xs, xl = xs & ~3, xr = nr & ~3;
+    int x = 0;
+    for (; x + 4 <= n; x += 4) {
+        const __m256d m = flag_mask4(f + x, vbit), av = _mm256_cvtps_pd(_mm_loadu_ps(a + x));
+        va = _mm256_add_pd(va, _mm256_and_pd(av, m));
+        cnt = _mm256_sub_epi64(cnt, _mm256_castpd_si256(
+                                        _mm256_and_pd(_mm256_cmp_pd(av, tv, _CMP_GT_OQ), m)));
+        ve = _mm256_add_pd(ve, _mm256_and_pd(_mm256_cvtps_pd(_mm_loadu_ps(e + x)), m));
+        if (x < xl)
+            vl = _mm256_add_pd(vl, _mm256_and_pd(_mm256_cvtps_pd(_mm_loadu_ps(lam + x)), m));
+        if (x < xr)
+            vr = _mm256_add_pd(vr, _mm256_and_pd(_mm256_cvtps_pd(_mm_loadu_ps(lam + xs + x)),
+                                                 flag_mask4(f + xs + x, vbit)));
+    }
+    double s[4] = {hsum4(va), hsum4(ve), hsum4(vl), hsum4(vr)};
+    sd_row_sum_scalar(a + x, f + x, bit, n - x, &s[0]);
+    sd_row_sum_scalar(e + x, f + x, bit, n - x, &s[1]);
+    sd_row_sum_scalar(lam + xl, f + xl, bit, xs - xl, &s[2]);
+    sd_row_sum_scalar(lam + xs + xr, f + xs + xr, bit, nr - xr, &s[3]);
+    *sa += s[0];
+    *se += s[1];
+    *sl += s[2];
+    *sr += s[3];
+    if (t) {
+        uint64_t c[4];
+        _mm256_storeu_si256((__m256i *)(void *)c, cnt);
+        size_t k = (size_t)(c[0] + c[1] + c[2] + c[3]);
+        for (; x < n; x++)
+            k += (f[x] & bit) && a[x] > *t;
+        *above += k;
+    }
+}
 /* ---- histogram and selection (exact, as the scalar reference) ---- */
 
 static inline __m256 absdev8(__m256 v, __m256d c)
@@ -301,6 +411,28 @@ void sd_row_hist_avx2(const float *v, const uint8_t *f, unsigned bit, int n, con
         _mm256_storeu_si256((__m256i *)b, bins8(w));
         for (; m; m &= m - 1)
             hist[b[__builtin_ctz(m)]]++;
+    }
+}
+
+void sd_row_sub_hist_avx2(const float *a, const float *b, float *out, const uint8_t *f,
+                          unsigned bit, int n, uint32_t *hist)
+{
+    uint32_t bins[8];
+    int x = 0;
+    for (; x + 8 <= n; x += 8) {
+        const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + x), _mm256_loadu_ps(b + x));
+        _mm256_storeu_ps(out + x, d);
+        unsigned m = flag_bits8(f + x, 8, bit);
+        if (!m)
+            continue;
+        _mm256_storeu_si256((__m256i *)(void *)bins, bins8(d));
+        for (; m; m &= m - 1)
+            hist[bins[__builtin_ctz(m)]]++;
+    }
+    for (; x < n; x++) {
+        out[x] = a[x] - b[x];
+        if (f[x] & bit)
+            hist[sd_fbin(out[x])]++;
     }
 }
 

@@ -93,7 +93,7 @@ void sd_row_colour_avx512(const uint16_t *rgb, int n, const float g[3], float *l
                           float *e, float *y)
 {
     enum { B = SD_COLOUR_BLOCK };
-    float r[B], gc[B], b[B], t[B], lr[B], lg[B];
+    float r[B], gc[B], b[B], t[B], lr[B];
     const __m512 yr = _mm512_set1_ps((float)SD_XYZ_YR), yg = _mm512_set1_ps((float)SD_XYZ_YG),
                  yb = _mm512_set1_ps((float)SD_XYZ_YB), xr = _mm512_set1_ps((float)SD_XYZ_XR),
                  xg = _mm512_set1_ps((float)SD_XYZ_XG), xb = _mm512_set1_ps((float)SD_XYZ_XB),
@@ -113,8 +113,8 @@ void sd_row_colour_avx512(const uint16_t *rgb, int n, const float g[3], float *l
                                      _mm512_mul_ps(xb, Bl));
             __m512 A = _mm512_mul_ps(c500, _mm512_sub_ps(labf16(_mm512_div_ps(X, xn)), labf16(Y)));
             _mm512_storeu_ps(t + i, _mm512_add_ps(Y, leps));
-            _mm512_storeu_ps(lr + i, _mm512_max_ps(R, reps));
-            _mm512_storeu_ps(lg + i, _mm512_max_ps(G, reps));
+            if (e) /* the ratio of the clamped R and G, rounded as scalar's */
+                _mm512_storeu_ps(lr + i, _mm512_div_ps(_mm512_max_ps(R, reps), _mm512_max_ps(G, reps)));
             _mm512_storeu_ps(r + i, A);
             _mm512_storeu_ps(gc + i, Y);
         }
@@ -124,11 +124,9 @@ void sd_row_colour_avx512(const uint16_t *rgb, int n, const float g[3], float *l
         }
         if (e) {
             sd_row_log_avx512(lr, mv, lr);
-            sd_row_log_avx512(lg, mv, lg);
             const __m512 c = _mm512_set1_ps((float)(100.0 / 2.302585092994045684));
             for (int i = 0; i < mv; i += 16)
-                _mm512_storeu_ps(lr + i, _mm512_mul_ps(c, _mm512_sub_ps(_mm512_loadu_ps(lr + i),
-                                                                     _mm512_loadu_ps(lg + i))));
+                _mm512_storeu_ps(lr + i, _mm512_mul_ps(c, _mm512_loadu_ps(lr + i)));
             memcpy(e + x0, lr, (size_t)m * sizeof(float));
         }
         memcpy(a + x0, r, (size_t)m * sizeof(float));
@@ -191,6 +189,128 @@ void sd_row_lap_acc_avx512(const float *up, const float *row, const float *dn,
     }
     acc[0] += _mm512_reduce_add_pd(s);
     acc[1] += _mm512_reduce_add_pd(s2);
+}
+/* one row_acc step (sums s, sa, s2 of the lanes in k) */
+#define ACC8(s, sa, s2, k, v)                                                  \
+    do {                                                                       \
+        s = _mm512_mask_add_pd(s, k, s, v);                                    \
+        sa = _mm512_mask_add_pd(sa, k, sa, _mm512_andnot_pd(sign, v));         \
+        s2 = _mm512_mask_add_pd(s2, k, s2, _mm512_mul_pd(v, v));               \
+    } while (0)
+
+void sd_row_acc3_avx512(const float *lam, const float *gt, const float *up, const float *gs,
+                        const float *dn, const uint8_t *f, unsigned bit, int n, double tex[3],
+                        double fine[3], double lap[2])
+{
+    /* the loop bodies of row_acc (twice) and row_lap_acc (its columns x + 1
+     * .. x + 8 in the same lanes as x .. x + 7 here); masked adds leave the
+     * lanes outside a sum's own flags and tail as they are, so each sum is
+     * its separate kernel's */
+    const __m512d sign = _mm512_set1_pd(-0.0), four = _mm512_set1_pd(4.0);
+    const __m128i vbit = _mm_set1_epi8((char)bit);
+    __m512d t = _mm512_setzero_pd(), ta = t, t2 = t, s = t, sa = t, s2 = t, l1 = t, l2 = t;
+    const int nl = n - 2;
+    int x = 0;
+    /* whole vectors of all three: G_s of x .. x + 7 carried from the step
+     * before, its columns x + 1 and x + 2 on by lane shifts */
+    __m512d g = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(n >= 8 ? 0xff : (__mmask8)((1u << n) - 1), gs));
+    for (; x + 8 <= nl; x += 8) {
+        const __m256 gn8 = x + 16 <= n ? _mm256_loadu_ps(gs + x + 8)
+                                       : _mm256_maskz_loadu_ps((__mmask8)((1u << (n - x - 8)) - 1),
+                                                               gs + x + 8);
+        const __m512d gn = _mm512_cvtps_pd(gn8);
+        const __mmask8 k = (__mmask8)_mm_test_epi8_mask(_mm_loadl_epi64((const __m128i *)(const void *)(f + x)), vbit);
+        const __mmask8 kl = (__mmask8)_mm_test_epi8_mask(_mm_loadl_epi64((const __m128i *)(const void *)(f + x + 1)), vbit);
+        const __m512d c = _mm512_cvtps_pd(_mm256_loadu_ps(lam + x));
+        const __m512d v = _mm512_sub_pd(c, _mm512_cvtps_pd(_mm256_loadu_ps(gt + x)));
+        const __m512d u = _mm512_sub_pd(c, g);
+        ACC8(t, ta, t2, k, v);
+        ACC8(s, sa, s2, k, u);
+        const __m512d g1 = _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(gn), _mm512_castpd_si512(g), 1));
+        const __m512d g2 = _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(gn), _mm512_castpd_si512(g), 2));
+        __m512d l = _mm512_add_pd(_mm512_cvtps_pd(_mm256_loadu_ps(up + x + 1)),
+                                  _mm512_cvtps_pd(_mm256_loadu_ps(dn + x + 1)));
+        l = _mm512_add_pd(l, g);
+        l = _mm512_add_pd(l, g2);
+        l = _mm512_sub_pd(l, _mm512_mul_pd(four, g1));
+        l1 = _mm512_mask_add_pd(l1, kl, l1, l);
+        l2 = _mm512_mask_add_pd(l2, kl, l2, _mm512_mul_pd(l, l));
+        g = gn;
+    }
+    /* the rest with tail masks (each sum its own) */
+    for (; x < n; x += 8) {
+        const __mmask8 lanes = n - x >= 8 ? 0xff : (__mmask8)((1u << (n - x)) - 1);
+        const __mmask8 k = flag_mask8(f + x, lanes, bit);
+        const __m512d c = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, lam + x));
+        const __m512d v = _mm512_sub_pd(c, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, gt + x)));
+        const __m512d u = _mm512_sub_pd(c, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, gs + x)));
+        ACC8(t, ta, t2, k, v);
+        ACC8(s, sa, s2, k, u);
+        if (x < nl) {
+            const __mmask8 ll = nl - x >= 8 ? 0xff : (__mmask8)((1u << (nl - x)) - 1);
+            const int xl = x + 1;
+            __m512d l = _mm512_add_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(ll, up + xl)),
+                                      _mm512_cvtps_pd(_mm256_maskz_loadu_ps(ll, dn + xl)));
+            l = _mm512_add_pd(l, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(ll, gs + xl - 1)));
+            l = _mm512_add_pd(l, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(ll, gs + xl + 1)));
+            l = _mm512_sub_pd(l, _mm512_mul_pd(four, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(ll, gs + xl))));
+            const __mmask8 kl = flag_mask8(f + xl, ll, bit);
+            l1 = _mm512_mask_add_pd(l1, kl, l1, l);
+            l2 = _mm512_mask_add_pd(l2, kl, l2, _mm512_mul_pd(l, l));
+        }
+    }
+    tex[0] += _mm512_reduce_add_pd(t);
+    tex[1] += _mm512_reduce_add_pd(ta);
+    tex[2] += _mm512_reduce_add_pd(t2);
+    fine[0] += _mm512_reduce_add_pd(s);
+    fine[1] += _mm512_reduce_add_pd(sa);
+    fine[2] += _mm512_reduce_add_pd(s2);
+    if (nl > 0) {
+        lap[0] += _mm512_reduce_add_pd(l1);
+        lap[1] += _mm512_reduce_add_pd(l2);
+    }
+}
+#undef ACC8
+static inline __mmask8 tail8(int left)
+{
+    return left >= 8 ? 0xff : left <= 0 ? 0 : (__mmask8)((1u << left) - 1);
+}
+
+void sd_row_sum4_avx512(const float *a, const float *e, const float *lam, const uint8_t *f,
+                        unsigned bit, int n, int xs, double *sa, double *se, double *sl,
+                        double *sr, const float *t, size_t *above)
+{
+    /* row_sum's loop for a, e and the left half of lam in the same lanes
+     * (the left half's flags are a's, cut at xs), the right half in its
+     * own (from column xs) in the same steps; the count in 64-bit lanes */
+    const __m512d tv = _mm512_set1_pd(t ? (double)*t : 0.0);
+    const __m512i one = _mm512_set1_epi64(1);
+    __m512d va = _mm512_setzero_pd(), ve = va, vl = va, vr = va;
+    __m512i cnt = _mm512_setzero_si512();
+    const int nr = n - xs;
+    for (int x = 0; x < n; x += 8) {
+        const __mmask8 lanes = tail8(n - x), k = flag_mask8(f + x, lanes, bit);
+        const __m512d av = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, a + x));
+        va = _mm512_mask_add_pd(va, k, va, av);
+        cnt = _mm512_mask_add_epi64(cnt, _mm512_mask_cmp_pd_mask(k, av, tv, _CMP_GT_OQ), cnt, one);
+        ve = _mm512_mask_add_pd(ve, k, ve, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, e + x)));
+        if (x < xs) {
+            const __mmask8 ll = tail8(xs - x);
+            vl = _mm512_mask_add_pd(vl, k & ll, vl,
+                                    _mm512_cvtps_pd(_mm256_maskz_loadu_ps(ll, lam + x)));
+        }
+        if (x < nr) {
+            const __mmask8 lr = tail8(nr - x);
+            vr = _mm512_mask_add_pd(vr, flag_mask8(f + xs + x, lr, bit), vr,
+                                    _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lr, lam + xs + x)));
+        }
+    }
+    *sa += _mm512_reduce_add_pd(va);
+    *se += _mm512_reduce_add_pd(ve);
+    *sl += _mm512_reduce_add_pd(vl);
+    *sr += _mm512_reduce_add_pd(vr);
+    if (t)
+        *above += (size_t)_mm512_reduce_add_epi64(cnt);
 }
 /* ---- histogram and selection (exact: integer keys, and |v - c| in double
  * rounded to float as the scalar reference) ---- */

@@ -240,35 +240,10 @@ static void accumulate_colour(band_job *j, int sy, const float *lam)
     const int w = m->w;
     const uint8_t *f = m->flags + (size_t)sy * (size_t)w;
     strip_acc *a = &j->acc[sy / STRIP_ROWS];
-    j->dsp->row_sum(j->ca, f, F_MEASURED, w, &a->a[0]);
-    j->dsp->row_sum(j->ce, f, F_MEASURED, w, &a->e[0]);
-    j->dsp->row_sum(lam, f, F_MEASURED, m->xs, &a->lam_l[0]);
-    j->dsp->row_sum(lam + m->xs, f + m->xs, F_MEASURED, w - m->xs, &a->lam_r[0]);
-    if (m->fixed) {
-        const float t = m->t_red_lo;
-        size_t red = 0;
-        int x = 0;
-#if defined(__SSE2__)
-        /* sixteen at a time: the four float compares packed to bytes, and
-         * with the measured flags, counted */
-        const __m128 tv = _mm_set1_ps(t);
-        const __m128i fm = _mm_set1_epi8(F_MEASURED);
-        for (; x + 16 <= w; x += 16) {
-            const float *v = j->ca + x;
-            __m128i c01 = _mm_packs_epi32(_mm_castps_si128(_mm_cmpgt_ps(_mm_loadu_ps(v), tv)),
-                                          _mm_castps_si128(_mm_cmpgt_ps(_mm_loadu_ps(v + 4), tv)));
-            __m128i c23 = _mm_packs_epi32(_mm_castps_si128(_mm_cmpgt_ps(_mm_loadu_ps(v + 8), tv)),
-                                          _mm_castps_si128(_mm_cmpgt_ps(_mm_loadu_ps(v + 12), tv)));
-            __m128i c = _mm_packs_epi16(c01, c23);
-            __m128i fl = _mm_cmpeq_epi8(
-                _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(f + x)), fm), fm);
-            red += (size_t)__builtin_popcount((unsigned)_mm_movemask_epi8(_mm_and_si128(c, fl)));
-        }
-#endif
-        for (; x < w; x++)
-            red += (f[x] & F_MEASURED) && j->ca[x] > t;
-        j->red += red;
-    } else {
+    /* the four sums and (thresholds fixed) the red count a* > t_red */
+    j->dsp->row_sum4(j->ca, j->ce, lam, f, F_MEASURED, w, m->xs, &a->a[0], &a->e[0],
+                     &a->lam_l[0], &a->lam_r[0], m->fixed ? &m->t_red_lo : NULL, &j->red);
+    if (!m->fixed) {
         j->dsp->row_hist(j->ca, f, F_MEASURED, w, NULL, j->hist);
         if (m->pre) {
             fvec_append(&j->gm, j->sel,
@@ -508,9 +483,7 @@ static void emit_d(band_job *j, int y, const float *gp)
          * through unmeasured ones), flags of this band's own rows */
         j->dsp->row_flag_above(gp, gs, m->t_pore, f, F_CAND, w);
     } else {
-        float *d = sd_plane_row(&m->d, y);
-        j->dsp->row_sub(gp, gs, d, w);
-        j->dsp->row_hist(d, f, F_MEASURED, w, NULL, j->hist + HBINS);
+        j->dsp->row_sub_hist(gp, gs, sd_plane_row(&m->d, y), f, F_MEASURED, w, j->hist + HBINS);
     }
 }
 
@@ -559,11 +532,10 @@ static void *band_run(void *arg)
             const float *gs = ring_row(&j->gs, y, w);
             const uint8_t *f = m->flags + (size_t)y * (size_t)w;
             strip_acc *a = &j->acc[y / STRIP_ROWS];
-            j->dsp->row_acc(ring_row(&j->lam, y, w), gt[b], f, F_MEASURED, w, a->tex);
-            if (w >= 3)
-                j->dsp->row_lap_acc(up + 1, gs + 1, gd + 1, f + 1, F_MEASURED, w - 2, a->lap);
-            /* focus measure (quality): the finest part of the texture band */
-            j->dsp->row_acc(ring_row(&j->lam, y, w), gs, f, F_MEASURED, w, a->fine);
+            /* texture, the focus measure's Laplacian and fine band (the
+             * finest part of the texture band) in one pass over the rows */
+            j->dsp->row_acc3(ring_row(&j->lam, y, w), gt[b], up, gs, gd, f, F_MEASURED, w,
+                             a->tex, a->fine, a->lap);
             if (!j->rq)
                 emit_d(j, y, gp[b]);
         }
