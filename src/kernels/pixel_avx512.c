@@ -171,18 +171,25 @@ void sd_row_sum_avx512(const float *a, const uint8_t *f, unsigned bit, int n, do
     *sum += _mm512_reduce_add_pd(s);
 }
 
+/* The Laplacian of the eight (lanes) pixels at row[0 ..] in double, in the
+ * scalar order: ((up + dn) + left) + right - 4 centre. */
+static inline __m512d lap8(const float *up, const float *row, const float *dn, __mmask8 lanes)
+{
+    __m512d l = _mm512_add_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, up)),
+                              _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, dn)));
+    l = _mm512_add_pd(l, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, row - 1)));
+    l = _mm512_add_pd(l, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, row + 1)));
+    return _mm512_sub_pd(
+        l, _mm512_mul_pd(_mm512_set1_pd(4.0), _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, row))));
+}
+
 void sd_row_lap_acc_avx512(const float *up, const float *row, const float *dn,
                            const uint8_t *f, unsigned bit, int n, double acc[2])
 {
-    const __m512d four = _mm512_set1_pd(4.0);
     __m512d s = _mm512_setzero_pd(), s2 = s;
     for (int x = 0; x < n; x += 8) {
         const __mmask8 lanes = n - x >= 8 ? 0xff : (__mmask8)((1u << (n - x)) - 1);
-        __m512d l = _mm512_add_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, up + x)),
-                                  _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, dn + x)));
-        l = _mm512_add_pd(l, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, row + x - 1)));
-        l = _mm512_add_pd(l, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, row + x + 1)));
-        l = _mm512_sub_pd(l, _mm512_mul_pd(four, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, row + x))));
+        const __m512d l = lap8(up + x, row + x, dn + x, lanes);
         const __mmask8 k = flag_mask8(f + x, lanes, bit);
         s = _mm512_mask_add_pd(s, k, s, l);
         s2 = _mm512_mask_add_pd(s2, k, s2, _mm512_mul_pd(l, l));
@@ -249,11 +256,7 @@ void sd_row_acc3_avx512(const float *lam, const float *gt, const float *up, cons
         if (x < nl) {
             const __mmask8 ll = nl - x >= 8 ? 0xff : (__mmask8)((1u << (nl - x)) - 1);
             const int xl = x + 1;
-            __m512d l = _mm512_add_pd(_mm512_cvtps_pd(_mm256_maskz_loadu_ps(ll, up + xl)),
-                                      _mm512_cvtps_pd(_mm256_maskz_loadu_ps(ll, dn + xl)));
-            l = _mm512_add_pd(l, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(ll, gs + xl - 1)));
-            l = _mm512_add_pd(l, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(ll, gs + xl + 1)));
-            l = _mm512_sub_pd(l, _mm512_mul_pd(four, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(ll, gs + xl))));
+            const __m512d l = lap8(up + xl, gs + xl, dn + xl, ll);
             const __mmask8 kl = flag_mask8(f + xl, ll, bit);
             l1 = _mm512_mask_add_pd(l1, kl, l1, l);
             l2 = _mm512_mask_add_pd(l2, kl, l2, _mm512_mul_pd(l, l));
