@@ -728,21 +728,6 @@ done:
 
 /* ---- exact medians from a histogram and the values of the median's bins ---- */
 
-/* The bins holding ranks k_lo and k_hi (0-based) of the histogram. */
-static void rank_bins(const uint32_t *hist, size_t k_lo, size_t k_hi, unsigned *b_lo,
-                      unsigned *b_hi, size_t *below)
-{
-    size_t c = 0;
-    unsigned b = 0;
-    for (; b < HBINS && c + hist[b] <= k_lo; b++)
-        c += hist[b];
-    *b_lo = b;
-    *below = c;
-    for (; b < HBINS && c + hist[b] <= k_hi; b++)
-        c += hist[b];
-    *b_hi = b;
-}
-
 /* A sink that collects the values falling in bins [b_lo, b_hi]. */
 typedef struct collector {
     unsigned b_lo, b_hi;
@@ -752,7 +737,7 @@ typedef struct collector {
 
 static int collector_init(collector *c, const uint32_t *hist, size_t n)
 {
-    rank_bins(hist, (n - 1) / 2, n / 2, &c->b_lo, &c->b_hi, &c->below);
+    sd_rank_bins(hist, (n - 1) / 2, n / 2, &c->b_lo, &c->b_hi, &c->below);
     c->cap = 0;
     for (unsigned b = c->b_lo; b <= c->b_hi; b++)
         c->cap += hist[b];
@@ -1191,15 +1176,14 @@ static sd_status flag_pass(sd_ctx *ctx, sd_measure *m, const uint8_t *mask, doub
     return SD_OK;
 }
 
-/* ---- passes over the D plane (the exact MAD), threaded ---- */
+/* ---- the pass over the D plane (the exact median and MAD), threaded ---- */
 
 typedef struct dpass_job {
     const sd_measure *m;
     const sd_dsp *dsp;
     int y0, y1;
-    const double *ctr; /* values |D - *ctr| instead of D */
-    collector c;       /* collecting: own buffer */
-    uint32_t *hist;    /* or histogram: own HBINS */
+    const sd_mad_plan *plan;
+    collector c;       /* own buffer; its bins set per range of the plan */
     float *scratch;    /* a row */
 } dpass_job;
 
@@ -1211,19 +1195,18 @@ static void *dpass_run(void *arg)
     for (int y = j->y0; y < j->y1; y++) {
         const float *d = sd_plane_row(&m->d, y);
         const uint8_t *f = m->flags + (size_t)y * (size_t)w;
-        if (j->hist)
-            j->dsp->row_hist(d, f, F_MEASURED, w, j->ctr, j->hist);
-        else
-            collect_row(&j->c, j->dsp, d, f, w, j->ctr, j->scratch);
+        for (int r = 0; r < j->plan->nr; r++) {
+            j->c.b_lo = j->plan->r[r][0];
+            j->c.b_hi = j->plan->r[r][1];
+            collect_row(&j->c, j->dsp, d, f, w, NULL, j->scratch);
+        }
     }
     return NULL;
 }
 
-/* One pass over the measured D values (or |D - med|): into the collector c
- * (initialized by the caller) or, when c is NULL, into the histogram hist
- * (HBINS, zeroed by the caller). */
-static sd_status d_pass(sd_ctx *ctx, const sd_measure *m, int absdev, double med, collector *c,
-                        uint32_t *hist)
+/* One pass over the measured D values collecting those in the plan's bins
+ * into v (room for plan->cap). */
+static sd_status d_pass(sd_ctx *ctx, const sd_measure *m, const sd_mad_plan *plan, float *v)
 {
     dpass_job jobs[MAX_THREADS];
     memset(jobs, 0, sizeof jobs);
@@ -1234,30 +1217,24 @@ static sd_status d_pass(sd_ctx *ctx, const sd_measure *m, int absdev, double med
         j->m = m;
         band_rows(m, t, nt, &j->y0, &j->y1);
         j->dsp = sd_dsp_active();
-        j->ctr = absdev ? &med : NULL;
-        if (c) {
-            j->c = *c;
-            j->c.n = 0;
-            j->c.v = sd_alloc_array(c->cap ? c->cap : 1, sizeof(float));
-            j->scratch = sd_alloc_array((size_t)m->w, sizeof(float));
-            if (!j->c.v || !j->scratch)
-                s = SD_ERR_NOMEM;
-        } else if (!(j->hist = sd_calloc_array(HBINS, sizeof(uint32_t)))) {
+        j->plan = plan;
+        j->c.cap = plan->cap;
+        j->c.v = sd_alloc_array(plan->cap ? plan->cap : 1, sizeof(float));
+        j->scratch = sd_alloc_array((size_t)m->w, sizeof(float));
+        if (!j->c.v || !j->scratch)
             s = SD_ERR_NOMEM;
-        }
     }
     if (s == SD_OK) {
         sd_run_jobs(nt, dpass_run, jobs, sizeof jobs[0]);
+        size_t n = 0;
         for (int t = 0; t < nt; t++) {
-            for (size_t i = 0; c && i < jobs[t].c.n && c->n < c->cap; i++)
-                c->v[c->n++] = jobs[t].c.v[i];
-            for (int b = 0; !c && b < HBINS; b++)
-                hist[b] += jobs[t].hist[b];
+            const size_t add = SD_MIN(jobs[t].c.n, plan->cap - n);
+            memcpy(v + n, jobs[t].c.v, add * sizeof(float));
+            n += add;
         }
     }
     for (int t = 0; t < nt; t++) {
         free(jobs[t].c.v);
-        free(jobs[t].hist);
         free(jobs[t].scratch);
     }
     if (s != SD_OK)
@@ -1541,34 +1518,21 @@ sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
 
     double t_pore = m->p.pore_contrast;
     if (!(t_pore > 0)) {
-        /* median of D, then of |D - median| (as float, as the selection
-         * over the values would see them) */
-        collector cd, cm;
-        if (!collector_init(&cd, m->hist_d, n))
+        /* the median of D and the MAD (|D - median| as float, as the
+         * selection over the values would see them): D's histogram names
+         * the few bins that can hold them, one pass collects those */
+        sd_mad_plan plan;
+        sd_mad_plan_init(&plan, m->hist_d, n);
+        float *v = sd_alloc_array(plan.cap ? plan.cap : 1, sizeof(float));
+        if (!v)
             return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-        if ((s = d_pass(ctx, m, 0, 0, &cd, NULL)) != SD_OK) {
-            free(cd.v);
+        if ((s = d_pass(ctx, m, &plan, v)) != SD_OK) {
+            free(v);
             return s;
         }
-        double med = collector_median(&cd, n);
-        free(cd.v);
-        uint32_t *hm = sd_calloc_array(HBINS, sizeof *hm);
-        if (!hm)
-            return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-        if ((s = d_pass(ctx, m, 1, med, NULL, hm)) != SD_OK) {
-            free(hm);
-            return s;
-        }
-        int ok = collector_init(&cm, hm, n);
-        free(hm);
-        if (!ok)
-            return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-        if ((s = d_pass(ctx, m, 1, med, &cm, NULL)) != SD_OK) {
-            free(cm.v);
-            return s;
-        }
-        double mad = collector_median(&cm, n);
-        free(cm.v);
+        double med;
+        const double mad = sd_mad_finish(&plan, v, &med);
+        free(v);
         t_pore = SD_MAX(m->p.pore_floor, m->p.pore_k * 1.4826 * mad);
     }
     thr->t_red = t_red;
