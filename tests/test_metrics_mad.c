@@ -7,13 +7,26 @@
  * in one bin, values at bin edges and one float off them, a median at a
  * bin's edge, ties at the MAD, both signs and zeros, medians far from zero
  * (a median bin wider than the MAD), even and odd counts, and random draws
- * from a pool of such edge values. Each must match bit for bit. */
+ * from a pool of such edge values. Each must match bit for bit, and the MAD
+ * must lie in the plan's [A, B].
+ *
+ * Then the pore candidates the thresholds' D pass marks (D > the T_pore of
+ * B, the pixels up to the T_pore of A listed and settled later, or past a
+ * limit one more pass): a measure that derives its thresholds gives the
+ * same metrics as one begun with those thresholds fixed (whose fused pass
+ * marks D > T_pore itself), on a pattern whose D repeats down every column,
+ * with pore_k set so that T_pore falls just below D's largest values (whole
+ * columns then lie between the two bounds, past the list's limit) and at
+ * tenths of them (a column or none between the bounds). */
 #include "sd_test.h"
 
 #include <math.h>
 
 #include "kernels/kernels_internal.h"
+#include "metrics/measure_internal.h"
 #include "metrics/metrics_internal.h"
+#include "skindelta/metrics.h"
+#include "test_metrics_scene.h"
 
 #define NB 65536u
 
@@ -61,6 +74,7 @@ static size_t check(const float *v, size_t n)
         s[i] = (float)fabs((double)v[i] - med_ref);
     qsort(s, n, sizeof *s, cmp_float);
     const double mad_ref = sorted_median(s, n);
+    assert_true(mad >= p.A && mad <= p.B);
     if (med != med_ref || mad != mad_ref)
         fail_msg("n %zu: median %.17g (sort %.17g), MAD %.17g (sort %.17g)", n, med, med_ref, mad,
                  mad_ref);
@@ -245,13 +259,76 @@ static void test_rounding(void **state)
     }
 }
 
+/* sd_image_measure deriving the thresholds, and with them fixed: equal. */
+static void derived_equals_fixed(sd_ctx *ctx, const sd_image *img, const sd_metric_params *p)
+{
+    sd_thresholds t = {0};
+    sd_metrics a, b;
+    assert_int_equal(sd_image_measure(ctx, img, NULL, 1.0, NULL, p, &t, &a), SD_OK);
+    assert_true(t.set);
+    assert_int_equal(sd_image_measure(ctx, img, NULL, 1.0, NULL, p, &t, &b), SD_OK);
+    assert_memory_equal(&a, &b, sizeof a);
+}
+
+static void test_candidates(void **state)
+{
+    (void)state;
+    sd_ctx *ctx = sd_ctx_new();
+    assert_non_null(ctx);
+    /* a sinusoid across x only: D is the same down each column */
+    sc_scene sc = {.base = {0.2, 0.2, 0.2}, .nsin = 1};
+    sc.sin_a[0] = 0.1;
+    sc.sin_p[0] = 23.7;
+    sc.sin_ph[0] = 0.4;
+    const int w = 512, h = 1024;
+    sd_image *img = sc_render(&sc, w, h, NULL);
+    assert_non_null(img);
+    sd_metric_params p;
+    sd_metric_params_default(&p);
+    /* candidates are whole columns: keep them all */
+    p.pore_area_max = 1e9;
+    p.pore_max_elongation = 1e9;
+    p.pore_floor = 0;
+    derived_equals_fixed(ctx, img, &p);
+    /* T_pore just below D's peak: the MAD from the default pore_k's T_pore,
+     * the peak from the D plane (the ninth largest of a middle row: the
+     * columns at the edges, mirrored, go higher) */
+    sd_thresholds t = {0};
+    sd_metrics m;
+    assert_int_equal(sd_image_measure(ctx, img, NULL, 1.0, NULL, &p, &t, &m), SD_OK);
+    const double mad = t.t_pore / (p.pore_k * 1.4826);
+    sd_measure *ms = NULL;
+    assert_int_equal(sd_measure_begin(ctx, img, NULL, NULL, 1.0, NULL, &p, NULL, &ms), SD_OK);
+    int ox, oy;
+    const sd_plane *d = sd_measure_d(ms, &ox, &oy);
+    assert_non_null(d);
+    float *row = malloc((size_t)d->w * sizeof *row);
+    assert_non_null(row);
+    memcpy(row, sd_plane_row(d, d->h / 2), (size_t)d->w * sizeof *row);
+    qsort(row, (size_t)d->w, sizeof *row, cmp_float);
+    const double peak = row[d->w - 9];
+    free(row);
+    sd_measure_free(ms);
+    for (int i = 0; i <= 12; i++) {
+        p.pore_k = peak * (1 - 0.001 * i) / (1.4826 * mad);
+        derived_equals_fixed(ctx, img, &p);
+    }
+    /* and lower, where a column or two lies between the bounds (listed) */
+    for (int i = 1; i <= 9; i++) {
+        p.pore_k = peak * 0.1 * i / (1.4826 * mad);
+        derived_equals_fixed(ctx, img, &p);
+    }
+    sd_image_free(img);
+    sd_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_counts),   cmocka_unit_test(test_equal_and_one_bin),
         cmocka_unit_test(test_bin_edges),     cmocka_unit_test(test_ties),
         cmocka_unit_test(test_smooth),        cmocka_unit_test(test_random_pools),
-        cmocka_unit_test(test_rounding),
+        cmocka_unit_test(test_rounding),     cmocka_unit_test(test_candidates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
