@@ -259,6 +259,27 @@ static void test_rounding(void **state)
     }
 }
 
+/* sd_select_kth leaves the values partitioned around the k-th (the
+ * prediction of the a* median and sd_select_middle rely on it). */
+static void test_select_partitions(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    float v[N], s[N];
+    uint64_t st = 3;
+    for (int round = 0; round < 200; round++) {
+        const size_t n = 1 + (size_t)(rng_next(&st) % N), k = (size_t)(rng_next(&st) % n);
+        for (size_t i = 0; i < n; i++)
+            v[i] = (float)(rng_next(&st) % (round % 2 ? 7 : 100000));
+        memcpy(s, v, n * sizeof *s);
+        qsort(s, n, sizeof *s, cmp_float);
+        const float x = sd_select_kth(v, n, k);
+        assert_true(x == s[k]);
+        for (size_t i = 0; i < n; i++)
+            assert_true(i < k ? v[i] <= x : v[i] >= x);
+    }
+}
+
 /* sd_image_measure deriving the thresholds, and with them fixed: equal. */
 static void derived_equals_fixed(sd_ctx *ctx, const sd_image *img, const sd_metric_params *p)
 {
@@ -328,7 +349,8 @@ int main(void)
         cmocka_unit_test(test_tiny_counts),   cmocka_unit_test(test_equal_and_one_bin),
         cmocka_unit_test(test_bin_edges),     cmocka_unit_test(test_ties),
         cmocka_unit_test(test_smooth),        cmocka_unit_test(test_random_pools),
-        cmocka_unit_test(test_rounding),     cmocka_unit_test(test_candidates),
+        cmocka_unit_test(test_rounding),     cmocka_unit_test(test_select_partitions),
+        cmocka_unit_test(test_candidates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1347,8 +1347,11 @@ static void predict_a_median(sd_measure *m)
         ns += dsp->row_select(a, f, F_MEASURED, w, NULL, 0, HBINS - 1, smp + ns);
     }
     if (ns >= 1000) {
-        const unsigned lo = sd_fbin(sd_select_kth(smp, ns, ns * 48 / 100));
-        const unsigned hi = sd_fbin(sd_select_kth(smp, ns, ns * 52 / 100));
+        /* the 52nd percentile from the values at and above the 48th (the
+         * selection leaves them there) */
+        const size_t k48 = ns * 48 / 100;
+        const unsigned lo = sd_fbin(sd_select_kth(smp, ns, k48));
+        const unsigned hi = sd_fbin(sd_select_kth(smp + k48, ns - k48, ns * 52 / 100 - k48));
         m->pm_lo = lo > 0 ? lo - 1 : 0;
         m->pm_hi = hi < HBINS - 1 ? hi + 1 : HBINS - 1;
         const double rlo = sd_key_float((uint32_t)m->pm_lo << 16) + m->p.red_delta;

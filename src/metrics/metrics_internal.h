@@ -63,7 +63,8 @@ static inline long sd_nearest(double v)
     return (long)floor(v + 0.5);
 }
 
-/* Exact k-th smallest (0-based) of v[0..n-1]; permutes v. n > 0, k < n. */
+/* Exact k-th smallest (0-based) of v[0..n-1]; permutes v, leaving it
+ * partitioned: v[0..k) <= v[k] <= v(k..n). n > 0, k < n. */
 float sd_select_kth(float *v, size_t n, size_t k);
 /* The k-th smallest of v[0..n-1], or with `pair` the mean of the k-1-th
  * and the k-th (1 <= k < n); one selection either way; permutes v. */
