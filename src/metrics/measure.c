@@ -1370,15 +1370,14 @@ static void predict_a_median(sd_measure *m)
  * whether all of them were there (g covered c's bins). */
 static int collect_gathered(collector *c, const fvec *g)
 {
-    /* without a branch per value (a few in six are kept): each is written,
-     * and kept when its bin is in [b_lo, b_hi] */
-    const unsigned span = c->b_hi - c->b_lo;
-    size_t k = c->n;
-    for (size_t i = 0; i < g->n && k < c->cap; i++) {
-        c->v[k] = g->v[i];
-        k += sd_fbin(g->v[i]) - c->b_lo <= span;
-    }
-    c->n = k;
+    /* by the row_select kernel, in pieces, every value flagged */
+    enum { PIECE = 1024 };
+    uint8_t f[PIECE];
+    float scratch[PIECE];
+    memset(f, F_MEASURED, sizeof f);
+    const sd_dsp *dsp = sd_dsp_active();
+    for (size_t i = 0; i < g->n && c->n < c->cap; i += PIECE)
+        collect_row(c, dsp, g->v + i, f, (int)SD_MIN((size_t)PIECE, g->n - i), NULL, scratch);
     return c->n == c->cap;
 }
 
