@@ -1324,8 +1324,9 @@ static sd_status d_pass(sd_ctx *ctx, sd_measure *m, const sd_mad_plan *plan, flo
 /* ---- predicting the a* median ---- */
 
 /* The bins of the a* median and of the median + red_delta, predicted from
- * the measured pixels of every PREDICT_STEP-th row: the sample's 48th to
- * 52nd percentiles, widened to whole bins and one bin more each side. The
+ * the measured pixels of every PREDICT_STEP-th row: the bins of the
+ * sample's 48th to 52nd percentiles (from its histogram), one bin more
+ * each side. The
  * fused pass gathers the a* values in those bins; sd_measure_thresholds
  * uses them when the exact median's bins fall inside (they almost always
  * do: the sample has hundreds of thousands of values), else it runs the
@@ -1334,24 +1335,24 @@ static sd_status d_pass(sd_ctx *ctx, sd_measure *m, const sd_mad_plan *plan, flo
 static void predict_a_median(sd_measure *m)
 {
     const int w = m->w;
-    const size_t cap = (size_t)((m->h + PREDICT_STEP - 1) / PREDICT_STEP) * (size_t)w;
-    float *smp = sd_alloc_array(cap, sizeof(float));
+    uint32_t *hist = sd_calloc_array(HBINS, sizeof *hist);
     float *a = sd_alloc_array(2 * (size_t)w, sizeof(float));
     const sd_dsp *dsp = sd_dsp_active();
-    size_t ns = 0;
-    for (int y = PREDICT_STEP / 2; smp && a && y < m->h; y += PREDICT_STEP) {
+    for (int y = PREDICT_STEP / 2; hist && a && y < m->h; y += PREDICT_STEP) {
         const uint8_t *f = m->flags + (size_t)y * (size_t)w;
         if (!row_has_measured(f, w))
             continue;
         dsp->row_colour(sd_image_px(m->img, m->ox, m->oy + y), w, m->g, NULL, a, NULL, a + w);
-        ns += dsp->row_select(a, f, F_MEASURED, w, NULL, 0, HBINS - 1, smp + ns);
+        dsp->row_hist(a, f, F_MEASURED, w, NULL, hist);
     }
+    size_t ns = 0;
+    for (unsigned b = 0; hist && a && b < HBINS; b++)
+        ns += hist[b];
     if (ns >= 1000) {
-        /* the 52nd percentile from the values at and above the 48th (the
-         * selection leaves them there) */
-        const size_t k48 = ns * 48 / 100;
-        const unsigned lo = sd_fbin(sd_select_kth(smp, ns, k48));
-        const unsigned hi = sd_fbin(sd_select_kth(smp + k48, ns - k48, ns * 52 / 100 - k48));
+        /* the bins of the sample's 48th and 52nd percentiles */
+        unsigned lo, hi;
+        size_t below;
+        sd_rank_bins(hist, ns * 48 / 100, ns * 52 / 100, &lo, &hi, &below);
         m->pm_lo = lo > 0 ? lo - 1 : 0;
         m->pm_hi = hi < HBINS - 1 ? hi + 1 : HBINS - 1;
         const double rlo = sd_key_float((uint32_t)m->pm_lo << 16) + m->p.red_delta;
@@ -1362,7 +1363,7 @@ static void predict_a_median(sd_measure *m)
         m->pr_hi = r1 < HBINS - 1 ? r1 + 1 : HBINS - 1;
         m->pre = 1;
     }
-    free(smp);
+    free(hist);
     free(a);
 }
 
