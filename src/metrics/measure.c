@@ -705,21 +705,6 @@ done:
 
 /* ---- exact medians from a histogram and the values of the median's bins ---- */
 
-/* The bins holding ranks k_lo and k_hi (0-based) of the histogram. */
-static void rank_bins(const uint32_t *hist, size_t k_lo, size_t k_hi, unsigned *b_lo,
-                      unsigned *b_hi, size_t *below)
-{
-    size_t c = 0;
-    unsigned b = 0;
-    for (; b < HBINS && c + hist[b] <= k_lo; b++)
-        c += hist[b];
-    *b_lo = b;
-    *below = c;
-    for (; b < HBINS && c + hist[b] <= k_hi; b++)
-        c += hist[b];
-    *b_hi = b;
-}
-
 /* A sink that collects the values falling in bins [b_lo, b_hi]. */
 typedef struct collector {
     unsigned b_lo, b_hi;
@@ -729,7 +714,7 @@ typedef struct collector {
 
 static int collector_init(collector *c, const uint32_t *hist, size_t n)
 {
-    rank_bins(hist, (n - 1) / 2, n / 2, &c->b_lo, &c->b_hi, &c->below);
+    sd_rank_bins(hist, (n - 1) / 2, n / 2, &c->b_lo, &c->b_hi, &c->below);
     c->cap = 0;
     for (unsigned b = c->b_lo; b <= c->b_hi; b++)
         c->cap += hist[b];
@@ -1203,17 +1188,73 @@ static sd_status flag_pass(sd_ctx *ctx, sd_measure *m, const uint8_t *mask, doub
     return SD_OK;
 }
 
-/* ---- passes over the D plane (the exact MAD), threaded ---- */
+/* ---- the pass over the D plane (the exact median and MAD), threaded ---- */
+
+/* The pore candidates the D pass marks before T_pore is known: T_pore
+ * (as float) lies in [t_lo, t_hi] (from the bounds [A, B] of the MAD), so
+ * D > t_hi is a candidate (marked) and D <= t_lo is not; the few pixels
+ * between are listed (window pixel index) and settled once T_pore is
+ * known. A list past its limit (max) is abandoned (over): mark_candidates
+ * then marks D > T_pore over the whole window. */
+typedef struct pend_list {
+    size_t *i;
+    size_t n, cap, max;
+    int over;
+} pend_list;
+
+static void pend_push(pend_list *l, size_t i)
+{
+    if (l->over)
+        return;
+    if (l->n == l->cap) {
+        const size_t cap = SD_MAX(2 * l->cap, (size_t)1024);
+        size_t *ni = cap <= l->max ? realloc(l->i, cap * sizeof *ni) : NULL;
+        if (!ni) {
+            l->over = 1;
+            return;
+        }
+        l->i = ni;
+        l->cap = cap;
+    }
+    l->i[l->n++] = i;
+}
 
 typedef struct dpass_job {
     const sd_measure *m;
     const sd_dsp *dsp;
     int y0, y1;
-    const double *ctr; /* values |D - *ctr| instead of D */
-    collector c;       /* collecting: own buffer */
-    uint32_t *hist;    /* or histogram: own HBINS */
+    const sd_mad_plan *plan;
+    collector c;       /* own buffer; its bins set per range of the plan */
     float *scratch;    /* a row */
+    float t_lo, t_hi;  /* the candidates (pend_list) */
+    pend_list pend;
 } dpass_job;
+
+/* Mark D > t_hi in row y; list the x with t_lo < D <= t_hi. */
+static void mark_row(dpass_job *j, int y, const float *d, uint8_t *f)
+{
+    const int w = j->m->w;
+    const float lo = j->t_lo, hi = j->t_hi;
+    j->dsp->row_flag_above(d, NULL, hi, f, F_CAND, w);
+    if (!(hi > lo))
+        return;
+    const size_t base = (size_t)y * (size_t)w;
+    int x = 0;
+#if defined(__SSE2__)
+    /* eight at a time: almost none is in (t_lo, t_hi] */
+    const __m128 lv = _mm_set1_ps(lo), hv = _mm_set1_ps(hi);
+    for (; x + 8 <= w; x += 8) {
+        const __m128 v0 = _mm_loadu_ps(d + x), v1 = _mm_loadu_ps(d + x + 4);
+        const int k = _mm_movemask_ps(_mm_and_ps(_mm_cmpgt_ps(v0, lv), _mm_cmple_ps(v0, hv))) |
+                      _mm_movemask_ps(_mm_and_ps(_mm_cmpgt_ps(v1, lv), _mm_cmple_ps(v1, hv))) << 4;
+        for (int m = k; m; m &= m - 1)
+            pend_push(&j->pend, base + (size_t)(x + __builtin_ctz((unsigned)m)));
+    }
+#endif
+    for (; x < w; x++)
+        if (d[x] > lo && d[x] <= hi)
+            pend_push(&j->pend, base + (size_t)x);
+}
 
 static void *dpass_run(void *arg)
 {
@@ -1222,20 +1263,28 @@ static void *dpass_run(void *arg)
     const int w = m->w;
     for (int y = j->y0; y < j->y1; y++) {
         const float *d = sd_plane_row(&m->d, y);
-        const uint8_t *f = m->flags + (size_t)y * (size_t)w;
-        if (j->hist)
-            j->dsp->row_hist(d, f, F_MEASURED, w, j->ctr, j->hist);
-        else
-            collect_row(&j->c, j->dsp, d, f, w, j->ctr, j->scratch);
+        uint8_t *f = m->flags + (size_t)y * (size_t)w;
+        for (int r = 0; r < j->plan->nr; r++) {
+            j->c.b_lo = j->plan->r[r][0];
+            j->c.b_hi = j->plan->r[r][1];
+            collect_row(&j->c, j->dsp, d, f, w, NULL, j->scratch);
+        }
+        mark_row(j, y, d, f);
     }
     return NULL;
 }
 
-/* One pass over the measured D values (or |D - med|): into the collector c
- * (initialized by the caller) or, when c is NULL, into the histogram hist
- * (HBINS, zeroed by the caller). */
-static sd_status d_pass(sd_ctx *ctx, const sd_measure *m, int absdev, double med, collector *c,
-                        uint32_t *hist)
+/* T_pore (as the flags see it: float) for a MAD. */
+static float pore_threshold(const sd_metric_params *p, double mad)
+{
+    return (float)SD_MAX(p->pore_floor, p->pore_k * 1.4826 * mad);
+}
+
+/* One pass over D collecting the measured values in the plan's bins into v
+ * (room for plan->cap), and marking the pore candidates that do not depend
+ * on where in [A, B] the MAD falls; the others into *pend. */
+static sd_status d_pass(sd_ctx *ctx, sd_measure *m, const sd_mad_plan *plan, float *v,
+                        pend_list *pend)
 {
     dpass_job jobs[MAX_THREADS];
     memset(jobs, 0, sizeof jobs);
@@ -1246,31 +1295,38 @@ static sd_status d_pass(sd_ctx *ctx, const sd_measure *m, int absdev, double med
         j->m = m;
         band_rows(m, t, nt, &j->y0, &j->y1);
         j->dsp = sd_dsp_active();
-        j->ctr = absdev ? &med : NULL;
-        if (c) {
-            j->c = *c;
-            j->c.n = 0;
-            j->c.v = sd_alloc_array(c->cap ? c->cap : 1, sizeof(float));
-            j->scratch = sd_alloc_array((size_t)m->w, sizeof(float));
-            if (!j->c.v || !j->scratch)
-                s = SD_ERR_NOMEM;
-        } else if (!(j->hist = sd_calloc_array(HBINS, sizeof(uint32_t)))) {
+        j->plan = plan;
+        j->c.cap = plan->cap;
+        j->c.v = sd_alloc_array(plan->cap ? plan->cap : 1, sizeof(float));
+        j->scratch = sd_alloc_array((size_t)m->w, sizeof(float));
+        j->t_lo = pore_threshold(&m->p, plan->A);
+        j->t_hi = pore_threshold(&m->p, plan->B);
+        /* a band lists at most 1/64 of its pixels (beyond that one more
+         * pass costs less) */
+        j->pend.max = (size_t)m->w * (size_t)(j->y1 - j->y0) / 64 + 1024;
+        if (!j->c.v || !j->scratch)
             s = SD_ERR_NOMEM;
-        }
     }
     if (s == SD_OK) {
         sd_run_jobs(nt, dpass_run, jobs, sizeof jobs[0]);
+        size_t n = 0;
         for (int t = 0; t < nt; t++) {
-            for (size_t i = 0; c && i < jobs[t].c.n && c->n < c->cap; i++)
-                c->v[c->n++] = jobs[t].c.v[i];
-            for (int b = 0; !c && b < HBINS; b++)
-                hist[b] += jobs[t].hist[b];
+            const size_t add = SD_MIN(jobs[t].c.n, plan->cap - n);
+            memcpy(v + n, jobs[t].c.v, add * sizeof(float));
+            n += add;
+        }
+        /* the lists, bands in order */
+        pend->max = SIZE_MAX / sizeof(size_t);
+        for (int t = 0; t < nt; t++) {
+            pend->over |= jobs[t].pend.over;
+            for (size_t i = 0; !pend->over && i < jobs[t].pend.n; i++)
+                pend_push(pend, jobs[t].pend.i[i]);
         }
     }
     for (int t = 0; t < nt; t++) {
         free(jobs[t].c.v);
-        free(jobs[t].hist);
         free(jobs[t].scratch);
+        free(jobs[t].pend.i);
     }
     if (s != SD_OK)
         return sd_fail(ctx, s, "metrics: out of memory");
@@ -1343,7 +1399,7 @@ static void predict_a_median(sd_measure *m)
             /* the bins of the sample's 48th and 52nd percentiles */
             unsigned lo, hi;
             size_t below;
-            rank_bins(hist, ns * 48 / 100, ns * 52 / 100, &lo, &hi, &below);
+            sd_rank_bins(hist, ns * 48 / 100, ns * 52 / 100, &lo, &hi, &below);
             m->pm_lo = lo > 0 ? lo - 1 : 0;
             m->pm_hi = hi < HBINS - 1 ? hi + 1 : HBINS - 1;
             const double rlo = sd_key_float((uint32_t)m->pm_lo << 16) + m->p.red_delta;
@@ -1367,11 +1423,14 @@ static void predict_a_median(sd_measure *m)
  * whether all of them were there (g covered c's bins). */
 static int collect_gathered(collector *c, const fvec *g)
 {
-    for (size_t i = 0; i < g->n && c->n < c->cap; i++) {
-        const unsigned b = sd_fbin(g->v[i]);
-        if (b >= c->b_lo && b <= c->b_hi)
-            c->v[c->n++] = g->v[i];
-    }
+    /* by the row_select kernel, in pieces, every value flagged */
+    enum { PIECE = 1024 };
+    uint8_t f[PIECE];
+    float scratch[PIECE];
+    memset(f, F_MEASURED, sizeof f);
+    const sd_dsp *dsp = sd_dsp_active();
+    for (size_t i = 0; i < g->n && c->n < c->cap; i += PIECE)
+        collect_row(c, dsp, g->v + i, f, (int)SD_MIN((size_t)PIECE, g->n - i), NULL, scratch);
     return c->n == c->cap;
 }
 
@@ -1596,36 +1655,27 @@ sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
     free(cr.v);
 
     double t_pore = m->p.pore_contrast;
+    pend_list pend = {0};
+    int marked = 0; /* 1: by the D pass, but for the pixels in pend; 2: in part */
     if (!(t_pore > 0)) {
-        /* median of D, then of |D - median| (as float, as the selection
-         * over the values would see them) */
-        collector cd, cm;
-        if (!collector_init(&cd, m->hist_d, n))
+        /* the median of D and the MAD (|D - median| as float, as the
+         * selection over the values would see them): D's histogram names
+         * the few bins that can hold them, one pass collects those */
+        sd_mad_plan plan;
+        sd_mad_plan_init(&plan, m->hist_d, n);
+        float *v = sd_alloc_array(plan.cap ? plan.cap : 1, sizeof(float));
+        if (!v)
             return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-        if ((s = d_pass(ctx, m, 0, 0, &cd, NULL)) != SD_OK) {
-            free(cd.v);
+        if ((s = d_pass(ctx, m, &plan, v, &pend)) != SD_OK) {
+            free(v);
+            free(pend.i);
             return s;
         }
-        double med = collector_median(&cd, n);
-        free(cd.v);
-        uint32_t *hm = sd_calloc_array(HBINS, sizeof *hm);
-        if (!hm)
-            return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-        if ((s = d_pass(ctx, m, 1, med, NULL, hm)) != SD_OK) {
-            free(hm);
-            return s;
-        }
-        int ok = collector_init(&cm, hm, n);
-        free(hm);
-        if (!ok)
-            return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-        if ((s = d_pass(ctx, m, 1, med, &cm, NULL)) != SD_OK) {
-            free(cm.v);
-            return s;
-        }
-        double mad = collector_median(&cm, n);
-        free(cm.v);
+        double med;
+        const double mad = sd_mad_finish(&plan, v, &med);
+        free(v);
         t_pore = SD_MAX(m->p.pore_floor, m->p.pore_k * 1.4826 * mad);
+        marked = pend.over || !(mad >= plan.A && mad <= plan.B) ? 2 : 1;
     }
     thr->t_red = t_red;
     thr->t_pore = t_pore;
@@ -1634,7 +1684,21 @@ sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
      * count, D and the histograms go */
     fix_thresholds(m, t_red, t_pore);
     m->red = red;
-    mark_candidates(m, m->t_pore);
+    if (marked == 1) {
+        /* the pixels the D pass left open */
+        for (size_t i = 0; i < pend.n; i++) {
+            const size_t k = pend.i[i];
+            if (sd_plane_row(&m->d, (int)(k / (size_t)m->w))[k % (size_t)m->w] > m->t_pore)
+                m->flags[k] |= F_CAND;
+        }
+    } else {
+        /* none marked yet; or a list given up (or T_pore outside [t_lo,
+         * t_hi], which select.c rules out): from scratch */
+        for (size_t i = 0; marked && i < (size_t)m->w * (size_t)m->h; i++)
+            m->flags[i] &= (uint8_t)~F_CAND;
+        mark_candidates(m, m->t_pore);
+    }
+    free(pend.i);
     sd_plane_release(&m->d);
     free(m->hist_a);
     free(m->hist_d);

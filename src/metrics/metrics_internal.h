@@ -58,13 +58,42 @@ static inline long sd_nearest(double v)
     return (long)floor(v + 0.5);
 }
 
-/* Exact k-th smallest (0-based) of v[0..n-1]; permutes v. n > 0, k < n. */
+/* Exact k-th smallest (0-based) of v[0..n-1]; permutes v, leaving it
+ * partitioned: v[0..k) <= v[k] <= v(k..n). n > 0, k < n. */
 float sd_select_kth(float *v, size_t n, size_t k);
 /* The k-th smallest of v[0..n-1], or with `pair` the mean of the k-1-th
  * and the k-th (1 <= k < n); one selection either way; permutes v. */
 double sd_select_middle(float *v, size_t n, size_t k, int pair);
 /* Exact median (mean of the two middle values when n is even); permutes v. */
 double sd_select_median(float *v, size_t n);
+
+/* The bins of a 65536-bin key histogram (sd_fbin) holding ranks k_lo and
+ * k_hi (0-based, k_lo <= k_hi < the total count), and the count below b_lo. */
+void sd_rank_bins(const uint32_t *hist, size_t k_lo, size_t k_hi, unsigned *b_lo, unsigned *b_hi,
+                  size_t *below);
+
+/* The exact median and MAD (median of |v - median| as sd_hist_value rounds
+ * it; sd_select_median's definitions) of n values known by their key
+ * histogram, from one pass collecting the values of a few bins: those of
+ * the median and those whose distances can hold the MAD's ranks (select.c
+ * says why that is exact). */
+typedef struct sd_mad_plan {
+    size_t n;
+    unsigned m_lo, m_hi;   /* the median's bins */
+    size_t m_below, n_mid; /* values below m_lo, in [m_lo, m_hi] */
+    double L, U;           /* the median lies in [L, U] */
+    float A, B;            /* the MAD's middle ranks lie in [A, B] */
+    size_t below;          /* values not collected with distance < A */
+    unsigned r[3][2];      /* the bins to collect: nr ranges [lo, hi], ascending */
+    int nr;
+    size_t cap;            /* values in them */
+} sd_mad_plan;
+
+/* The plan from hist (its counts sum to n >= 1). */
+void sd_mad_plan_init(sd_mad_plan *p, const uint32_t *hist, size_t n);
+/* The MAD, and the median into *med, from v: every one of the p->cap
+ * values in the plan's ranges, any order (permuted, overwritten). */
+double sd_mad_finish(const sd_mad_plan *p, float *v, double *med);
 
 
 #endif
