@@ -1090,6 +1090,7 @@ static void *flag_run(void *arg)
                 const __m128i z = _mm_setzero_si128(), one = _mm_set1_epi8(1);
                 const __m128i ex = _mm_set1_epi8((char)SD_ROI_EXCLUDED);
                 const __m128i fm = _mm_set1_epi8(F_MASK), fme = _mm_set1_epi8(F_MEASURED);
+                __m128i nin = z; /* pixels in the mask, two 64-bit counts */
                 for (; x + 16 <= xb; x += 16) {
                     const __m128i mv = _mm_loadu_si128((const __m128i *)(const void *)(mrow + x));
                     const __m128i out = _mm_cmpeq_epi8(mv, z);  /* not in */
@@ -1097,7 +1098,7 @@ static void *flag_run(void *arg)
                     const __m128i fl = _mm_or_si128(_mm_andnot_si128(out, fm),
                                                     _mm_andnot_si128(notm, fme));
                     _mm_storeu_si128((__m128i *)(void *)(frow + x), fl);
-                    nm += 16u - (unsigned)__builtin_popcount((unsigned)_mm_movemask_epi8(out));
+                    nin = _mm_add_epi64(nin, _mm_sad_epu8(_mm_andnot_si128(out, one), z));
                     /* measured as 0/1, widened to the four 32-bit counts */
                     const __m128i b = _mm_andnot_si128(notm, one);
                     const __m128i lo = _mm_unpacklo_epi8(b, z), hi = _mm_unpackhi_epi8(b, z);
@@ -1108,6 +1109,8 @@ static void *flag_run(void *arg)
                         _mm_storeu_si128(c, _mm_add_epi32(_mm_loadu_si128(c), q[k]));
                     }
                 }
+                nm += (size_t)_mm_cvtsi128_si64(nin) +
+                      (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(nin, nin));
             }
 #endif
             for (; x < w; x++) {
