@@ -229,11 +229,14 @@ static void test_full_frame_reference(void **state)
         assert_int_equal(sd_plane_init(fx.ctx, &gp, w, h), SD_OK);
         float *tmp = malloc(sizeof(float) * 4 * (size_t)w);
         float *dv = malloc(sizeof(float) * (size_t)w * h);
-        assert_true(tmp && dv);
+        float *av = malloc(sizeof(float) * (size_t)w * h); /* a* of every pixel */
+        assert_true(tmp && dv && av);
         const float g1[3] = {1, 1, 1};
-        for (int y = 0; y < h; y++)
+        for (int y = 0; y < h; y++) {
             sd_dsp_active()->row_colour(img->px + (size_t)y * img->stride, w, g1,
                                         sd_plane_row(&lam, y), tmp, tmp + w, tmp + 2 * w);
+            memcpy(av + (size_t)y * w, tmp, sizeof(float) * (size_t)w);
+        }
         assert_int_equal(sd_gauss_blur(fx.ctx, &lam, &gt, p.sigma_t), SD_OK);
         assert_int_equal(sd_gauss_blur(fx.ctx, &lam, &gs, p.sigma_s), SD_OK);
         assert_int_equal(sd_gauss_blur(fx.ctx, &lam, &gp, p.sigma_p), SD_OK);
@@ -248,6 +251,7 @@ static void test_full_frame_reference(void **state)
                 s1 += fabs(hv);
                 s2 += hv * hv;
                 sl += sd_plane_row(&lam, y)[x];
+                av[n] = av[(size_t)y * w + x]; /* n <= y w + x: read before overwritten */
                 dv[n] = sd_plane_row(&gp, y)[x] - sd_plane_row(&gs, y)[x];
                 dd[n] = sd_plane_row(dm, y)[x];
                 dmax = fmax(dmax, fabs((double)dd[n] - dv[n]));
@@ -274,7 +278,21 @@ static void test_full_frame_reference(void **state)
                       nt, thr.t_pore, tp[0], tp[1], dmax, tol);
         assert_true(thr.t_pore == tp[0]);
         assert_true(fabs(thr.t_pore - tp[1]) <= tol);
+        /* T_red: the exact median of every measured a* + red_delta, and
+         * the red fraction a* > T_red, counted here */
+        const double t_red = sd_select_median(av, n) + p.red_delta;
+        size_t red = 0;
+        for (size_t i = 0; i < n; i++)
+            red += (double)av[i] > t_red;
+        assert_true(thr.t_red == t_red);
+        assert_true(m.red_area_fraction == (double)red / (double)n);
+        /* finish without sd_measure_thresholds (its own colour pass for the
+         * a* histogram): the same numbers */
+        sd_metrics m2;
+        assert_int_equal(sd_measure_finish(fx.ctx, ms, &thr, &m2), SD_OK);
+        assert_memory_equal(&m2, &m, sizeof m);
         sd_measure_free(ms);
+        free(av);
         free(dd);
         sd_plane_release(&lam);
         sd_plane_release(&gt);
@@ -334,6 +352,58 @@ static void test_phases_equal_measure(void **state)
     assert_memory_equal(&a3, &ra, sizeof a);
 }
 
+/* The a* median predicted from every 16th row (rows 8, 24, ...) misses
+ * when those rows are redder than the rest: T_red and the red fraction are
+ * still the exact ones, through the a* histogram and a colour pass. */
+static void test_prediction_missed(void **state)
+{
+    (void)state;
+    const int w = 200, h = 160;
+    sd_image *img = NULL;
+    assert_int_equal(sd_image_new(fx.ctx, w, h, 0, &img), SD_OK);
+    uint32_t r = 12345;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            r = r * 1103515245u + 12345u;
+            const int red = y % 16 == 8;
+            uint16_t *px = img->px + (size_t)y * img->stride + 3 * (size_t)x;
+            px[0] = (uint16_t)((red ? 52000 : 40000) + (r >> 20));
+            px[1] = (uint16_t)((red ? 26000 : 33000) + (r >> 21));
+            px[2] = (uint16_t)(30000 + (r >> 22));
+        }
+    sd_metric_params p;
+    sd_metric_params_default(&p);
+    const int border = sd_metric_border(&p);
+    for (int nt = 1; nt <= 2; nt++) {
+        sd_ctx_set_threads(fx.ctx, nt);
+        sd_thresholds thr = {0};
+        sd_metrics m;
+        assert_int_equal(sd_image_measure(fx.ctx, img, NULL, 1.0, NULL, &p, &thr, &m), SD_OK);
+        float *av = malloc(sizeof(float) * (size_t)w * h), *tmp = malloc(sizeof(float) * 4 * w);
+        assert_true(av && tmp);
+        const float g1[3] = {1, 1, 1};
+        size_t n = 0;
+        for (int y = border; y < h - border; y++) {
+            sd_dsp_active()->row_colour(img->px + (size_t)y * img->stride, w, g1, NULL, tmp,
+                                        NULL, tmp + w);
+            for (int x = border; x < w - border; x++)
+                av[n++] = tmp[x];
+        }
+        assert_int_equal(m.pixels, n);
+        const double t_red = sd_select_median(av, n) + p.red_delta;
+        size_t red = 0;
+        for (size_t i = 0; i < n; i++)
+            red += (double)av[i] > t_red;
+        assert_true(thr.t_red == t_red);
+        assert_true(m.red_area_fraction == (double)red / (double)n);
+        assert_true(red > 0);
+        free(av);
+        free(tmp);
+    }
+    sd_ctx_set_threads(fx.ctx, 1);
+    sd_image_free(img);
+}
+
 static void test_compare_threads(void **state)
 {
     (void)state;
@@ -370,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_full_frame_reference),
         cmocka_unit_test(test_levels_and_threads),
         cmocka_unit_test(test_phases_equal_measure),
+        cmocka_unit_test(test_prediction_missed),
         cmocka_unit_test(test_compare_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
