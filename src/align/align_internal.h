@@ -49,6 +49,12 @@
 #define AL_ECC_ITER 25
 #define AL_ECC_EPS 0.005
 #define AL_ECC_SAMPLES 60000.0
+/* accumulate's sums run over bands of at least AL_ECC_BAND sampled rows (at
+ * most AL_ECC_BANDS bands), added up in band order whatever the thread
+ * count; passes of fewer than AL_ECC_THREAD_MIN samples run on one thread. */
+#define AL_ECC_BAND 8
+#define AL_ECC_BANDS 64
+#define AL_ECC_THREAD_MIN 16384
 /* accumulate's prefetch distance, in samples */
 #define AL_ECC_AHEAD 16
 /* Candidates whose maps at the search level end within this many level
