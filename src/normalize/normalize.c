@@ -158,10 +158,9 @@ void sd_norm_level_add_row(sd_norm_level *lv, const sd_image *img, int y)
 }
 
 /* Block rows [y0, y1) of the window's blocks bx0 .., by0 .. (tmp's row 0
- * is block row by0): from the image, or copied from a complete level. */
+ * is block row by0), from the image. */
 typedef struct level_job {
     const sd_image *img;
-    const sd_norm_level *lv;
     sd_plane *tmp;
     int bx0, by0, y0, y1;
     int ok;
@@ -171,13 +170,6 @@ static void *level_run(void *arg)
 {
     level_job *j = arg;
     const int w = j->img->width, h = j->img->height, wl = j->tmp->w;
-    if (j->lv) {
-        for (int y = j->y0; y < j->y1; y++)
-            memcpy(sd_plane_row(j->tmp, y), sd_plane_row(&j->lv->pl, j->by0 + y) + j->bx0,
-                   (size_t)wl * sizeof(float));
-        j->ok = 1;
-        return NULL;
-    }
     const int x0 = NORM_F * j->bx0, n = SD_MIN(NORM_F * (j->bx0 + wl), w) - x0;
     float *lum = sd_alloc_array((size_t)n, sizeof *lum);
     float *col = sd_alloc_array((size_t)n, sizeof *col);
@@ -344,10 +336,10 @@ sd_status sd_norm_median(sd_ctx *ctx, const float *v, size_t n, double *median)
 
 /* The level of img's luminance over the window [x0, x1] x [y0, y1]
  * (clamped to the image) grown by the blur's reach + 2 blocks, in whole
- * blocks of the image's grid, from lv when given (complete, img's), else
- * from img. Inside the window every value is the one the level of the
- * whole image gives (same taps; mirroring only where the window meets the
- * image's edge). */
+ * blocks of the image's grid, blurred straight from lv when given (complete,
+ * img's; the window is a view into it), else made from img. Inside the
+ * window every value is the one the level of the whole image gives (same
+ * taps; mirroring only where the window meets the image's edge). */
 static sd_status window_level(sd_ctx *ctx, const sd_image *img, const sd_norm_level *lv,
                                 double sigma, double x0, double y0, double x1, double y1,
                                 lum_level *hl)
@@ -362,26 +354,33 @@ static sd_status window_level(sd_ctx *ctx, const sd_image *img, const sd_norm_le
         return sd_fail(ctx, SD_ERR_TOO_SMALL, "normalize: the region is outside the image");
     const int bx0 = wx0 / NORM_F, by0 = wy0 / NORM_F;
     const int w2 = wx1 / NORM_F - bx0 + 1, h2 = wy1 / NORM_F - by0 + 1;
-    sd_plane tmp;
     memset(&hl->pl, 0, sizeof hl->pl);
-    sd_status s = sd_plane_alloc(ctx, &tmp, w2, h2);
-    if (s != SD_OK)
-        return s;
-    const int nt = lv ? 1 : SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, h2));
-    level_job jobs[SD_MAX_JOBS];
-    for (int t = 0; t < nt; t++)
-        jobs[t] = (level_job){img, lv, &tmp, bx0, by0, (int)((long)h2 * t / nt),
-                             (int)((long)h2 * (t + 1) / nt), 0};
-    sd_run_jobs(nt, level_run, jobs, sizeof jobs[0]);
-    for (int t = 0; t < nt; t++)
-        if (!jobs[t].ok) {
-            sd_plane_release(&tmp);
-            return sd_fail(ctx, SD_ERR_NOMEM, "normalize: out of memory");
-        }
+    /* the window's block means: a view into a complete level, or made here */
+    sd_plane tmp = {.w = w2, .h = h2};
+    sd_status s = SD_OK;
+    if (lv) {
+        tmp.stride = lv->pl.stride;
+        tmp.p = sd_plane_row(&lv->pl, by0) + bx0;
+    } else {
+        if ((s = sd_plane_alloc(ctx, &tmp, w2, h2)) != SD_OK)
+            return s;
+        const int nt = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, h2));
+        level_job jobs[SD_MAX_JOBS];
+        for (int t = 0; t < nt; t++)
+            jobs[t] = (level_job){img, &tmp, bx0, by0, (int)((long)h2 * t / nt),
+                                 (int)((long)h2 * (t + 1) / nt), 0};
+        sd_run_jobs(nt, level_run, jobs, sizeof jobs[0]);
+        for (int t = 0; t < nt; t++)
+            if (!jobs[t].ok) {
+                sd_plane_release(&tmp);
+                return sd_fail(ctx, SD_ERR_NOMEM, "normalize: out of memory");
+            }
+    }
     if ((s = sd_plane_alloc(ctx, &hl->pl, w2, h2)) == SD_OK &&
         (s = sd_gauss_blur(ctx, &tmp, &hl->pl, sh)) != SD_OK)
         sd_plane_release(&hl->pl);
-    sd_plane_release(&tmp);
+    if (!lv)
+        sd_plane_release(&tmp);
     hl->ox = NORM_F * bx0;
     hl->oy = NORM_F * by0;
     return s;
