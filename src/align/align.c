@@ -399,13 +399,17 @@ typedef struct al_pass {
     int P, step;
 } al_pass;
 
-/* The sums of T's sampled rows [row0, row1) (row0 a multiple of step) into S. */
-static void accumulate_rows(const al_pass *A, int row0, int row1, al_sums *S)
+/* The sums of T's sampled rows [row0, row1) (row0 a multiple of step) into
+ * *out, for P parameters (accumulate_rows calls it with P a constant, so
+ * each case is compiled with its loops unrolled and its sums local). */
+static inline __attribute__((always_inline)) void
+accumulate_rows_p(const al_pass *A, const int P, int row0, int row1,
+                                     al_sums *out)
 {
-    memset(S, 0, sizeof *S);
+    al_sums sums = {0}, *S = &sums;
     const al_level *T = A->T, *I = A->I;
     const al_frame *fr = A->fr;
-    const int P = A->P, step = A->step;
+    const int step = A->step;
     const sd_plane *tb = &T->bp, *ib = &I->bp;
     const double xmax = ib->w - 1, ymax = ib->h - 1;
     const double *m = A->xf->m;
@@ -484,6 +488,16 @@ static void accumulate_rows(const al_pass *A, int row0, int row1, al_sums *S)
                     S->sgg[k][j] += G[k] * G[j];
             }
         }
+    }
+    *out = sums;
+}
+
+static void accumulate_rows(const al_pass *A, int row0, int row1, al_sums *S)
+{
+    switch (A->P) {
+    case 0: accumulate_rows_p(A, 0, row0, row1, S); break;
+    case 4: accumulate_rows_p(A, 4, row0, row1, S); break;
+    default: accumulate_rows_p(A, 6, row0, row1, S); break;
     }
 }
 
