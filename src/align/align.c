@@ -755,6 +755,7 @@ typedef struct al_search {
     float *T2;     /* tb squared, packed tw x th */
     int M, ew, eh; /* shift margin; extended grid size */
     int min_n;     /* fewest overlapping pixels a shift may have */
+    sd_row_ncc_sums_fn ncc_sums; /* the active level's row sums */
 } al_search;
 
 enum { AL_GRID = AL_SEARCH_NROT * AL_SEARCH_NSCALE };
@@ -805,30 +806,8 @@ static double search_score(const al_search *S, const float *W, const float *V, i
         const float *t2 = S->T2 + (size_t)y * tw;
         const float *wr = W + (size_t)(y + dy + M) * ew + (dx + M);
         const float *vr = V + (size_t)(y + dy + M) * ew + (dx + M);
-        /* AL_LANES independent partial sums per row */
-        float acc[6][AL_LANES] = {{0}};
-        int x = 0;
-        for (; x + AL_LANES <= tw; x += AL_LANES)
-            for (int j = 0; j < AL_LANES; j++) {
-                acc[0][j] += vr[x + j];
-                acc[1][j] += t[x + j] * vr[x + j];
-                acc[2][j] += wr[x + j];
-                acc[3][j] += t2[x + j] * vr[x + j];
-                acc[4][j] += wr[x + j] * wr[x + j];
-                acc[5][j] += t[x + j] * wr[x + j];
-            }
-        for (int j = 0; x < tw; x++, j++) {
-            acc[0][j] += vr[x];
-            acc[1][j] += t[x] * vr[x];
-            acc[2][j] += wr[x];
-            acc[3][j] += t2[x] * vr[x];
-            acc[4][j] += wr[x] * wr[x];
-            acc[5][j] += t[x] * wr[x];
-        }
-        float f[6] = {0};
-        for (int k = 0; k < 6; k++)
-            for (int j = 0; j < AL_LANES; j++)
-                f[k] += acc[k][j];
+        float f[6];
+        S->ncc_sums(t, t2, wr, vr, tw, f);
         n += f[0];
         st += f[1];
         sw += f[2];
@@ -983,6 +962,7 @@ static void search_setup(const al_level *T, const al_level *I, al_search *S)
     S->ew = tw + 2 * S->M;
     S->eh = th + 2 * S->M;
     S->min_n = (int)(AL_SEARCH_MIN_OVERLAP * tw * th);
+    S->ncc_sums = sd_dsp_active()->row_ncc_sums;
     S->T2 = sd_alloc_array((size_t)tw * (size_t)th, sizeof(float));
     if (S->T2)
         for (int y = 0; y < th; y++) {

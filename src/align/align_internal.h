@@ -39,8 +39,6 @@
 #define AL_SEARCH_PEAKS 3
 #define AL_SEARCH_KEEP 12
 #define AL_SEARCH_REFINE 2
-/* partial sums per row in the search (lets the compiler vectorize) */
-#define AL_LANES 8
 
 /* ECC: parameters at most 6, iterations, stop when the parameters (all in
  * level pixels) move less than this in sum, sampled pixels per pass. */

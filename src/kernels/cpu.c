@@ -107,20 +107,20 @@ static const sd_dsp dsp_tables[] = {
     {SD_SIMD_SCALAR, sd_blur_taps_scalar, NULL, sd_row_lambda_scalar, sd_row_log_scalar,
      sd_row_colour_scalar, sd_row_acc_scalar, sd_row_sum_scalar, sd_row_lap_acc_scalar, sd_row_hist_scalar,
      sd_row_select_scalar, sd_row_sub_scalar, sd_row_flag_above_scalar,
-     sd_row_warp_scalar, sd_row_luminance_scalar, NULL},
+     sd_row_warp_scalar, sd_row_luminance_scalar, NULL, sd_row_ncc_sums_scalar},
 #if SD_HAVE_X86
     {SD_SIMD_SSE2, sd_blur_taps_sse2, NULL, sd_row_lambda_scalar, sd_row_log_scalar,
      sd_row_colour_scalar, sd_row_acc_scalar, sd_row_sum_scalar, sd_row_lap_acc_scalar, sd_row_hist_scalar,
      sd_row_select_scalar, sd_row_sub_scalar, sd_row_flag_above_scalar,
-     sd_row_warp_scalar, sd_row_luminance_scalar, NULL},
+     sd_row_warp_scalar, sd_row_luminance_scalar, NULL, sd_row_ncc_sums_scalar},
     {SD_SIMD_AVX2, sd_blur_taps_avx2, sd_blur_taps4_avx2, sd_row_lambda_avx2, sd_row_log_avx2, sd_row_colour_avx2,
      sd_row_acc_avx2, sd_row_sum_avx2, sd_row_lap_acc_avx2, sd_row_hist_avx2, sd_row_select_avx2,
      sd_row_sub_avx2, sd_row_flag_above_avx2,
-     sd_row_warp_avx2, sd_row_luminance_avx2, sd_blur_row2_avx2},
+     sd_row_warp_avx2, sd_row_luminance_avx2, sd_blur_row2_avx2, sd_row_ncc_sums_avx2},
     {SD_SIMD_AVX512, sd_blur_taps_avx512, sd_blur_taps4_avx512, sd_row_lambda_avx512, sd_row_log_avx512,
      sd_row_colour_avx512, sd_row_acc_avx512, sd_row_sum_avx512, sd_row_lap_acc_avx512, sd_row_hist_avx512,
      sd_row_select_avx512, sd_row_sub_avx512, sd_row_flag_above_avx512,
-     sd_row_warp_avx512, sd_row_luminance_avx512, sd_blur_row2_avx512},
+     sd_row_warp_avx512, sd_row_luminance_avx512, sd_blur_row2_avx512, sd_row_ncc_sums_avx2},
 #endif
 };
 
