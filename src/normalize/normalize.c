@@ -202,21 +202,60 @@ typedef struct ratio_job {
     const sd_roi *roi;
     int y0, y1; /* grid rows: y = y0, y0 + NORM_STEP, ... < y1 */
     float *lr;
+    float *brow; /* BEFORE's samples of one grid row */
     size_t n;
 } ratio_job;
+
+/* BEFORE's level at the grid row's points x = x0 + NORM_STEP i, i < nx,
+ * into out: level_sample's numbers. The points fall a whole level pixel
+ * apart (x - ox - c is exact, the scale a power of two), so between the
+ * edges the bilinear weights are one pair for the row and the taps move
+ * by one: sd_plane_bilinear's arithmetic, in a loop the compiler
+ * vectorizes; the points at the edges (clamped) take level_sample itself. */
+static void before_row(const lum_level *hl, int x0, int y, int nx, float *out)
+{
+    const double c = 0.5 * (NORM_F - 1), inv = 1.0 / NORM_F;
+    const sd_plane *pl = &hl->pl;
+    const double X = (x0 - hl->ox - c) * inv, Y = (y - hl->oy - c) * inv;
+    /* the interior: 0 <= X + i and X + i + 1 <= w - 1, rows as the sample's */
+    int i0 = X >= 0 ? 0 : (int)ceil(-X);
+    int i1 = (int)SD_MIN((double)nx, floor(pl->w - 2 - X) + 1);
+    if (!(Y >= 0 && Y <= pl->h - 1) || i1 <= i0)
+        i0 = i1 = nx;
+    for (int i = 0; i < SD_MIN(i0, nx); i++)
+        out[i] = level_sample(hl, x0 + NORM_STEP * i, y);
+    if (i0 < i1) {
+        const int xa = (int)(X + i0), ya = (int)Y;
+        const int yb = ya + 1 < pl->h ? ya + 1 : ya;
+        const float fx = (float)(X + i0 - xa), fy = (float)(Y - ya);
+        const float *r0 = sd_plane_row(pl, ya) + xa, *r1 = sd_plane_row(pl, yb) + xa;
+        float *o = out + i0;
+        for (int k = 0; k < i1 - i0; k++) {
+            const float top = r0[k] + fx * (r0[k + 1] - r0[k]);
+            const float bot = r1[k] + fx * (r1[k + 1] - r1[k]);
+            o[k] = top + fy * (bot - top);
+        }
+    }
+    for (int i = i1; i < nx; i++)
+        out[i] = level_sample(hl, x0 + NORM_STEP * i, y);
+}
 
 static void *ratio_run(void *arg)
 {
     ratio_job *j = arg;
     const sd_roi *roi = j->roi;
+    const int x0 = roi->bbox.x, nx = (roi->bbox.w + NORM_STEP - 1) / NORM_STEP;
     size_t n = 0;
     for (int y = j->y0; y < j->y1; y += NORM_STEP) {
-        for (int x = roi->bbox.x; x < roi->bbox.x + roi->bbox.w; x += NORM_STEP) {
-            if (roi->before[(size_t)y * (size_t)roi->bw + (size_t)x] != SD_ROI_IN)
+        const unsigned char *in = roi->before + (size_t)y * (size_t)roi->bw + (size_t)x0;
+        before_row(j->yb, x0, y, nx, j->brow);
+        for (int i = 0; i < nx; i++) {
+            if (in[(size_t)NORM_STEP * i] != SD_ROI_IN)
                 continue;
+            const int x = x0 + NORM_STEP * i;
             double u, v;
             sd_xform_apply(j->xf, x, y, &u, &v);
-            double b = level_sample(j->yb, x, y), a = level_sample(j->ya, u, v);
+            double b = j->brow[i], a = level_sample(j->ya, u, v);
             if (b < NORM_DARK || a < NORM_DARK)
                 continue;
             j->lr[n++] = (float)(b / a);
@@ -428,7 +467,8 @@ static sd_status exposure_gain(sd_ctx *ctx, const sd_image *before, const sd_ima
     const size_t gw = (size_t)(roi->bbox.w + NORM_STEP - 1) / NORM_STEP;
     const int nt = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, gh));
     size_t n = 0;
-    float *lr = sd_alloc_array((size_t)gh, gw * sizeof(float));
+    /* the samples (gw per grid row at most), then a row of BEFORE's per job */
+    float *lr = sd_alloc_array((size_t)gh + (size_t)nt, gw * sizeof(float));
     if (!lr) {
         s = sd_fail(ctx, SD_ERR_NOMEM, "normalize: out of memory");
         goto done;
@@ -437,7 +477,8 @@ static sd_status exposure_gain(sd_ctx *ctx, const sd_image *before, const sd_ima
     for (int t = 0; t < nt; t++) {
         const int g0 = (int)((long)gh * t / nt), g1 = (int)((long)gh * (t + 1) / nt);
         jobs[t] = (ratio_job){&yb, &ya, xf, roi, roi->bbox.y + g0 * NORM_STEP,
-                              roi->bbox.y + g1 * NORM_STEP, lr + (size_t)g0 * gw, 0};
+                              roi->bbox.y + g1 * NORM_STEP, lr + (size_t)g0 * gw,
+                              lr + ((size_t)gh + (size_t)t) * gw, 0};
     }
     sd_run_jobs(nt, ratio_run, jobs, sizeof jobs[0]);
     for (int t = 0; t < nt && n < cap; t++) {
