@@ -484,9 +484,12 @@ accumulate_rows_p(const al_pass *A, const int P, int row0, int row1,
                 S->sg[k] += G[k];
                 S->sgt[k] += G[k] * t;
                 S->sgi[k] += G[k] * i;
-                for (int j = k; j < P; j++)
-                    S->sgg[k][j] += G[k] * G[j];
             }
+            /* the whole square, though only the upper triangle is read:
+             * whole rows let the compiler pair the sums in vectors */
+            for (int k = 0; k < P; k++)
+                for (int j = 0; j < P; j++)
+                    S->sgg[k][j] += G[k] * G[j];
         }
     }
     *out = sums;
