@@ -4,6 +4,7 @@
  * metric stage's colour kernel (Lambda, a*, erythema, Y with gains), the
  * luminance alone (Y with gains), its
  * accumulation kernel (sum, |v|, v^2 in double over flagged pixels), the
+ * alignment search's six row sums (rows of 62 pixels), the
  * histogram and selection kernels of the exact medians, the vertical
  * taps four rows at a time (sigma 6), the strip pass's fused row kernels
  * (row_acc3, row_sum4, row_sub_hist, and the calls each replaced), and the
@@ -265,6 +266,58 @@ int main(int argc, char **argv)
             }
             const double med = median(t, runs); /* sorts t: t[0] is then the best */
             emit("accumulate", 0, (sd_simd_level)lv, 1, med, t[0], d);
+        }
+        /* the global search's row sums as the search calls them: rows of
+         * 62 pixels (the 12 MP search level's width) of a 62 x 46 template
+         * that stays in cache (template Lambda, its square, the smooth
+         * plane as the warped AFTER, inside everywhere but every 7th
+         * pixel), as many rows as the plane has pixels / 62 */
+        {
+            enum { SW = 62, SH = 46 };
+            float *tt = malloc(sizeof(float) * 4 * SW * SH);
+            if (!tt)
+                return 1;
+            float *t2 = tt + SW * SH, *ww = t2 + SW * SH, *vv = ww + SW * SH;
+            for (int i = 0; i < SW * SH; i++) {
+                tt[i] = lam_ref[(size_t)(i / SW) * W + (size_t)(i % SW)];
+                t2[i] = tt[i] * tt[i];
+                vv[i] = i % 7 ? 1.0f : 0.0f;
+                ww[i] = vv[i] * sd_plane_row(&src, i / SW)[i % SW];
+            }
+            const int rows = (int)((size_t)W * H / SW);
+            float ref6[6], got6[6];
+            double sref = 0;
+            for (int r = 0; r < SH; r++) {
+                sd_row_ncc_sums_scalar(tt + r * SW, t2 + r * SW, ww + r * SW, vv + r * SW, SW,
+                                       ref6);
+                sref += ref6[0] + ref6[1] + ref6[2] + ref6[3] + ref6[4] + ref6[5];
+            }
+            for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+                const sd_dsp *dsp = sd_dsp_level((sd_simd_level)lv);
+                double sum = 0;
+                for (int r = 0; r < SH; r++) {
+                    dsp->row_ncc_sums(tt + r * SW, t2 + r * SW, ww + r * SW, vv + r * SW, SW, got6);
+                    sum += got6[0] + got6[1] + got6[2] + got6[3] + got6[4] + got6[5];
+                }
+                const double d = fabs(sum - sref);
+                if (d != 0) {
+                    fprintf(stderr, "bench_kernels: ncc_sums %s differs from scalar by %g\n",
+                            sd_simd_name((sd_simd_level)lv), d);
+                    bad = 1;
+                }
+                for (int i = 0; i < runs; i++) {
+                    double t0 = now();
+                    for (int k = 0; k < rows; k++) {
+                        const int r = k % SH;
+                        dsp->row_ncc_sums(tt + r * SW, t2 + r * SW, ww + r * SW, vv + r * SW, SW,
+                                          got6);
+                    }
+                    t[i] = now() - t0;
+                }
+                const double med = median(t, runs); /* sorts t: t[0] is then the best */
+                emit("ncc_sums", 0, (sd_simd_level)lv, 1, med, t[0], d);
+            }
+            free(tt);
         }
         /* histogram and selection of the exact medians, on the smooth
          * plane (every pixel flagged): the selection keeps the bins around

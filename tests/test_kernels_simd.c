@@ -1049,6 +1049,50 @@ static void test_sub_flag_all_levels(void **state)
     }
 }
 
+/* The search's row sums: every level gives the definition's six floats bit
+ * for bit (lane x mod 8 summed in float, the lanes added in order), on rows
+ * where V is 0 or 1 and W is 0 where V is (as the search makes them), of
+ * every width, from unaligned starts. */
+static void test_ncc_sums_all_levels(void **state)
+{
+    (void)state;
+    const sd_simd_level top = sd_simd_detect();
+    for (int wi = 0; wi < N_WIDTHS; wi++) {
+        const int n = width_at(wi), off = 1 + wi % 3;
+        float *buf = malloc(sizeof(float) * 4 * ((size_t)n + off));
+        assert_non_null(buf);
+        float *t = buf + off, *t2 = t + n + off, *w = t2 + n + off, *v = w + n + off;
+        for (int x = 0; x < n; x++) {
+            t[x] = frand();
+            t2[x] = t[x] * t[x];
+            v[x] = rng() % 4 ? 1.0f : 0.0f;
+            w[x] = v[x] * frand();
+        }
+        float acc[6][SD_NCC_LANES] = {{0}}, ref[6];
+        for (int x = 0; x < n; x++) {
+            const int j = x % SD_NCC_LANES;
+            acc[0][j] += v[x];
+            acc[1][j] += t[x] * v[x];
+            acc[2][j] += w[x];
+            acc[3][j] += t2[x] * v[x];
+            acc[4][j] += w[x] * w[x];
+            acc[5][j] += t[x] * w[x];
+        }
+        for (int k = 0; k < 6; k++) {
+            ref[k] = 0;
+            for (int j = 0; j < SD_NCC_LANES; j++)
+                ref[k] += acc[k][j];
+        }
+        for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+            float got[6];
+            sd_dsp_level((sd_simd_level)lv)->row_ncc_sums(t, t2, w, v, n, got);
+            if (memcmp(got, ref, sizeof ref) != 0)
+                fail_msg("row_ncc_sums %s n=%d differs", sd_simd_name(lv), n);
+        }
+        free(buf);
+    }
+}
+
 typedef struct fake_cpu {
     uint32_t max_leaf, ecx1, edx1, ebx7;
     uint64_t xcr0;
@@ -1402,6 +1446,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_warp_all_levels),
         cmocka_unit_test(test_warp_threads_levels),
         cmocka_unit_test(test_sub_flag_all_levels),
+        cmocka_unit_test(test_ncc_sums_all_levels),
     };
     return cmocka_run_group_tests_name("kernels_simd", tests, NULL, NULL);
 }

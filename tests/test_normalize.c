@@ -1,11 +1,15 @@
 /* Normalization against known exposure and colour changes: an AFTER one stop
  * darker (and moved) gives gains 2 and -1 EV, after which every metric reads
  * as BEFORE's; a real redness increase survives; a colour cast on a grey
- * patch is removed by the per-channel reference gains. */
+ * patch is removed by the per-channel reference gains. The exposure's
+ * median (histograms of the values' keys) is held to the sorted middle. */
 #include "sd_test.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "normalize/normalize_internal.h"
 #include "skindelta/kernels.h"
 #include "skindelta/metrics.h"
 #include "skindelta/normalize.h"
@@ -300,6 +304,59 @@ static void test_errors_and_none(void **state)
     sd_image_free(img);
 }
 
+static int cmp_float(const void *a, const void *b)
+{
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* sd_norm_median against the textbook median of the sorted values (the
+ * middle one, or the mean of the two middle ones in double), at 1, 2 and 3
+ * threads: odd and even counts (also the counts at which the threads'
+ * stretches change), values spread over decades or crowded in a few
+ * floats, both signs, zeros of both signs, runs of equal values, the two
+ * middle values in different and in the same high-half bins. */
+static void test_median_exact(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {1, 2, 3, 4, 5, 16, 17, 1000, 65535, 65536, 100001, 300000};
+    uint32_t seed = 12345;
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+        for (int kind = 0; kind < 5; kind++) {
+            const size_t n = sizes[si];
+            float *v = malloc(n * sizeof *v), *ref = malloc(n * sizeof *ref);
+            assert_non_null(v);
+            assert_non_null(ref);
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 1664525u + 1013904223u;
+                const double u = (seed >> 8) / 16777216.0; /* [0, 1) */
+                switch (kind) {
+                case 0: v[i] = (float)(0.2 + 0.05 * (u - 0.5)); break;   /* one exponent */
+                case 1: v[i] = (float)((u - 0.5) * pow(10.0, 8 * u - 4)); break; /* decades */
+                case 2: v[i] = (float)((int)(u * 7) - 3) * 0.125f; break; /* few values */
+                case 3: v[i] = u < 0.5 ? -0.0f : 0.0f; break;           /* signed zeros */
+                default: v[i] = (float)(u - 0.5) * 1e-30f; break;       /* tiny, both signs */
+                }
+            }
+            memcpy(ref, v, n * sizeof *v);
+            qsort(ref, n, sizeof *ref, cmp_float);
+            const double want = n % 2 ? ref[n / 2]
+                                      : 0.5 * ((double)ref[n / 2 - 1] + (double)ref[n / 2]);
+            for (int th = 1; th <= 3; th++) {
+                sd_ctx_set_threads(ctx, th);
+                double got = -1;
+                assert_int_equal(sd_norm_median(ctx, v, n, &got), SD_OK);
+                if (got != want)
+                    fail_msg("n %zu kind %d threads %d: %.9g, want %.9g", n, kind, th, got, want);
+            }
+            free(v);
+            free(ref);
+        }
+    sd_ctx_set_threads(ctx, 1);
+    double m;
+    assert_int_equal(sd_norm_median(ctx, NULL, 0, &m), SD_ERR_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_reference_cast),
         cmocka_unit_test(test_levels_made_beforehand),
         cmocka_unit_test(test_errors_and_none),
+        cmocka_unit_test(test_median_exact),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -146,10 +146,9 @@ typedef struct al_src {
     double ox, oy;
 } al_src;
 
-/* Build `nlev` levels with f0 full-resolution pixels per base pixel;
- * gradients on levels 0..grad_top when grad_top >= 0. */
-static sd_status pyr_build(sd_ctx *ctx, const al_src *src, int f0, int nlev, int grad_top,
-                           al_pyr *p)
+/* Build `nlev` levels with f0 full-resolution pixels per base pixel (no
+ * gradients: pyr_gradients). */
+static sd_status pyr_build(sd_ctx *ctx, const al_src *src, int f0, int nlev, al_pyr *p)
 {
     memset(p, 0, sizeof *p);
     p->f0 = f0;
@@ -222,35 +221,66 @@ static sd_status pyr_build(sd_ctx *ctx, const al_src *src, int f0, int nlev, int
         free(wx);
         free(x0);
     }
-    for (int l = 0; l <= grad_top && l < nlev; l++) {
-        al_level *L = &p->lv[l];
-        int w = L->bp.w, h = L->bp.h;
-        if ((st = sd_plane_alloc(ctx, &L->gx, w, h)) != SD_OK ||
-            (st = sd_plane_alloc(ctx, &L->gy, w, h)) != SD_OK)
-            goto fail;
-        /* central differences, one-sided at the edges */
-        for (int y = 0; y < h; y++) {
-            const float *b = sd_plane_row(&L->bp, y);
-            const float *bu = sd_plane_row(&L->bp, y > 0 ? y - 1 : y);
-            const float *bd = sd_plane_row(&L->bp, y + 1 < h ? y + 1 : y);
-            float *gx = sd_plane_row(&L->gx, y), *gy = sd_plane_row(&L->gy, y);
-            const float ky = h < 2 ? 0.0f : (y > 0 && y + 1 < h) ? 0.5f : 1.0f;
-            for (int x = 0; x < w; x++)
-                gy[x] = (bd[x] - bu[x]) * ky;
-            if (w < 2) {
-                gx[0] = 0;
-                continue;
-            }
-            gx[0] = b[1] - b[0];
-            for (int x = 1; x + 1 < w; x++)
-                gx[x] = (b[x + 1] - b[x - 1]) * 0.5f;
-            gx[w - 1] = b[w - 1] - b[w - 2];
-        }
-    }
     return SD_OK;
 fail:
     pyr_release(p);
     return st;
+}
+
+/* Rows [y0, y1) of the gradient of L's band-pass: central differences,
+ * one-sided at the edges. */
+typedef struct al_grad_job {
+    al_level *L;
+    int y0, y1;
+} al_grad_job;
+
+static void *grad_job_run(void *arg)
+{
+    const al_grad_job *j = arg;
+    al_level *L = j->L;
+    const int w = L->bp.w, h = L->bp.h;
+    for (int y = j->y0; y < j->y1; y++) {
+        const float *b = sd_plane_row(&L->bp, y);
+        const float *bu = sd_plane_row(&L->bp, y > 0 ? y - 1 : y);
+        const float *bd = sd_plane_row(&L->bp, y + 1 < h ? y + 1 : y);
+        float *gx = sd_plane_row(&L->gx, y), *gy = sd_plane_row(&L->gy, y);
+        const float ky = h < 2 ? 0.0f : (y > 0 && y + 1 < h) ? 0.5f : 1.0f;
+        for (int x = 0; x < w; x++)
+            gy[x] = (bd[x] - bu[x]) * ky;
+        if (w < 2) {
+            gx[0] = 0;
+            continue;
+        }
+        gx[0] = b[1] - b[0];
+        for (int x = 1; x + 1 < w; x++)
+            gx[x] = (b[x + 1] - b[x - 1]) * 0.5f;
+        gx[w - 1] = b[w - 1] - b[w - 2];
+    }
+    return NULL;
+}
+
+/* below this many pixels a level's gradient is made on one thread */
+#define AL_GRAD_THREAD_MIN 65536
+
+/* Gradients of levels 0 .. top of p, rows in bands over the threads (each
+ * value depends on its neighbours only, not on the split). */
+static sd_status pyr_gradients(sd_ctx *ctx, al_pyr *p, int top)
+{
+    for (int l = 0; l <= top && l < p->n; l++) {
+        al_level *L = &p->lv[l];
+        const int w = L->bp.w, h = L->bp.h;
+        sd_status st;
+        if ((st = sd_plane_alloc(ctx, &L->gx, w, h)) != SD_OK ||
+            (st = sd_plane_alloc(ctx, &L->gy, w, h)) != SD_OK)
+            return st;
+        const int nt = (int64_t)w * h < AL_GRAD_THREAD_MIN ? 1 : threads_for(ctx, h);
+        al_grad_job jobs[AL_MAX_THREADS];
+        for (int t = 0; t < nt; t++)
+            jobs[t] = (al_grad_job){.L = L, .y0 = (int)((int64_t)h * t / nt),
+                                    .y1 = (int)((int64_t)h * (t + 1) / nt)};
+        sd_run_jobs(nt, grad_job_run, jobs, sizeof jobs[0]);
+    }
+    return SD_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -363,17 +393,31 @@ static double xf_distance(const sd_xform *a, const sd_xform *b, int w, int h)
     return d;
 }
 
-/* P = 0: NCC sums only; 4 or 6: also the ECC Jacobian sums. Samples every
- * `step`-th pixel of T in both directions, over the overlap only. */
-static void accumulate(const al_level *T, const al_level *I, const sd_xform *xf, int P,
-                       const al_frame *fr, int step, al_sums *S)
+/* What one pass of accumulate reads: T's rows 0, step, 2 step, ...
+ * (every `step`-th pixel of each), I warped by xf. */
+typedef struct al_pass {
+    const al_level *T, *I;
+    const sd_xform *xf;
+    const al_frame *fr;
+    int P, step;
+} al_pass;
+
+/* The sums of T's sampled rows [row0, row1) (row0 a multiple of step) into
+ * *out, for P parameters (accumulate_rows calls it with P a constant, so
+ * each case is compiled with its loops unrolled and its sums local). */
+static inline __attribute__((always_inline)) void
+accumulate_rows_p(const al_pass *A, const int P, int row0, int row1,
+                                     al_sums *out)
 {
-    memset(S, 0, sizeof *S);
+    al_sums sums = {0}, *S = &sums;
+    const al_level *T = A->T, *I = A->I;
+    const al_frame *fr = A->fr;
+    const int step = A->step;
     const sd_plane *tb = &T->bp, *ib = &I->bp;
     const double xmax = ib->w - 1, ymax = ib->h - 1;
-    const double *m = xf->m;
+    const double *m = A->xf->m;
     const double invR = 1.0 / fr->R;
-    for (int y = 0; y < tb->h; y += step) {
+    for (int y = row0; y < row1; y += step) {
         const float *trow = sd_plane_row(tb, y);
         double rx = m[1] * y + m[2], ry = m[4] * y + m[5];
         double v = (y - fr->cy) * invR;
@@ -443,11 +487,86 @@ static void accumulate(const al_level *T, const al_level *I, const sd_xform *xf,
                 S->sg[k] += G[k];
                 S->sgt[k] += G[k] * t;
                 S->sgi[k] += G[k] * i;
-                for (int j = k; j < P; j++)
-                    S->sgg[k][j] += G[k] * G[j];
             }
+            /* the whole square, though only the upper triangle is read:
+             * whole rows let the compiler pair the sums in vectors */
+            for (int k = 0; k < P; k++)
+                for (int j = 0; j < P; j++)
+                    S->sgg[k][j] += G[k] * G[j];
         }
     }
+    *out = sums;
+}
+
+static void accumulate_rows(const al_pass *A, int row0, int row1, al_sums *S)
+{
+    switch (A->P) {
+    case 0: accumulate_rows_p(A, 0, row0, row1, S); break;
+    case 4: accumulate_rows_p(A, 4, row0, row1, S); break;
+    default: accumulate_rows_p(A, 6, row0, row1, S); break;
+    }
+}
+
+/* S += B (the sums a pass of P parameters fills). */
+static void sums_add(al_sums *S, const al_sums *B, int P)
+{
+    S->n += B->n;
+    S->st += B->st;
+    S->si += B->si;
+    S->stt += B->stt;
+    S->sii += B->sii;
+    S->sti += B->sti;
+    for (int k = 0; k < P; k++) {
+        S->sg[k] += B->sg[k];
+        S->sgt[k] += B->sgt[k];
+        S->sgi[k] += B->sgi[k];
+        for (int j = k; j < P; j++)
+            S->sgg[k][j] += B->sgg[k][j];
+    }
+}
+
+/* A thread's share of the bands of one pass. */
+typedef struct al_band_job {
+    const al_pass *A;
+    int b0, b1;     /* bands [b0, b1) */
+    int rows;       /* sampled rows per band */
+    al_sums *bands; /* one slot per band */
+} al_band_job;
+
+static void *band_job_run(void *arg)
+{
+    const al_band_job *j = arg;
+    const int h = j->A->T->bp.h, step = j->A->step, span = j->rows * step;
+    for (int b = j->b0; b < j->b1; b++)
+        accumulate_rows(j->A, b * span, SD_MIN(h, (b + 1) * span), &j->bands[b]);
+    return NULL;
+}
+
+/* P = 0: NCC sums only; 4 or 6: also the ECC Jacobian sums. Samples every
+ * `step`-th pixel of T in both directions, over the overlap only. The
+ * sampled rows fall into bands of at least AL_ECC_BAND rows (at most
+ * AL_ECC_BANDS bands), each summed on its own, and the bands are added up
+ * in order: the split depends on T's size and the step only, so the sums
+ * are the same whether the bands run on one thread or on nt (up to
+ * nt threads; one below AL_ECC_THREAD_MIN samples). */
+static void accumulate(const al_level *T, const al_level *I, const sd_xform *xf, int P,
+                       const al_frame *fr, int step, int nt, al_sums *S)
+{
+    const al_pass A = {.T = T, .I = I, .xf = xf, .fr = fr, .P = P, .step = step};
+    const int nrows = (T->bp.h + step - 1) / step;
+    const int rows = SD_MAX(AL_ECC_BAND, (nrows + AL_ECC_BANDS - 1) / AL_ECC_BANDS);
+    const int nb = (nrows + rows - 1) / rows;
+    const double samples = (double)nrows * ((T->bp.w + step - 1) / step);
+    nt = samples < AL_ECC_THREAD_MIN ? 1 : SD_CLAMP(nt, 1, SD_MIN(nb, SD_MAX_JOBS));
+    al_sums bands[AL_ECC_BANDS];
+    al_band_job jobs[SD_MAX_JOBS];
+    for (int t = 0; t < nt; t++)
+        jobs[t] = (al_band_job){.A = &A, .b0 = nb * t / nt, .b1 = nb * (t + 1) / nt,
+                                .rows = rows, .bands = bands};
+    sd_run_jobs(nt, band_job_run, jobs, sizeof jobs[0]);
+    *S = bands[0];
+    for (int b = 1; b < nb; b++)
+        sums_add(S, &bands[b], P);
 }
 
 /* NCC from the sums; 0 when either side is flat or the overlap is empty. */
@@ -509,8 +628,8 @@ static int sample_step(const sd_plane *T)
  * to a usable transform (ncc set to the correlation at the last
  * iterate), 0 when it broke down (no overlap, flat, negative correlation,
  * degenerate warp). */
-static int ecc_refine(const al_level *T, const al_level *I, int P, int max_iter, sd_xform *xf,
-                      double *ncc)
+static int ecc_refine(const al_level *T, const al_level *I, int P, int max_iter, int nt,
+                      sd_xform *xf, double *ncc)
 {
     al_frame fr = frame_of(&T->bp);
     int step = sample_step(&T->bp);
@@ -520,7 +639,7 @@ static int ecc_refine(const al_level *T, const al_level *I, int P, int max_iter,
     al_sums S;
     *ncc = 0;
     for (int it = 0; it < max_iter; it++) {
-        accumulate(T, I, &cur, P, &fr, step, &S);
+        accumulate(T, I, &cur, P, &fr, step, nt, &S);
         /* the overlap must keep at least a fifth of the sampled template */
         double total = ceil(T->bp.w / (double)step) * ceil(T->bp.h / (double)step);
         if (S.n < 0.2 * total || S.n < 8 * P)
@@ -587,6 +706,39 @@ static void cand_insert(al_cand *c, int *nc, int cap, const sd_xform *xf, double
     c[i].ncc = ncc;
 }
 
+/* Similarity ECC on candidates idx[0 .. n) of cand at one level, side by
+ * side over the context's threads (each refinement on one thread, so each
+ * result is the one a lone call gives): ok[i] and ncc[i] as ecc_refine's. */
+typedef struct al_ecc_job {
+    const al_level *T, *I;
+    int max_iter, first, stride, n;
+    const int *idx;
+    al_cand *cand;
+    double *ncc;
+    int *ok;
+} al_ecc_job;
+
+static void *ecc_job_run(void *arg)
+{
+    const al_ecc_job *j = arg;
+    for (int k = j->first; k < j->n; k += j->stride) {
+        const int i = j->idx[k];
+        j->ok[i] = ecc_refine(j->T, j->I, 4, j->max_iter, 1, &j->cand[i].xf, &j->ncc[i]);
+    }
+    return NULL;
+}
+
+static void ecc_batch(const sd_ctx *ctx, const al_level *T, const al_level *I, int max_iter,
+                      const int *idx, int n, al_cand *cand, double *ncc, int *ok)
+{
+    const int nt = SD_MIN(threads_for(ctx, n), SD_MAX_JOBS);
+    al_ecc_job jobs[SD_MAX_JOBS];
+    for (int t = 0; t < nt; t++)
+        jobs[t] = (al_ecc_job){.T = T, .I = I, .max_iter = max_iter, .first = t, .stride = nt,
+                               .n = n, .idx = idx, .cand = cand, .ncc = ncc, .ok = ok};
+    sd_run_jobs(nt, ecc_job_run, jobs, sizeof jobs[0]);
+}
+
 /* The global search, coarse to fine over two levels. For every rotation and
  * scale of the grid, AFTER is resampled into the BEFORE frame on a
  * margin-extended grid and the NCC is evaluated for integer shifts:
@@ -609,6 +761,7 @@ typedef struct al_search {
     float *T2;     /* tb squared, packed tw x th */
     int M, ew, eh; /* shift margin; extended grid size */
     int min_n;     /* fewest overlapping pixels a shift may have */
+    sd_row_ncc_sums_fn ncc_sums; /* the active level's row sums */
 } al_search;
 
 enum { AL_GRID = AL_SEARCH_NROT * AL_SEARCH_NSCALE };
@@ -659,30 +812,8 @@ static double search_score(const al_search *S, const float *W, const float *V, i
         const float *t2 = S->T2 + (size_t)y * tw;
         const float *wr = W + (size_t)(y + dy + M) * ew + (dx + M);
         const float *vr = V + (size_t)(y + dy + M) * ew + (dx + M);
-        /* AL_LANES independent partial sums per row */
-        float acc[6][AL_LANES] = {{0}};
-        int x = 0;
-        for (; x + AL_LANES <= tw; x += AL_LANES)
-            for (int j = 0; j < AL_LANES; j++) {
-                acc[0][j] += vr[x + j];
-                acc[1][j] += t[x + j] * vr[x + j];
-                acc[2][j] += wr[x + j];
-                acc[3][j] += t2[x + j] * vr[x + j];
-                acc[4][j] += wr[x + j] * wr[x + j];
-                acc[5][j] += t[x + j] * wr[x + j];
-            }
-        for (int j = 0; x < tw; x++, j++) {
-            acc[0][j] += vr[x];
-            acc[1][j] += t[x] * vr[x];
-            acc[2][j] += wr[x];
-            acc[3][j] += t2[x] * vr[x];
-            acc[4][j] += wr[x] * wr[x];
-            acc[5][j] += t[x] * wr[x];
-        }
-        float f[6] = {0};
-        for (int k = 0; k < 6; k++)
-            for (int j = 0; j < AL_LANES; j++)
-                f[k] += acc[k][j];
+        float f[6];
+        S->ncc_sums(t, t2, wr, vr, tw, f);
         n += f[0];
         st += f[1];
         sw += f[2];
@@ -837,6 +968,7 @@ static void search_setup(const al_level *T, const al_level *I, al_search *S)
     S->ew = tw + 2 * S->M;
     S->eh = th + 2 * S->M;
     S->min_n = (int)(AL_SEARCH_MIN_OVERLAP * tw * th);
+    S->ncc_sums = sd_dsp_active()->row_ncc_sums;
     S->T2 = sd_alloc_array((size_t)tw * (size_t)th, sizeof(float));
     if (S->T2)
         for (int y = 0; y < th; y++) {
@@ -1065,7 +1197,7 @@ static sd_status src_of(sd_ctx *ctx, const sd_align_input *in, const char *name,
 typedef struct al_pyr_job {
     sd_ctx *ctx;
     const al_src *src;
-    int f0, nlev, grad_top;
+    int f0, nlev;
     al_pyr *p;
     sd_status st;
 } al_pyr_job;
@@ -1073,7 +1205,7 @@ typedef struct al_pyr_job {
 static void *pyr_job_run(void *arg)
 {
     al_pyr_job *j = arg;
-    j->st = pyr_build(j->ctx, j->src, j->f0, j->nlev, j->grad_top, j->p);
+    j->st = pyr_build(j->ctx, j->src, j->f0, j->nlev, j->p);
     return NULL;
 }
 
@@ -1081,7 +1213,7 @@ static sd_status pyr_build_both(sd_ctx *ctx, const al_src *sb, const al_src *sa,
                                 int nlev, int grad_top, al_pyr *pb, al_pyr *pa)
 {
     const int nt = sd_ctx_threads(ctx);
-    al_pyr_job jobs[2] = {{ctx, sb, f0, nlev, -1, pb, SD_OK}, {ctx, sa, f0, nlev, grad_top, pa, SD_OK}};
+    al_pyr_job jobs[2] = {{ctx, sb, f0, nlev, pb, SD_OK}, {ctx, sa, f0, nlev, pa, SD_OK}};
     sd_ctx *own[2] = {NULL, NULL};
     if (nt > 1 && (own[0] = sd_ctx_new()) != NULL && (own[1] = sd_ctx_new()) != NULL) {
         sd_ctx_set_threads(own[0], nt - nt / 2);
@@ -1099,6 +1231,9 @@ static sd_status pyr_build_both(sd_ctx *ctx, const al_src *sb, const al_src *sa,
         sd_fail(ctx, st, "%s", sd_ctx_message(jobs[0].st != SD_OK ? own[0] : own[1]));
     sd_ctx_free(own[0]);
     sd_ctx_free(own[1]);
+    /* AFTER's gradients on all the threads, once both pyramids stand */
+    if (st == SD_OK)
+        st = pyr_gradients(ctx, pa, grad_top);
     if (st != SD_OK) {
         pyr_release(pb);
         pyr_release(pa);
@@ -1170,6 +1305,7 @@ sd_status sd_pair_align_inputs(sd_ctx *ctx, const sd_align_input *before,
 
     sd_xform full = sd_xform_identity;
     int found = 1;
+    const int nt = sd_ctx_threads(ctx);
     if (model != SD_ALIGN_NONE) {
         al_cand cand[AL_CANDIDATES];
         int nc = 0;
@@ -1181,34 +1317,44 @@ sd_status sd_pair_align_inputs(sd_ctx *ctx, const sd_align_input *before,
         /* refine every candidate at the search level and the one below,
          * then keep the best (by NCC at the lower of the two); a candidate
          * that converges onto an earlier one at the search level goes no
-         * further */
+         * further. The refinements of one level run side by side (each on
+         * one thread; ecc_batch), the choices between them in order. */
         int best = -1;
         double best_ncc = -2;
         int second = search > 0 ? search - 1 : search;
         sd_xform top[AL_CANDIDATES];
-        int ntop = 0;
+        int ntop = 0, idx[AL_CANDIDATES], ok[AL_CANDIDATES], nnext = 0, next[AL_CANDIDATES];
+        double cncc[AL_CANDIDATES];
         const sd_plane *tb = &pb.lv[search].bp;
+        for (int i = 0; i < nc; i++)
+            idx[i] = i;
+        ecc_batch(ctx, &pb.lv[search], &pa.lv[search], AL_ECC_ITER_TOP, idx, nc, cand, cncc, ok);
         for (int i = 0; i < nc; i++) {
-            double ncc;
-            if (!ecc_refine(&pb.lv[search], &pa.lv[search], 4, AL_ECC_ITER_TOP, &cand[i].xf,
-                            &ncc))
+            if (!ok[i])
                 continue;
             int dup = 0;
             for (int j = 0; j < ntop && !dup; j++)
                 dup = xf_distance(&top[j], &cand[i].xf, tb->w, tb->h) < AL_ECC_SAME;
-            if (dup)
+            if (dup) {
+                ok[i] = 0;
                 continue;
+            }
             top[ntop++] = cand[i].xf;
             if (second != search) {
                 sd_xform f = xf_to_full(&cand[i].xf, pb.lv[search].s, &pb, &pa);
                 cand[i].xf = xf_to_level(&f, pb.lv[second].s, &pb, &pa);
-                if (!ecc_refine(&pb.lv[second], &pa.lv[second], 4, AL_ECC_ITER, &cand[i].xf,
-                                &ncc))
-                    continue;
+                next[nnext++] = i;
             }
-            cand[i].ncc = ncc;
-            if (ncc > best_ncc) {
-                best_ncc = ncc;
+        }
+        if (second != search)
+            ecc_batch(ctx, &pb.lv[second], &pa.lv[second], AL_ECC_ITER, next, nnext, cand, cncc,
+                      ok);
+        for (int i = 0; i < nc; i++) {
+            if (!ok[i])
+                continue;
+            cand[i].ncc = cncc[i];
+            if (cncc[i] > best_ncc) {
+                best_ncc = cncc[i];
                 best = i;
             }
         }
@@ -1224,12 +1370,12 @@ sd_status sd_pair_align_inputs(sd_ctx *ctx, const sd_align_input *before,
                 sd_xform f = xf_to_full(&lev, pb.lv[from].s, &pb, &pa);
                 lev = xf_to_level(&f, pb.lv[l].s, &pb, &pa);
                 double ncc;
-                found = ecc_refine(&pb.lv[l], &pa.lv[l], P, AL_ECC_ITER, &lev, &ncc);
+                found = ecc_refine(&pb.lv[l], &pa.lv[l], P, AL_ECC_ITER, nt, &lev, &ncc);
             }
             /* affine on a pyramid this short: one more pass at the base */
             if (found && P == 6 && second == 0) {
                 double ncc;
-                found = ecc_refine(&pb.lv[0], &pa.lv[0], P, AL_ECC_ITER, &lev, &ncc);
+                found = ecc_refine(&pb.lv[0], &pa.lv[0], P, AL_ECC_ITER, nt, &lev, &ncc);
             }
             if (found)
                 full = xf_to_full(&lev, pb.lv[0].s, &pb, &pa);
@@ -1247,7 +1393,7 @@ sd_status sd_pair_align_inputs(sd_ctx *ctx, const sd_align_input *before,
         al_sums S;
         double n = (double)pb.lv[0].bp.w * pb.lv[0].bp.h;
         int step = SD_MAX(1, (int)ceil(sqrt(n / AL_VERDICT_SAMPLES)));
-        accumulate(&pb.lv[0], &pa.lv[0], &lev, 0, &fr, step, &S);
+        accumulate(&pb.lv[0], &pa.lv[0], &lev, 0, &fr, step, sd_ctx_threads(ctx), &S);
         out->ncc = sums_ncc(&S);
     }
     if (!found || (model != SD_ALIGN_NONE && !in_range(&full, model, bw, bh, aw, ah)))

@@ -39,8 +39,6 @@
 #define AL_SEARCH_PEAKS 3
 #define AL_SEARCH_KEEP 12
 #define AL_SEARCH_REFINE 2
-/* partial sums per row in the search (lets the compiler vectorize) */
-#define AL_LANES 8
 
 /* ECC: parameters at most 6, iterations, stop when the parameters (all in
  * level pixels) move less than this in sum, sampled pixels per pass. */
@@ -49,6 +47,12 @@
 #define AL_ECC_ITER 25
 #define AL_ECC_EPS 0.005
 #define AL_ECC_SAMPLES 60000.0
+/* accumulate's sums run over bands of at least AL_ECC_BAND sampled rows (at
+ * most AL_ECC_BANDS bands), added up in band order whatever the thread
+ * count; passes of fewer than AL_ECC_THREAD_MIN samples run on one thread. */
+#define AL_ECC_BAND 8
+#define AL_ECC_BANDS 64
+#define AL_ECC_THREAD_MIN 16384
 /* accumulate's prefetch distance, in samples */
 #define AL_ECC_AHEAD 16
 /* Candidates whose maps at the search level end within this many level

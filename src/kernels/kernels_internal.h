@@ -166,6 +166,15 @@ typedef void (*sd_row_flag_above_fn)(const float *a, const float *b, float t, ui
 typedef void (*sd_row_warp_fn)(const sd_image *src, const sd_xform *xf, int y, int x0, int n,
                                uint16_t *out);
 
+/* The six sums of one row of the alignment's global search (align.c,
+ * search_score) over x in [0, n): v, t v, w, t2 v, w^2 and t w (out[0..5]).
+ * Each is summed in float in SD_NCC_LANES lanes, lane x mod SD_NCC_LANES
+ * taking x, and the lanes are added up in order 0, 1, ... into out[k]
+ * (from 0). Exact at every level. */
+#define SD_NCC_LANES 8
+typedef void (*sd_row_ncc_sums_fn)(const float *t, const float *t2, const float *w,
+                                   const float *v, int n, float out[6]);
+
 typedef struct sd_dsp {
     sd_simd_level level;
     sd_blur_taps_fn blur_taps;
@@ -186,6 +195,7 @@ typedef struct sd_dsp {
     sd_row_acc3_fn row_acc3;
     sd_row_sum4_fn row_sum4;
     sd_row_sub_hist_fn row_sub_hist;
+    sd_row_ncc_sums_fn row_ncc_sums;
 } sd_dsp;
 
 /* nout consecutive output rows of blur_taps (in holds 2r + nout rows),
@@ -260,8 +270,12 @@ void sd_row_sub_scalar(const float *a, const float *b, float *out, int n);
 void sd_row_sum_scalar(const float *a, const uint8_t *f, unsigned bit, int n, double *sum);
 void sd_row_flag_above_scalar(const float *a, const float *b, float t, uint8_t *f, uint8_t bit,
                               int n);
+void sd_row_ncc_sums_scalar(const float *t, const float *t2, const float *w, const float *v,
+                            int n, float out[6]);
 #if defined(__x86_64__) || defined(__i386__)
 #define SD_HAVE_X86 1
+void sd_row_ncc_sums_avx2(const float *t, const float *t2, const float *w, const float *v,
+                          int n, float out[6]);
 void sd_row_luminance_avx2(const uint16_t *rgb, int n, const float gain[3], float *y);
 void sd_row_luminance_avx512(const uint16_t *rgb, int n, const float gain[3], float *y);
 void sd_row_sub_avx2(const float *a, const float *b, float *out, int n);

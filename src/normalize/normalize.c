@@ -10,6 +10,7 @@
 #include "kernels/kernels_internal.h"
 #include "metrics/measure_internal.h"
 #include "metrics/metrics_internal.h"
+#include "normalize/normalize_internal.h"
 #include "skindelta/kernels.h"
 #include "skindelta/normalize.h"
 
@@ -161,10 +162,9 @@ void sd_norm_level_add_row(sd_norm_level *lv, const sd_image *img, int y, const 
 }
 
 /* Block rows [y0, y1) of the window's blocks bx0 .., by0 .. (tmp's row 0
- * is block row by0): from the image, or copied from a complete level. */
+ * is block row by0), from the image. */
 typedef struct level_job {
     const sd_image *img;
-    const sd_norm_level *lv;
     sd_plane *tmp;
     int bx0, by0, y0, y1;
     int ok;
@@ -174,13 +174,6 @@ static void *level_run(void *arg)
 {
     level_job *j = arg;
     const int w = j->img->width, h = j->img->height, wl = j->tmp->w;
-    if (j->lv) {
-        for (int y = j->y0; y < j->y1; y++)
-            memcpy(sd_plane_row(j->tmp, y), sd_plane_row(&j->lv->pl, j->by0 + y) + j->bx0,
-                   (size_t)wl * sizeof(float));
-        j->ok = 1;
-        return NULL;
-    }
     const int x0 = NORM_F * j->bx0, n = SD_MIN(NORM_F * (j->bx0 + wl), w) - x0;
     float *lum = sd_alloc_array((size_t)n, sizeof *lum);
     float *col = sd_alloc_array((size_t)n, sizeof *col);
@@ -216,21 +209,60 @@ typedef struct ratio_job {
     const sd_roi *roi;
     int y0, y1; /* grid rows: y = y0, y0 + NORM_STEP, ... < y1 */
     float *lr;
+    float *brow; /* BEFORE's samples of one grid row */
     size_t n;
 } ratio_job;
+
+/* BEFORE's level at the grid row's points x = x0 + NORM_STEP i, i < nx,
+ * into out: level_sample's numbers. The points fall a whole level pixel
+ * apart (x - ox - c is exact, the scale a power of two), so between the
+ * edges the bilinear weights are one pair for the row and the taps move
+ * by one: sd_plane_bilinear's arithmetic, in a loop the compiler
+ * vectorizes; the points at the edges (clamped) take level_sample itself. */
+static void before_row(const lum_level *hl, int x0, int y, int nx, float *out)
+{
+    const double c = 0.5 * (NORM_F - 1), inv = 1.0 / NORM_F;
+    const sd_plane *pl = &hl->pl;
+    const double X = (x0 - hl->ox - c) * inv, Y = (y - hl->oy - c) * inv;
+    /* the interior: 0 <= X + i and X + i + 1 <= w - 1, rows as the sample's */
+    int i0 = X >= 0 ? 0 : (int)ceil(-X);
+    int i1 = (int)SD_MIN((double)nx, floor(pl->w - 2 - X) + 1);
+    if (!(Y >= 0 && Y <= pl->h - 1) || i1 <= i0)
+        i0 = i1 = nx;
+    for (int i = 0; i < SD_MIN(i0, nx); i++)
+        out[i] = level_sample(hl, x0 + NORM_STEP * i, y);
+    if (i0 < i1) {
+        const int xa = (int)(X + i0), ya = (int)Y;
+        const int yb = ya + 1 < pl->h ? ya + 1 : ya;
+        const float fx = (float)(X + i0 - xa), fy = (float)(Y - ya);
+        const float *r0 = sd_plane_row(pl, ya) + xa, *r1 = sd_plane_row(pl, yb) + xa;
+        float *o = out + i0;
+        for (int k = 0; k < i1 - i0; k++) {
+            const float top = r0[k] + fx * (r0[k + 1] - r0[k]);
+            const float bot = r1[k] + fx * (r1[k + 1] - r1[k]);
+            o[k] = top + fy * (bot - top);
+        }
+    }
+    for (int i = i1; i < nx; i++)
+        out[i] = level_sample(hl, x0 + NORM_STEP * i, y);
+}
 
 static void *ratio_run(void *arg)
 {
     ratio_job *j = arg;
     const sd_roi *roi = j->roi;
+    const int x0 = roi->bbox.x, nx = (roi->bbox.w + NORM_STEP - 1) / NORM_STEP;
     size_t n = 0;
     for (int y = j->y0; y < j->y1; y += NORM_STEP) {
-        for (int x = roi->bbox.x; x < roi->bbox.x + roi->bbox.w; x += NORM_STEP) {
-            if (roi->before[(size_t)y * (size_t)roi->bw + (size_t)x] != SD_ROI_IN)
+        const unsigned char *in = roi->before + (size_t)y * (size_t)roi->bw + (size_t)x0;
+        before_row(j->yb, x0, y, nx, j->brow);
+        for (int i = 0; i < nx; i++) {
+            if (in[(size_t)NORM_STEP * i] != SD_ROI_IN)
                 continue;
+            const int x = x0 + NORM_STEP * i;
             double u, v;
             sd_xform_apply(j->xf, x, y, &u, &v);
-            double b = level_sample(j->yb, x, y), a = level_sample(j->ya, u, v);
+            double b = j->brow[i], a = level_sample(j->ya, u, v);
             if (b < NORM_DARK || a < NORM_DARK)
                 continue;
             j->lr[n++] = (float)(b / a);
@@ -244,12 +276,116 @@ static void *ratio_run(void *arg)
     return NULL;
 }
 
+/* ------------------------------------------------------------------ */
+/* the median of the log ratios                                          */
+
+enum { MED_BINS = 1 << 16 };
+
+/* A key per float that orders like the float (-0 just below +0). */
+static inline uint32_t med_key(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u & 0x80000000u ? ~u : u | 0x80000000u;
+}
+
+static inline float med_value(uint32_t k)
+{
+    const uint32_t u = k & 0x80000000u ? k & 0x7fffffffu : ~k;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* One thread's stretch of the values and its counts: pass 1 (nhi 0) by the
+ * keys' high halves into hist[0 .. MED_BINS); pass 2 by the low halves of
+ * the keys whose high half is hi[i], into hist[i MED_BINS ..]. */
+typedef struct med_job {
+    const float *v;
+    size_t n;
+    uint32_t *hist;
+    uint32_t hi[2];
+    int nhi;
+} med_job;
+
+static void *med_run(void *arg)
+{
+    med_job *j = arg;
+    uint32_t *h = j->hist;
+    memset(h, 0, (size_t)(j->nhi ? j->nhi : 1) * MED_BINS * sizeof *h);
+    if (!j->nhi) {
+        for (size_t i = 0; i < j->n; i++)
+            h[med_key(j->v[i]) >> 16]++;
+        return NULL;
+    }
+    const uint32_t h0 = j->hi[0], h1 = j->nhi > 1 ? j->hi[1] : h0;
+    for (size_t i = 0; i < j->n; i++) {
+        const uint32_t k = med_key(j->v[i]);
+        if (k >> 16 == h0)
+            h[k & 0xffffu]++;
+        else if (k >> 16 == h1)
+            h[MED_BINS + (k & 0xffffu)]++;
+    }
+    return NULL;
+}
+
+/* The bin holding rank *r (from 0) of the nt jobs' counts added up, from
+ * bin `off` on; *r becomes the rank within that bin. */
+static uint32_t med_bin(const med_job *jobs, int nt, size_t off, size_t *r)
+{
+    for (uint32_t b = 0; b < MED_BINS - 1; b++) {
+        size_t c = 0;
+        for (int t = 0; t < nt; t++)
+            c += jobs[t].hist[off + b];
+        if (*r < c)
+            return b;
+        *r -= c;
+    }
+    return MED_BINS - 1;
+}
+
+/* below this many values per thread the median takes fewer threads */
+#define MED_THREAD_MIN 32768
+
+sd_status sd_norm_median(sd_ctx *ctx, const float *v, size_t n, double *median)
+{
+    if (!v || n == 0)
+        return sd_fail(ctx, SD_ERR_ARG, "normalize: median of nothing");
+    const int nt = (int)SD_CLAMP(n / MED_THREAD_MIN, (size_t)1,
+                                 (size_t)SD_MIN(sd_ctx_threads(ctx), SD_MAX_JOBS));
+    uint32_t *hist = sd_alloc_array((size_t)nt * 2 * MED_BINS, sizeof *hist);
+    if (!hist)
+        return sd_fail(ctx, SD_ERR_NOMEM, "normalize: out of memory");
+    med_job jobs[SD_MAX_JOBS];
+    for (int t = 0; t < nt; t++) {
+        const size_t a = n * (size_t)t / (size_t)nt, b = n * (size_t)(t + 1) / (size_t)nt;
+        jobs[t] = (med_job){.v = v + a, .n = b - a, .hist = hist + (size_t)t * 2 * MED_BINS};
+    }
+    sd_run_jobs(nt, med_run, jobs, sizeof jobs[0]);
+    /* ranks n / 2 and, for even n, n / 2 - 1 (sd_select_median's middle) */
+    const int pair = n % 2 == 0;
+    size_t r1 = n / 2, r0 = pair ? n / 2 - 1 : r1;
+    const uint32_t b1 = med_bin(jobs, nt, 0, &r1), b0 = med_bin(jobs, nt, 0, &r0);
+    for (int t = 0; t < nt; t++) {
+        jobs[t].hi[0] = b1;
+        jobs[t].hi[1] = b0;
+        jobs[t].nhi = b0 != b1 ? 2 : 1;
+    }
+    sd_run_jobs(nt, med_run, jobs, sizeof jobs[0]);
+    const uint32_t l1 = med_bin(jobs, nt, 0, &r1);
+    const uint32_t l0 = med_bin(jobs, nt, b0 != b1 ? MED_BINS : 0, &r0);
+    free(hist);
+    const double upper = med_value(b1 << 16 | l1);
+    *median = pair ? 0.5 * ((double)med_value(b0 << 16 | l0) + upper) : upper;
+    return SD_OK;
+}
+
 /* The level of img's luminance over the window [x0, x1] x [y0, y1]
  * (clamped to the image) grown by the blur's reach + 2 blocks, in whole
- * blocks of the image's grid, from lv when given (complete, img's), else
- * from img. Inside the window every value is the one the level of the
- * whole image gives (same taps; mirroring only where the window meets the
- * image's edge). */
+ * blocks of the image's grid, blurred straight from lv when given (complete,
+ * img's; the window is a view into it), else made from img. Inside the
+ * window every value is the one the level of the whole image gives (same
+ * taps; mirroring only where the window meets the image's edge). */
 static sd_status window_level(sd_ctx *ctx, const sd_image *img, const sd_norm_level *lv,
                                 double sigma, double x0, double y0, double x1, double y1,
                                 lum_level *hl)
@@ -264,26 +400,33 @@ static sd_status window_level(sd_ctx *ctx, const sd_image *img, const sd_norm_le
         return sd_fail(ctx, SD_ERR_TOO_SMALL, "normalize: the region is outside the image");
     const int bx0 = wx0 / NORM_F, by0 = wy0 / NORM_F;
     const int w2 = wx1 / NORM_F - bx0 + 1, h2 = wy1 / NORM_F - by0 + 1;
-    sd_plane tmp;
     memset(&hl->pl, 0, sizeof hl->pl);
-    sd_status s = sd_plane_alloc(ctx, &tmp, w2, h2);
-    if (s != SD_OK)
-        return s;
-    const int nt = lv ? 1 : SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, h2));
-    level_job jobs[SD_MAX_JOBS];
-    for (int t = 0; t < nt; t++)
-        jobs[t] = (level_job){img, lv, &tmp, bx0, by0, (int)((long)h2 * t / nt),
-                             (int)((long)h2 * (t + 1) / nt), 0};
-    sd_run_jobs(nt, level_run, jobs, sizeof jobs[0]);
-    for (int t = 0; t < nt; t++)
-        if (!jobs[t].ok) {
-            sd_plane_release(&tmp);
-            return sd_fail(ctx, SD_ERR_NOMEM, "normalize: out of memory");
-        }
+    /* the window's block means: a view into a complete level, or made here */
+    sd_plane tmp = {.w = w2, .h = h2};
+    sd_status s = SD_OK;
+    if (lv) {
+        tmp.stride = lv->pl.stride;
+        tmp.p = sd_plane_row(&lv->pl, by0) + bx0;
+    } else {
+        if ((s = sd_plane_alloc(ctx, &tmp, w2, h2)) != SD_OK)
+            return s;
+        const int nt = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, h2));
+        level_job jobs[SD_MAX_JOBS];
+        for (int t = 0; t < nt; t++)
+            jobs[t] = (level_job){img, &tmp, bx0, by0, (int)((long)h2 * t / nt),
+                                 (int)((long)h2 * (t + 1) / nt), 0};
+        sd_run_jobs(nt, level_run, jobs, sizeof jobs[0]);
+        for (int t = 0; t < nt; t++)
+            if (!jobs[t].ok) {
+                sd_plane_release(&tmp);
+                return sd_fail(ctx, SD_ERR_NOMEM, "normalize: out of memory");
+            }
+    }
     if ((s = sd_plane_alloc(ctx, &hl->pl, w2, h2)) == SD_OK &&
         (s = sd_gauss_blur(ctx, &tmp, &hl->pl, sh)) != SD_OK)
         sd_plane_release(&hl->pl);
-    sd_plane_release(&tmp);
+    if (!lv)
+        sd_plane_release(&tmp);
     hl->ox = NORM_F * bx0;
     hl->oy = NORM_F * by0;
     return s;
@@ -331,7 +474,8 @@ static sd_status exposure_gain(sd_ctx *ctx, const sd_image *before, const sd_ima
     const size_t gw = (size_t)(roi->bbox.w + NORM_STEP - 1) / NORM_STEP;
     const int nt = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, gh));
     size_t n = 0;
-    float *lr = sd_alloc_array((size_t)gh, gw * sizeof(float));
+    /* the samples (gw per grid row at most), then a row of BEFORE's per job */
+    float *lr = sd_alloc_array((size_t)gh + (size_t)nt, gw * sizeof(float));
     if (!lr) {
         s = sd_fail(ctx, SD_ERR_NOMEM, "normalize: out of memory");
         goto done;
@@ -340,7 +484,8 @@ static sd_status exposure_gain(sd_ctx *ctx, const sd_image *before, const sd_ima
     for (int t = 0; t < nt; t++) {
         const int g0 = (int)((long)gh * t / nt), g1 = (int)((long)gh * (t + 1) / nt);
         jobs[t] = (ratio_job){&yb, &ya, xf, roi, roi->bbox.y + g0 * NORM_STEP,
-                              roi->bbox.y + g1 * NORM_STEP, lr + (size_t)g0 * gw, 0};
+                              roi->bbox.y + g1 * NORM_STEP, lr + (size_t)g0 * gw,
+                              lr + ((size_t)gh + (size_t)t) * gw, 0};
     }
     sd_run_jobs(nt, ratio_run, jobs, sizeof jobs[0]);
     for (int t = 0; t < nt && n < cap; t++) {
@@ -353,8 +498,9 @@ static sd_status exposure_gain(sd_ctx *ctx, const sd_image *before, const sd_ima
                     "normalize: too few usable ROI pixels (%zu) to estimate the exposure", n);
         goto done;
     }
-    *gain = exp(sd_select_median(lr, n));
-    s = SD_OK;
+    double med = 0;
+    if ((s = sd_norm_median(ctx, lr, n, &med)) == SD_OK)
+        *gain = exp(med);
 done:
     free(lr);
     sd_plane_release(&yb.pl);
