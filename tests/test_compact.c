@@ -160,21 +160,23 @@ static void test_loads(void **state)
         check_load(ctx, jpg, len, 1);
         free(jpg);
     }
-    /* a PNG: loaded as without the option */
+    /* PNGs: an 8-bit one compact, a 16-bit one as without the option */
     sd_image *img = NULL;
     assert_int_equal(sd_image_new(ctx, 50, 40, 0, &img), SD_OK);
     for (size_t i = 0; i < 3 * 50 * 40; i++)
-        img->px[i] = (uint16_t)(257 * ((i * 37) % 256));
-    char png[512];
-    temp_path(png, sizeof png);
-    assert_int_equal(sd_image_save_png(ctx, img, png, 8), SD_OK);
+        img->px[i] = (uint16_t)(257 * ((i * 37) % 256) + (i % 3 == 1 ? i % 200 : 0));
+    for (int bits = 8; bits <= 16; bits += 8) {
+        char png[512];
+        temp_path(png, sizeof png);
+        assert_int_equal(sd_image_save_png(ctx, img, png, bits), SD_OK);
+        uint8_t *data = NULL;
+        size_t len = 0;
+        assert_int_equal(sd_file_read(ctx, png, 0, &data, &len), SD_OK);
+        check_load(ctx, data, len, bits == 8);
+        free(data);
+        remove(png);
+    }
     sd_image_free(img);
-    uint8_t *data = NULL;
-    size_t len = 0;
-    assert_int_equal(sd_file_read(ctx, png, 0, &data, &len), SD_OK);
-    check_load(ctx, data, len, 0);
-    free(data);
-    remove(png);
     sd_ctx_free(ctx);
 }
 

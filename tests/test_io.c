@@ -1069,6 +1069,21 @@ static void test_png_exif_and_truncation(void **state)
                     assert_int_equal(p[c], pix[(y * W + x) * 3 + c] * 257);
             }
         sd_image_free(img);
+        /* compact: turned, so made 16-bit; upright, kept as bytes */
+        const sd_load_opts co = {.compact = 1};
+        assert_int_equal(sd_image_load_mem(ctx, m.data, m.len, "e.png", &co, &img), SD_OK);
+        assert_int_equal(img->orientation, o);
+        assert_true(o == 1 ? img->px8 && !img->px : img->px && !img->px8);
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                int ux, uy;
+                sd_test_upright(o, x, y, W, H, &ux, &uy);
+                uint16_t p[3];
+                sd_image_pixel(img, ux, uy, p);
+                for (int c = 0; c < 3; c++)
+                    assert_int_equal(p[c], pix[(y * W + x) * 3 + c] * 257);
+            }
+        sd_image_free(img);
         if (k == 6) {
             for (size_t cut = 2; cut < m.len; cut++) {
                 uint8_t *part = malloc(cut);

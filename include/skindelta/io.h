@@ -33,10 +33,10 @@ typedef struct sd_load_opts {
      * for some rows. */
     void (*row_fn)(void *arg, const sd_image *img, int y);
     void *row_arg;
-    /* Non-zero: an upright 8-bit JPEG keeps its samples in compact storage
-     * (sd_image.px8, px NULL; see sd_image), half the memory and no pass
-     * widening them. Other images are loaded as without it. Read such an
-     * image through sd_image_row / sd_image_pixel. */
+    /* Non-zero: an upright 8-bit JPEG or PNG keeps its samples in compact
+     * storage (sd_image.px8, px NULL; see sd_image), half the memory and no
+     * pass widening them. Other images are loaded as without it. Read such
+     * an image through sd_image_row / sd_image_pixel. */
     int compact;
 } sd_load_opts;
 

@@ -248,20 +248,27 @@ sd_status sd_io_decode_png(sd_ctx *ctx, const uint8_t *data, size_t len, const c
     int out_depth = png_get_bit_depth(png, info);
     if (png_get_channels(png, info) != 3 || (out_depth != 8 && out_depth != 16))
         png_error(png, "unexpected pixel layout after conversion");
+    /* compact storage: libpng's 8-bit rows are the image's (made 16-bit
+     * below if the eXIf orientation, known only at the end, turns it) */
+    const int compact = opts->compact && out_depth == 8;
     sd_image *im = NULL;
-    s = sd_image_alloc(ctx, (int)w, (int)h, opts->max_pixels, &im);
+    s = compact ? sd_image_alloc_compact(ctx, (int)w, (int)h, opts->max_pixels, &im)
+                : sd_image_alloc(ctx, (int)w, (int)h, opts->max_pixels, &im);
     if (s != SD_OK) {
         size_status = s;
         png_longjmp(png, 1);
     }
     img = im;
-    if (png_get_rowbytes(png, info) > im->stride * sizeof(uint16_t))
+    if (png_get_rowbytes(png, info) > im->stride * (compact ? 1 : sizeof(uint16_t)))
         png_error(png, "unexpected row size after conversion");
     im->bits = out_depth;
     im->had_alpha = had_alpha;
     for (int p = 0; p < passes; p++)
         for (png_uint_32 y = 0; y < h; y++)
-            png_read_row(png, (png_bytep)(im->px + (size_t)y * im->stride), NULL);
+            png_read_row(png,
+                         compact ? im->px8 + (size_t)y * im->stride
+                                 : (png_bytep)(im->px + (size_t)y * im->stride),
+                         NULL);
     png_read_end(png, info);
 
     int orientation = 1;
@@ -271,9 +278,17 @@ sd_status sd_io_decode_png(sd_ctx *ctx, const uint8_t *data, size_t len, const c
         orientation = sd_exif_orientation(exif, exif_len);
     png_destroy_read_struct(&png, &info, NULL);
 
-    if (out_depth == 8)
+    if (out_depth == 8 && !compact)
         for (png_uint_32 y = 0; y < h; y++)
             expand_row_8_to_16(im->px + (size_t)y * im->stride, (size_t)w * 3);
+    if (compact && orientation != 1) {
+        sd_image *wide = NULL;
+        s = sd_image_expand(ctx, im, &wide);
+        sd_image_free(im);
+        if (s != SD_OK)
+            return s;
+        im = wide;
+    }
     s = sd_io_orient_image(ctx, name, orientation, opts->max_pixels, &im);
     if (s != SD_OK) {
         sd_image_free(im);
