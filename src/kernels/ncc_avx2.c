@@ -10,33 +10,34 @@
 #if SD_HAVE_X86
 #include <immintrin.h>
 
+/* one step of the six sums: v, t v, w, t2 v, w w, t w */
+static inline void ncc_step(__m256 a[6], __m256 tv, __m256 qv, __m256 wv, __m256 vv)
+{
+    a[0] = _mm256_add_ps(a[0], vv);
+    a[1] = _mm256_add_ps(a[1], _mm256_mul_ps(tv, vv));
+    a[2] = _mm256_add_ps(a[2], wv);
+    a[3] = _mm256_add_ps(a[3], _mm256_mul_ps(qv, vv));
+    a[4] = _mm256_add_ps(a[4], _mm256_mul_ps(wv, wv));
+    a[5] = _mm256_add_ps(a[5], _mm256_mul_ps(tv, wv));
+}
+
 void sd_row_ncc_sums_avx2(const float *t, const float *t2, const float *w, const float *v,
                           int n, float out[6])
 {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+    __m256 a[6];
+    for (int k = 0; k < 6; k++)
+        a[k] = _mm256_setzero_ps();
     int x = 0;
-    for (; x + 8 <= n; x += 8) {
-        const __m256 tv = _mm256_loadu_ps(t + x), qv = _mm256_loadu_ps(t2 + x);
-        const __m256 wv = _mm256_loadu_ps(w + x), vv = _mm256_loadu_ps(v + x);
-        a0 = _mm256_add_ps(a0, vv);
-        a1 = _mm256_add_ps(a1, _mm256_mul_ps(tv, vv));
-        a2 = _mm256_add_ps(a2, wv);
-        a3 = _mm256_add_ps(a3, _mm256_mul_ps(qv, vv));
-        a4 = _mm256_add_ps(a4, _mm256_mul_ps(wv, wv));
-        a5 = _mm256_add_ps(a5, _mm256_mul_ps(tv, wv));
-    }
+    for (; x + 8 <= n; x += 8)
+        ncc_step(a, _mm256_loadu_ps(t + x), _mm256_loadu_ps(t2 + x), _mm256_loadu_ps(w + x),
+                 _mm256_loadu_ps(v + x));
     if (x < n) {
         const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - x),
                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        const __m256 tv = _mm256_maskload_ps(t + x, m), qv = _mm256_maskload_ps(t2 + x, m);
-        const __m256 wv = _mm256_maskload_ps(w + x, m), vv = _mm256_maskload_ps(v + x, m);
-        a0 = _mm256_add_ps(a0, vv);
-        a1 = _mm256_add_ps(a1, _mm256_mul_ps(tv, vv));
-        a2 = _mm256_add_ps(a2, wv);
-        a3 = _mm256_add_ps(a3, _mm256_mul_ps(qv, vv));
-        a4 = _mm256_add_ps(a4, _mm256_mul_ps(wv, wv));
-        a5 = _mm256_add_ps(a5, _mm256_mul_ps(tv, wv));
+        ncc_step(a, _mm256_maskload_ps(t + x, m), _mm256_maskload_ps(t2 + x, m),
+                 _mm256_maskload_ps(w + x, m), _mm256_maskload_ps(v + x, m));
     }
+    const __m256 a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5];
     /* transpose rows a0..a5, 0, 0: c_j holds lane j of every row */
     const __m256 z = _mm256_setzero_ps();
     const __m256 u0 = _mm256_unpacklo_ps(a0, a1), u1 = _mm256_unpackhi_ps(a0, a1);
