@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,11 +110,26 @@ typedef struct walker {
     const char *dir;
 } walker;
 
+/* "skindelta: MESSAGE" on stderr, after lead (the progress bar's erase, or
+ * ""), as one line of plain text: a folder or file name may hold any byte,
+ * a line break or an escape sequence that would drive the terminal. */
+static void say(const char *lead, const char *fmt, ...) SD_PRINTF(2, 3);
+static void say(const char *lead, const char *fmt, ...)
+{
+    char msg[4 * PATH_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sd_one_line(msg);
+    fprintf(stderr, "%sskindelta: %s\n", lead, msg);
+}
+
 /* "skindelta: DIR/WHAT: WHY" unless --quiet */
 static void note(const walker *w, const char *what, const char *why)
 {
     if (!w->o->quiet)
-        fprintf(stderr, "skindelta: %s/%s: %s\n", w->dir, what, why);
+        say("", "%s/%s: %s", w->dir, what, why);
 }
 
 static int walk_session(walker *w, const char *root, const char *folder, const char *date)
@@ -124,7 +140,7 @@ static int walk_session(walker *w, const char *root, const char *folder, const c
     size_t n;
     char **files = list_dir(path, &n);
     if (!files) {
-        fprintf(stderr, "skindelta: %s: %s\n", path, strerror(errno));
+        say("", "%s: %s", path, strerror(errno));
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -152,7 +168,7 @@ static int discover(walker *w)
 {
     char root[PATH_MAX];
     if (!realpath(w->dir, root)) {
-        fprintf(stderr, "skindelta: %s: %s\n", w->dir, strerror(errno));
+        say("", "%s: %s", w->dir, strerror(errno));
         return -1;
     }
     char mpath[PATH_MAX + 32];
@@ -173,14 +189,14 @@ static int discover(walker *w)
         free(text);
         free(data);
         if (s != SD_OK) {
-            fprintf(stderr, "skindelta: %s\n", sd_ctx_message(w->ctx));
+            say("", "%s", sd_ctx_message(w->ctx));
             return -1;
         }
     }
     size_t n;
     char **names = list_dir(w->dir, &n);
     if (!names) {
-        fprintf(stderr, "skindelta: %s: %s\n", w->dir, strerror(errno));
+        say("", "%s: %s", w->dir, strerror(errno));
         return -1;
     }
     int rc = 0;
@@ -292,8 +308,7 @@ static void pool_event(void *user, const sd_batch_event *ev)
     pthread_mutex_lock(&p->mu);
     p->total_done++;
     if (ev->error)
-        fprintf(stderr, "%sskindelta: %s/%s\n", p->bar_shown ? "\r\033[K" : "", p->patient_dir,
-                ev->error);
+        say(p->bar_shown ? "\r\033[K" : "", "%s/%s", p->patient_dir, ev->error);
     if (p->mode == PROG_JSONL) {
         fputs("{\"patient\":", stderr);
         json_str(ev->patient);
@@ -308,7 +323,10 @@ static void pool_event(void *user, const sd_batch_event *ev)
         size_t d = p->total_done, t = p->total_planned > d ? p->total_planned : d;
         double eta = d ? el * (double)(t - d) / (double)d : 0;
         int w = 30, f = t ? (int)(w * d / t) : w;
-        fprintf(stderr, "\r\033[K%s [%.*s%*s] %zu/%zu  %.0fs  ETA %.0fs", p->patient_dir, f,
+        char name[PATH_MAX];
+        snprintf(name, sizeof name, "%s", p->patient_dir);
+        sd_one_line(name);
+        fprintf(stderr, "\r\033[K%s [%.*s%*s] %zu/%zu  %.0fs  ETA %.0fs", name, f,
                 "##############################", w - f, "", d, t, el, eta);
         p->bar_shown = 1;
     }
@@ -328,7 +346,7 @@ static int one_patient(const sd_cli_batch_opts *o, int mode, const char *dir)
     sd_batch_plan *plan = NULL;
     int rc = 0;
     if (sd_batch_plan_new(ctx, dir, &plan) != SD_OK) {
-        fprintf(stderr, "skindelta: %s\n", sd_ctx_message(ctx));
+        say("", "%s", sd_ctx_message(ctx));
         sd_ctx_free(ctx);
         return EXIT_INPUT;
     }
@@ -374,9 +392,9 @@ static int one_patient(const sd_cli_batch_opts *o, int mode, const char *dir)
     }
     if (g_signal) {
         rc = 128 + g_signal;
-        fprintf(stderr, "skindelta: %s: interrupted, previous report kept\n", dir);
+        say("", "%s: interrupted, previous report kept", dir);
     } else if (s != SD_OK) {
-        fprintf(stderr, "skindelta: %s\n", sd_ctx_message(ctx));
+        say("", "%s", sd_ctx_message(ctx));
         rc = EXIT_INPUT;
     } else {
         char out[PATH_MAX + 32];
@@ -385,7 +403,7 @@ static int one_patient(const sd_cli_batch_opts *o, int mode, const char *dir)
         else
             snprintf(out, sizeof out, "%s/" SD_BATCH_REPORT, dir);
         if (sd_file_write_atomic(ctx, out, json, strlen(json)) != SD_OK) {
-            fprintf(stderr, "skindelta: %s\n", sd_ctx_message(ctx));
+            say("", "%s", sd_ctx_message(ctx));
             rc = EXIT_OUTPUT;
         } else {
             rc = st.pairs_failed ? EXIT_FAILED : 0;

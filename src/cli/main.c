@@ -226,11 +226,14 @@ static void print_summary(const cli *c, const sd_compare_result *r)
 {
     size_t n;
     const sd_metric_desc *t = sd_metric_table(&n);
-    fprintf(stderr, "skindelta: %s -> %s: alignment %s (rotation %.2f deg, scale %.3f, ncc %.2f), "
-                    "exposure %+.2f EV\n",
-            r->before.path, r->after.path, sd_align_status_name(r->alignment.status),
-            r->alignment.rotation_deg, r->alignment.scale, r->alignment.ncc,
-            r->normalization.exposure_ev);
+    char line[4096]; /* the paths may hold any byte: one line of plain text */
+    snprintf(line, sizeof line,
+             "%s -> %s: alignment %s (rotation %.2f deg, scale %.3f, ncc %.2f), exposure %+.2f EV",
+             r->before.path, r->after.path, sd_align_status_name(r->alignment.status),
+             r->alignment.rotation_deg, r->alignment.scale, r->alignment.ncc,
+             r->normalization.exposure_ev);
+    sd_one_line(line);
+    fprintf(stderr, "skindelta: %s\n", line);
     for (size_t i = 0; i < n; i++) {
         if (t[i].need_mm && !(c->p.metric.px_per_mm > 0))
             continue;
@@ -244,7 +247,9 @@ static void print_summary(const cli *c, const sd_compare_result *r)
     }
     for (int i = 0; i < r->quality.n_warnings; i++)
         fprintf(stderr, "  warning: %s\n", r->quality.warnings[i]);
-    fprintf(stderr, "  report: %s (%.0f ms)\n", c->output, r->timing.total_ms);
+    snprintf(line, sizeof line, "%s", c->output);
+    sd_one_line(line);
+    fprintf(stderr, "  report: %s (%.0f ms)\n", line, r->timing.total_ms);
 }
 
 static int write_report(sd_ctx *ctx, const cli *c, char *json)

@@ -182,6 +182,15 @@ i=0; while [ $i -lt 100 ] && ! grep -q '"phase":"align"' "$T/bjt" 2>/dev/null; d
 kill -TERM $pid; wait $pid; rc=$?
 [ "$rc" -eq 143 ] && [ ! -e "$PRR" ] && [ "$(grep -c '"event"' "$T/bjt")" -eq 1 ] && ! grep -q patient-ref "$T/bjt" && ok "batch: SIGTERM exits 143, later patients not started" || bad "batch: SIGTERM with two patients" "exit $rc: $(tail -2 "$T/bjt")"
 
+# a folder name holding a terminal escape: stderr stays one line of plain text
+NAME="$T/$(printf 'no\033[31mpatient')"
+"$SD" batch -q "$NAME" 2>"$T/besc"; rc=$?
+if [ "$rc" -eq 2 ] && [ "$(wc -l <"$T/besc")" -eq 1 ] && grep -q 'no?\[31mpatient' "$T/besc" && ! LC_ALL=C grep -q "$(printf '\033')" "$T/besc"; then
+    ok "batch: a folder name's control characters are not echoed"
+else
+    bad "batch: control characters in a folder name" "exit $rc: $(od -c "$T/besc" | head -3)"
+fi
+
 if [ -n "${standalone:-}" ]; then
     echo "cli: $pass passed, $fail failed, $skip skipped"
     [ "$fail" -eq 0 ]
