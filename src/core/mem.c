@@ -2,11 +2,11 @@
  * Allocation: overflow-checked arrays, and an opt-in cache of large freed
  * blocks.
  *
- * A 12 MP pair touches about 250 MB of fresh memory (two decoded images,
+ * A 12 MP pair touches about 170 MB of fresh memory (two decoded images,
  * masks, flags, the D plane); every first touch of a 4 KiB page is a page
- * fault, about 1 us here, so a fresh pair pays some 70 ms of CPU in the
- * kernel. A process that compares many pairs (batch, the benchmark) can
- * keep the large blocks it frees and hand them out again: the pages stay
+ * fault, about 1 us here: a fresh 12 MP pair takes some 56 k of them. A
+ * process that compares many pairs (batch, the benchmark) can keep the
+ * large blocks it frees and hand them out again: the pages stay
  * mapped, and same-sized images reuse them whole. The cache is off unless
  * sd_memory_cache() sets a size; it holds blocks of SD_MEM_LARGE bytes and
  * more, at most SD_MEM_SLOTS of them and `cap` bytes in all, the oldest

@@ -25,6 +25,8 @@ static inline uint32_t sd_fkey(float v)
     return u & 0x80000000u ? ~u : u | 0x80000000u;
 }
 static inline unsigned sd_fbin(float v) { return sd_fkey(v) >> 16; }
+/* The number of bins (of sd_fbin, or of a key's low 16 bits). */
+#define SD_FBINS 65536u
 /* The float of a key (sd_fkey's inverse). */
 static inline float sd_key_float(uint32_t k)
 {
@@ -182,6 +184,10 @@ typedef struct sd_dsp {
     sd_row_lambda_fn row_lambda;
     sd_row_log_fn row_log;
     sd_row_colour_fn row_colour;
+    /* row_acc, row_sum, row_lap_acc and row_sub have no caller in the
+     * library since row_acc3, row_sum4 and row_sub_hist fused them: they
+     * stay as the separate calls those are held to, bit for bit
+     * (tests/test_kernels_simd.c, bench/kernels.c) */
     sd_row_acc_fn row_acc;
     sd_row_sum_fn row_sum;
     sd_row_lap_acc_fn row_lap_acc;

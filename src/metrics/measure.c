@@ -44,7 +44,7 @@ enum { F_MASK = 1, F_MEASURED = 2, F_CLIPPED = 4, F_CAND = 16 };
  * merge order does not depend on the thread count). */
 #define STRIP_ROWS 32
 #define MAX_THREADS SD_MAX_JOBS
-#define HBINS 65536
+#define HBINS SD_FBINS
 /* Output rows per vertical step (the blur_taps4 block), and the G_s ring:
  * the block's rows and one more each side for the Laplacian. */
 #define VB 4
@@ -677,7 +677,7 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
     }
     for (int t = 0; t < nt; t++) {
         m->red += jobs[t].red;
-        for (int b = 0; !m->fixed && b < HBINS; b++) {
+        for (unsigned b = 0; !m->fixed && b < HBINS; b++) {
             m->hist_a[b] += jobs[t].hist[b];
             m->hist_d[b] += jobs[t].hist[HBINS + b];
         }
@@ -1032,8 +1032,9 @@ static sd_status find_pores(sd_ctx *ctx, sd_measure *m, double amin, double amax
     }
     /* a fixed measure keeps its candidates (BEFORE's are marked again from
      * D by every finish) */
-    for (size_t i = 0; m->fixed && i < n_seen; i++)
-        flags[(size_t)seen[i].y * (size_t)w + (size_t)seen[i].x] |= F_CAND;
+    if (m->fixed)
+        for (size_t i = 0; i < n_seen; i++)
+            flags[(size_t)seen[i].y * (size_t)w + (size_t)seen[i].x] |= F_CAND;
     free(seen);
     *count = n_acc;
     *area_sum = a_acc;
@@ -1277,10 +1278,10 @@ static void *dpass_run(void *arg)
     return NULL;
 }
 
-/* T_pore (as the flags see it: float) for a MAD. */
-static float pore_threshold(const sd_metric_params *p, double mad)
+/* T_pore for a MAD (the flags compare D with it as a float). */
+static double pore_threshold(const sd_metric_params *p, double mad)
 {
-    return (float)SD_MAX(p->pore_floor, p->pore_k * 1.4826 * mad);
+    return SD_MAX(p->pore_floor, p->pore_k * 1.4826 * mad);
 }
 
 /* One pass over D collecting the measured values in the plan's bins into v
@@ -1302,8 +1303,8 @@ static sd_status d_pass(sd_ctx *ctx, sd_measure *m, const sd_mad_plan *plan, flo
         j->c.cap = plan->cap;
         j->c.v = sd_alloc_array(plan->cap ? plan->cap : 1, sizeof(float));
         j->scratch = sd_alloc_array((size_t)m->w, sizeof(float));
-        j->t_lo = pore_threshold(&m->p, plan->A);
-        j->t_hi = pore_threshold(&m->p, plan->B);
+        j->t_lo = (float)pore_threshold(&m->p, plan->A);
+        j->t_hi = (float)pore_threshold(&m->p, plan->B);
         /* a band lists at most 1/64 of its pixels (beyond that one more
          * pass costs less) */
         j->pend.max = (size_t)m->w * (size_t)(j->y1 - j->y0) / 64 + 1024;
@@ -1393,7 +1394,7 @@ static void predict_a_median(sd_measure *m)
         /* the sample's histogram (integers: any order) */
         uint32_t *hist = jobs[0].hist;
         size_t ns = 0;
-        for (int b = 0; b < HBINS; b++) {
+        for (unsigned b = 0; b < HBINS; b++) {
             for (int t = 1; t < nt; t++)
                 hist[b] += jobs[t].hist[b];
             ns += hist[b];
@@ -1677,7 +1678,7 @@ sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
         double med;
         const double mad = sd_mad_finish(&plan, v, &med);
         free(v);
-        t_pore = SD_MAX(m->p.pore_floor, m->p.pore_k * 1.4826 * mad);
+        t_pore = pore_threshold(&m->p, mad);
         marked = pend.over || !(mad >= plan.A && mad <= plan.B) ? 2 : 1;
     }
     thr->t_red = t_red;

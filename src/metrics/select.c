@@ -64,18 +64,16 @@ double sd_select_median(float *v, size_t n) { return sd_select_middle(v, n, n / 
 
 /* ---- ranks in a 65536-bin key histogram (sd_fbin) ---- */
 
-#define NBINS 65536u
-
 void sd_rank_bins(const uint32_t *hist, size_t k_lo, size_t k_hi, unsigned *b_lo, unsigned *b_hi,
                   size_t *below)
 {
     size_t c = 0;
     unsigned b = 0;
-    for (; b < NBINS && c + hist[b] <= k_lo; b++)
+    for (; b < SD_FBINS && c + hist[b] <= k_lo; b++)
         c += hist[b];
     *b_lo = b;
     *below = c;
-    for (; b < NBINS && c + hist[b] <= k_hi; b++)
+    for (; b < SD_FBINS && c + hist[b] <= k_hi; b++)
         c += hist[b];
     *b_hi = b;
 }
@@ -125,21 +123,21 @@ static float kth_bound(const uint32_t *hist, const sd_mad_plan *p, size_t k, int
     for (;;) {
         while (i >= 0 && hist[i] == 0)
             i--;
-        while (j < NBINS && hist[j] == 0)
+        while (j < SD_FBINS && hist[j] == 0)
             j++;
         const float vl = i >= 0 ? dist_bound(p, (unsigned)i, upper) : INFINITY;
-        const float vr = j < NBINS ? dist_bound(p, j, upper) : INFINITY;
+        const float vr = j < SD_FBINS ? dist_bound(p, j, upper) : INFINITY;
         if (!mid_done && mid <= vl && mid <= vr) {
             c += p->n_mid;
             mid_done = 1;
             if (c > k)
                 return mid;
-        } else if (i >= 0 && (j >= NBINS || vl <= vr)) {
+        } else if (i >= 0 && (j >= SD_FBINS || vl <= vr)) {
             c += hist[i--];
             if (c > k)
                 return vl;
         } else {
-            if (j >= NBINS) /* only when the counts sum to less than k + 1 */
+            if (j >= SD_FBINS) /* only when the counts sum to less than k + 1 */
                 return INFINITY;
             c += hist[j++];
             if (c > k)
@@ -171,7 +169,7 @@ static void side_run(const uint32_t *hist, sd_mad_plan *p, long from, int step, 
 {
     size_t below = 0;
     *near = *far = -1;
-    for (long b = from; b >= 0 && b < (long)NBINS; b += step) {
+    for (long b = from; b >= 0 && b < (long)SD_FBINS; b += step) {
         if (!hist[b])
             continue;
         if (dist_bound(p, (unsigned)b, 0) > p->B)

@@ -289,27 +289,9 @@ static void *ratio_run(void *arg)
 /* ------------------------------------------------------------------ */
 /* the median of the log ratios                                          */
 
-enum { MED_BINS = 1 << 16 };
-
-/* A key per float that orders like the float (-0 just below +0). */
-static inline uint32_t med_key(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u & 0x80000000u ? ~u : u | 0x80000000u;
-}
-
-static inline float med_value(uint32_t k)
-{
-    const uint32_t u = k & 0x80000000u ? k & 0x7fffffffu : ~k;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 /* One thread's stretch of the values and its counts: pass 1 (nhi 0) by the
- * keys' high halves into hist[0 .. MED_BINS); pass 2 by the low halves of
- * the keys whose high half is hi[i], into hist[i MED_BINS ..]. */
+ * keys' high halves into hist[0 .. SD_FBINS); pass 2 by the low halves of
+ * the keys whose high half is hi[i], into hist[i SD_FBINS ..]. */
 typedef struct med_job {
     const float *v;
     size_t n;
@@ -322,19 +304,19 @@ static void *med_run(void *arg)
 {
     med_job *j = arg;
     uint32_t *h = j->hist;
-    memset(h, 0, (size_t)(j->nhi ? j->nhi : 1) * MED_BINS * sizeof *h);
+    memset(h, 0, (size_t)(j->nhi ? j->nhi : 1) * SD_FBINS * sizeof *h);
     if (!j->nhi) {
         for (size_t i = 0; i < j->n; i++)
-            h[med_key(j->v[i]) >> 16]++;
+            h[sd_fkey(j->v[i]) >> 16]++;
         return NULL;
     }
     const uint32_t h0 = j->hi[0], h1 = j->nhi > 1 ? j->hi[1] : h0;
     for (size_t i = 0; i < j->n; i++) {
-        const uint32_t k = med_key(j->v[i]);
+        const uint32_t k = sd_fkey(j->v[i]);
         if (k >> 16 == h0)
             h[k & 0xffffu]++;
         else if (k >> 16 == h1)
-            h[MED_BINS + (k & 0xffffu)]++;
+            h[SD_FBINS + (k & 0xffffu)]++;
     }
     return NULL;
 }
@@ -343,7 +325,7 @@ static void *med_run(void *arg)
  * bin `off` on; *r becomes the rank within that bin. */
 static uint32_t med_bin(const med_job *jobs, int nt, size_t off, size_t *r)
 {
-    for (uint32_t b = 0; b < MED_BINS - 1; b++) {
+    for (uint32_t b = 0; b < SD_FBINS - 1; b++) {
         size_t c = 0;
         for (int t = 0; t < nt; t++)
             c += jobs[t].hist[off + b];
@@ -351,7 +333,7 @@ static uint32_t med_bin(const med_job *jobs, int nt, size_t off, size_t *r)
             return b;
         *r -= c;
     }
-    return MED_BINS - 1;
+    return SD_FBINS - 1;
 }
 
 /* below this many values per thread the median takes fewer threads */
@@ -363,13 +345,13 @@ sd_status sd_norm_median(sd_ctx *ctx, const float *v, size_t n, double *median)
         return sd_fail(ctx, SD_ERR_ARG, "normalize: median of nothing");
     const int nt = (int)SD_CLAMP(n / MED_THREAD_MIN, (size_t)1,
                                  (size_t)SD_MIN(sd_ctx_threads(ctx), SD_MAX_JOBS));
-    uint32_t *hist = sd_alloc_array((size_t)nt * 2 * MED_BINS, sizeof *hist);
+    uint32_t *hist = sd_alloc_array((size_t)nt * 2 * SD_FBINS, sizeof *hist);
     if (!hist)
         return sd_fail(ctx, SD_ERR_NOMEM, "normalize: out of memory");
     med_job jobs[SD_MAX_JOBS];
     for (int t = 0; t < nt; t++) {
         const size_t a = n * (size_t)t / (size_t)nt, b = n * (size_t)(t + 1) / (size_t)nt;
-        jobs[t] = (med_job){.v = v + a, .n = b - a, .hist = hist + (size_t)t * 2 * MED_BINS};
+        jobs[t] = (med_job){.v = v + a, .n = b - a, .hist = hist + (size_t)t * 2 * SD_FBINS};
     }
     sd_run_jobs(nt, med_run, jobs, sizeof jobs[0]);
     /* ranks n / 2 and, for even n, n / 2 - 1 (sd_select_median's middle) */
@@ -383,10 +365,10 @@ sd_status sd_norm_median(sd_ctx *ctx, const float *v, size_t n, double *median)
     }
     sd_run_jobs(nt, med_run, jobs, sizeof jobs[0]);
     const uint32_t l1 = med_bin(jobs, nt, 0, &r1);
-    const uint32_t l0 = med_bin(jobs, nt, b0 != b1 ? MED_BINS : 0, &r0);
+    const uint32_t l0 = med_bin(jobs, nt, b0 != b1 ? SD_FBINS : 0, &r0);
     free(hist);
-    const double upper = med_value(b1 << 16 | l1);
-    *median = pair ? 0.5 * ((double)med_value(b0 << 16 | l0) + upper) : upper;
+    const double upper = sd_key_float(b1 << 16 | l1);
+    *median = pair ? 0.5 * ((double)sd_key_float(b0 << 16 | l0) + upper) : upper;
     return SD_OK;
 }
 
