@@ -104,50 +104,24 @@ int sd_simd_parse(const char *name, sd_simd_level *out)
 /* ---- the tables: scalar everywhere, then what each level improves ---- */
 
 /* NULL: the level has no kernel of its own for that slot (see sd_dsp). The
- * AVX-512 level takes the AVX2 kernel where that measured faster
- * (row_sub_hist, row_ncc_sums: docs/kernels.md). */
+ * SSE2 level adds only blur_taps to the scalar kernels; the AVX-512 level
+ * takes the AVX2 kernel where that measured faster (row_sub_hist,
+ * row_ncc_sums: docs/kernels.md). The scalar kernels of every slot but
+ * blur_taps: */
+#define SD_SCALAR_KERNELS                                                                          \
+    .row_lambda = sd_row_lambda_scalar, .row_log = sd_row_log_scalar,                              \
+    .row_colour = sd_row_colour_scalar, .row_acc = sd_row_acc_scalar,                              \
+    .row_sum = sd_row_sum_scalar, .row_lap_acc = sd_row_lap_acc_scalar,                            \
+    .row_hist = sd_row_hist_scalar, .row_select = sd_row_select_scalar,                            \
+    .row_sub = sd_row_sub_scalar, .row_flag_above = sd_row_flag_above_scalar,                      \
+    .row_warp = sd_row_warp_scalar, .row_luminance = sd_row_luminance_scalar,                      \
+    .row_acc3 = sd_row_acc3_scalar, .row_sum4 = sd_row_sum4_scalar,                                \
+    .row_sub_hist = sd_row_sub_hist_scalar, .row_ncc_sums = sd_row_ncc_sums_scalar
+
 static const sd_dsp dsp_tables[] = {
-    {
-        .level = SD_SIMD_SCALAR,
-        .blur_taps = sd_blur_taps_scalar,
-        .row_lambda = sd_row_lambda_scalar,
-        .row_log = sd_row_log_scalar,
-        .row_colour = sd_row_colour_scalar,
-        .row_acc = sd_row_acc_scalar,
-        .row_sum = sd_row_sum_scalar,
-        .row_lap_acc = sd_row_lap_acc_scalar,
-        .row_hist = sd_row_hist_scalar,
-        .row_select = sd_row_select_scalar,
-        .row_sub = sd_row_sub_scalar,
-        .row_flag_above = sd_row_flag_above_scalar,
-        .row_warp = sd_row_warp_scalar,
-        .row_luminance = sd_row_luminance_scalar,
-        .row_acc3 = sd_row_acc3_scalar,
-        .row_sum4 = sd_row_sum4_scalar,
-        .row_sub_hist = sd_row_sub_hist_scalar,
-        .row_ncc_sums = sd_row_ncc_sums_scalar,
-    },
+    {.level = SD_SIMD_SCALAR, .blur_taps = sd_blur_taps_scalar, SD_SCALAR_KERNELS},
 #if SD_HAVE_X86
-    {
-        .level = SD_SIMD_SSE2,
-        .blur_taps = sd_blur_taps_sse2,
-        .row_lambda = sd_row_lambda_scalar,
-        .row_log = sd_row_log_scalar,
-        .row_colour = sd_row_colour_scalar,
-        .row_acc = sd_row_acc_scalar,
-        .row_sum = sd_row_sum_scalar,
-        .row_lap_acc = sd_row_lap_acc_scalar,
-        .row_hist = sd_row_hist_scalar,
-        .row_select = sd_row_select_scalar,
-        .row_sub = sd_row_sub_scalar,
-        .row_flag_above = sd_row_flag_above_scalar,
-        .row_warp = sd_row_warp_scalar,
-        .row_luminance = sd_row_luminance_scalar,
-        .row_acc3 = sd_row_acc3_scalar,
-        .row_sum4 = sd_row_sum4_scalar,
-        .row_sub_hist = sd_row_sub_hist_scalar,
-        .row_ncc_sums = sd_row_ncc_sums_scalar,
-    },
+    {.level = SD_SIMD_SSE2, .blur_taps = sd_blur_taps_sse2, SD_SCALAR_KERNELS},
     {
         .level = SD_SIMD_AVX2,
         .blur_taps = sd_blur_taps_avx2,
