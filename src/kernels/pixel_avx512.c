@@ -69,6 +69,11 @@ static inline __mmask16 tail16(int left)
     return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
 }
 
+static inline __mmask8 tail8(int left)
+{
+    return left >= 8 ? 0xff : left <= 0 ? 0 : (__mmask8)((1u << left) - 1);
+}
+
 /* Y = (YR R + YG G) + YB B, mul then add (the scalar order) */
 static inline __m512 luma16(const __m512 c[3])
 {
@@ -146,7 +151,7 @@ void sd_row_acc_avx512(const float *a, const float *b, const uint8_t *f, unsigne
     const __m512d sign = _mm512_set1_pd(-0.0);
     __m512d s = _mm512_setzero_pd(), sa = s, s2 = s;
     for (int x = 0; x < n; x += 8) {
-        const __mmask8 lanes = n - x >= 8 ? 0xff : (__mmask8)((1u << (n - x)) - 1);
+        const __mmask8 lanes = tail8(n - x);
         __m512d v = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, a + x));
         if (b)
             v = _mm512_sub_pd(v, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, b + x)));
@@ -164,7 +169,7 @@ void sd_row_sum_avx512(const float *a, const uint8_t *f, unsigned bit, int n, do
 {
     __m512d s = _mm512_setzero_pd();
     for (int x = 0; x < n; x += 8) {
-        const __mmask8 lanes = n - x >= 8 ? 0xff : (__mmask8)((1u << (n - x)) - 1);
+        const __mmask8 lanes = tail8(n - x);
         const __m512d v = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, a + x));
         s = _mm512_mask_add_pd(s, flag_mask8(f + x, lanes, bit), s, v);
     }
@@ -188,7 +193,7 @@ void sd_row_lap_acc_avx512(const float *up, const float *row, const float *dn,
 {
     __m512d s = _mm512_setzero_pd(), s2 = s;
     for (int x = 0; x < n; x += 8) {
-        const __mmask8 lanes = n - x >= 8 ? 0xff : (__mmask8)((1u << (n - x)) - 1);
+        const __mmask8 lanes = tail8(n - x);
         const __m512d l = lap8(up + x, row + x, dn + x, lanes);
         const __mmask8 k = flag_mask8(f + x, lanes, bit);
         s = _mm512_mask_add_pd(s, k, s, l);
@@ -220,7 +225,7 @@ void sd_row_acc3_avx512(const float *lam, const float *gt, const float *up, cons
     int x = 0;
     /* whole vectors of all three: G_s of x .. x + 7 carried from the step
      * before, its columns x + 1 and x + 2 on by lane shifts */
-    __m512d g = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(n >= 8 ? 0xff : (__mmask8)((1u << n) - 1), gs));
+    __m512d g = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(tail8(n), gs));
     for (; x + 8 <= nl; x += 8) {
         const __m256 gn8 = x + 16 <= n ? _mm256_loadu_ps(gs + x + 8)
                                        : _mm256_maskz_loadu_ps((__mmask8)((1u << (n - x - 8)) - 1),
@@ -246,7 +251,7 @@ void sd_row_acc3_avx512(const float *lam, const float *gt, const float *up, cons
     }
     /* the rest with tail masks (each sum its own) */
     for (; x < n; x += 8) {
-        const __mmask8 lanes = n - x >= 8 ? 0xff : (__mmask8)((1u << (n - x)) - 1);
+        const __mmask8 lanes = tail8(n - x);
         const __mmask8 k = flag_mask8(f + x, lanes, bit);
         const __m512d c = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, lam + x));
         const __m512d v = _mm512_sub_pd(c, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(lanes, gt + x)));
@@ -254,7 +259,7 @@ void sd_row_acc3_avx512(const float *lam, const float *gt, const float *up, cons
         ACC8(t, ta, t2, k, v);
         ACC8(s, sa, s2, k, u);
         if (x < nl) {
-            const __mmask8 ll = nl - x >= 8 ? 0xff : (__mmask8)((1u << (nl - x)) - 1);
+            const __mmask8 ll = tail8(nl - x);
             const int xl = x + 1;
             const __m512d l = lap8(up + xl, gs + xl, dn + xl, ll);
             const __mmask8 kl = flag_mask8(f + xl, ll, bit);
@@ -274,10 +279,6 @@ void sd_row_acc3_avx512(const float *lam, const float *gt, const float *up, cons
     }
 }
 #undef ACC8
-static inline __mmask8 tail8(int left)
-{
-    return left >= 8 ? 0xff : left <= 0 ? 0 : (__mmask8)((1u << left) - 1);
-}
 
 void sd_row_sum4_avx512(const float *a, const float *e, const float *lam, const uint8_t *f,
                         unsigned bit, int n, int xs, double *sa, double *se, double *sl,
