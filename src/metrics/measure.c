@@ -260,8 +260,7 @@ static void load_row(band_job *j, int sy)
     const sd_measure *m = j->m;
     const int w = m->w, R0 = SD_MAX(j->rt, SD_MAX(j->rs, j->rq ? 0 : j->rp));
     float *lam = ring_row(&j->lam, sy, w);
-    j->dsp->row_colour(sd_image_row(m->img, m->ox, m->oy + sy, w, j->row16), w, m->g, lam, j->ca,
-                       j->ce, j->cy);
+    sd_image_colour(j->dsp, m->img, m->ox, m->oy + sy, w, m->g, lam, j->ca, j->ce, j->cy);
     j->lam.tag[sy % j->lam.size] = sy;
     if (sy >= j->y0 && sy < j->y1 && !j->done[sy - j->y0]) {
         accumulate_colour(j, sy, lam);
