@@ -612,6 +612,31 @@ static void test_luminance_all_levels(void **state)
     }
 }
 
+/* The SIMD colour kernels' X / Xn without a division (SD_LAB_XN_INV):
+ * q = X (1/Xn), then fma(fma(-q, Xn, X), 1/Xn, q) is the quotient's float
+ * for X = 0 and every float X in [2^-100, 2^126) (every float was checked
+ * once; here a stride of 4099 floats, about 0.5 M of them, and powers of
+ * two). fmaf is the lanes' single-rounding FMA. */
+static void test_div_xn(void **state)
+{
+    (void)state;
+    const float xn = SD_LAB_XN, inv = SD_LAB_XN_INV;
+    for (uint32_t u = 0x0d800000u; u < 0x7f000000u; u += 4099) {
+        float x, q;
+        memcpy(&x, &u, 4);
+        q = x * inv;
+        q = fmaf(fmaf(-q, xn, x), inv, q);
+        if (q != x / xn)
+            fail_msg("X = %a: %a, the quotient is %a", (double)x, (double)q, (double)(x / xn));
+    }
+    for (int k = -100; k < 126; k++) {
+        const float x = ldexpf(1.0f, k), q0 = x * inv;
+        assert_true(fmaf(fmaf(-q0, xn, x), inv, q0) == x / xn);
+    }
+    const float z = 0.0f, q0 = z * inv;
+    assert_true(fmaf(fmaf(-q0, xn, z), inv, q0) == 0.0f);
+}
+
 /* The byte kernels of every table this machine runs (the AVX-512 one with
  * and without VBMI): row_colour8 and row_luminance8 of 8-bit samples bit
  * for bit the table's 16-bit kernels on the widened samples (v * 257), at
@@ -1496,6 +1521,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_colour_all_levels),
         cmocka_unit_test(test_luminance_all_levels),
         cmocka_unit_test(test_byte_kernels),
+        cmocka_unit_test(test_div_xn),
         cmocka_unit_test(test_colour_grey_ramp),
         cmocka_unit_test(test_acc_all_levels),
         cmocka_unit_test(test_acc3_all_levels),

@@ -453,6 +453,13 @@ int sd_mirror_index(int i, int n);
 #define SD_LAB_XN ((float)(SD_XYZ_XR + SD_XYZ_XG + SD_XYZ_XB))
 #define SD_LAB_EPS_F ((float)(216.0 / 24389.0))
 #define SD_LAB_KAPPA_F ((float)(24389.0 / 27.0))
+/* 1 / Xn rounded to float: the SIMD colour kernels' X / Xn is
+ * q = X (1/Xn), then q + (X - q Xn) (1/Xn) by two FMA, which is the
+ * correctly rounded quotient (the division's bits) for X = 0 and every
+ * float X in [2^-100, 2^126) (checked for each of them; the test checks a
+ * stride), and below 2^-100 f(X / Xn) is 16/116 either way: a* keeps its
+ * bits, without the division (docs/kernels.md "Colour"). */
+#define SD_LAB_XN_INV (1.0f / SD_LAB_XN)
 /* Clamp of R and G in the erythema term. */
 #define SD_ERY_EPS (1.0f / 4096.0f)
 

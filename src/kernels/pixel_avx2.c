@@ -112,6 +112,14 @@ void sd_row_luminance_avx2(const uint16_t *rgb, int n, const float g[3], float *
     }
 }
 
+/* X / Xn without a division, bit for bit the quotient (SD_LAB_XN_INV) */
+static inline __m256 div_xn8(__m256 x)
+{
+    const __m256 xn = _mm256_set1_ps(SD_LAB_XN), inv = _mm256_set1_ps(SD_LAB_XN_INV);
+    const __m256 q = _mm256_mul_ps(x, inv);
+    return _mm256_fmadd_ps(_mm256_fnmadd_ps(q, xn, x), inv, q);
+}
+
 /* The colour of m <= SD_COLOUR_BLOCK pixels from their linear values
  * r, gc, b (arrays of SD_COLOUR_BLOCK, overwritten): the outputs at lam,
  * a, e, y [0, m). Shared by the 16-bit and the byte kernels. */
@@ -123,7 +131,7 @@ static void colour_block(float *r, float *gc, float *b, int m, float *lam, float
     const __m256 yr = _mm256_set1_ps((float)SD_XYZ_YR), yg = _mm256_set1_ps((float)SD_XYZ_YG),
                  yb = _mm256_set1_ps((float)SD_XYZ_YB), xr = _mm256_set1_ps((float)SD_XYZ_XR),
                  xg = _mm256_set1_ps((float)SD_XYZ_XG), xb = _mm256_set1_ps((float)SD_XYZ_XB),
-                 xn = _mm256_set1_ps(SD_LAB_XN), leps = _mm256_set1_ps((float)SD_LAMBDA_EPS),
+                 leps = _mm256_set1_ps((float)SD_LAMBDA_EPS),
                  reps = _mm256_set1_ps(SD_ERY_EPS), c500 = _mm256_set1_ps(500.0f);
     const int mv = (m + 7) & ~7;
     for (int i = m; i < mv; i++)
@@ -135,7 +143,7 @@ static void colour_block(float *r, float *gc, float *b, int m, float *lam, float
                                  _mm256_mul_ps(yb, Bl));
         __m256 X = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(xr, R), _mm256_mul_ps(xg, G)),
                                  _mm256_mul_ps(xb, Bl));
-        __m256 A = _mm256_mul_ps(c500, _mm256_sub_ps(labf8(_mm256_div_ps(X, xn)), labf8(Y)));
+        __m256 A = _mm256_mul_ps(c500, _mm256_sub_ps(labf8(div_xn8(X)), labf8(Y)));
         _mm256_storeu_ps(t + i, _mm256_add_ps(Y, leps));
         if (e) /* the ratio of the clamped R and G, rounded as scalar's */
             _mm256_storeu_ps(lr + i, _mm256_div_ps(_mm256_max_ps(R, reps), _mm256_max_ps(G, reps)));

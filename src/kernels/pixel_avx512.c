@@ -94,6 +94,14 @@ void sd_row_luminance_avx512(const uint16_t *rgb, int n, const float g[3], float
     }
 }
 
+/* X / Xn without a division, bit for bit the quotient (SD_LAB_XN_INV) */
+static inline __m512 div_xn16(__m512 x)
+{
+    const __m512 xn = _mm512_set1_ps(SD_LAB_XN), inv = _mm512_set1_ps(SD_LAB_XN_INV);
+    const __m512 q = _mm512_mul_ps(x, inv);
+    return _mm512_fmadd_ps(_mm512_fnmadd_ps(q, xn, x), inv, q);
+}
+
 /* The colour of m <= SD_COLOUR_BLOCK pixels from their linear values
  * r, gc, b (arrays of SD_COLOUR_BLOCK, overwritten): the outputs at lam,
  * a, e, y [0, m). Shared by the 16-bit and the byte kernels. */
@@ -105,7 +113,7 @@ static void colour_block(float *r, float *gc, float *b, int m, float *lam, float
     const __m512 yr = _mm512_set1_ps((float)SD_XYZ_YR), yg = _mm512_set1_ps((float)SD_XYZ_YG),
                  yb = _mm512_set1_ps((float)SD_XYZ_YB), xr = _mm512_set1_ps((float)SD_XYZ_XR),
                  xg = _mm512_set1_ps((float)SD_XYZ_XG), xb = _mm512_set1_ps((float)SD_XYZ_XB),
-                 xn = _mm512_set1_ps(SD_LAB_XN), leps = _mm512_set1_ps((float)SD_LAMBDA_EPS),
+                 leps = _mm512_set1_ps((float)SD_LAMBDA_EPS),
                  reps = _mm512_set1_ps(SD_ERY_EPS), c500 = _mm512_set1_ps(500.0f);
     const int mv = (m + 15) & ~15;
     for (int i = m; i < mv; i++)
@@ -117,7 +125,7 @@ static void colour_block(float *r, float *gc, float *b, int m, float *lam, float
                                  _mm512_mul_ps(yb, Bl));
         __m512 X = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(xr, R), _mm512_mul_ps(xg, G)),
                                  _mm512_mul_ps(xb, Bl));
-        __m512 A = _mm512_mul_ps(c500, _mm512_sub_ps(labf16(_mm512_div_ps(X, xn)), labf16(Y)));
+        __m512 A = _mm512_mul_ps(c500, _mm512_sub_ps(labf16(div_xn16(X)), labf16(Y)));
         _mm512_storeu_ps(t + i, _mm512_add_ps(Y, leps));
         if (e) /* the ratio of the clamped R and G, rounded as scalar's */
             _mm512_storeu_ps(lr + i, _mm512_div_ps(_mm512_max_ps(R, reps), _mm512_max_ps(G, reps)));
