@@ -121,7 +121,7 @@ static inline __m256 div_xn8(__m256 x)
 }
 
 /* The colour of m <= SD_COLOUR_BLOCK pixels from their linear values
- * r, gc, b (arrays of SD_COLOUR_BLOCK, overwritten): the outputs at lam,
+ * r, gc, b (arrays of SD_COLOUR_BLOCK, padded past m): the outputs at lam,
  * a, e, y [0, m). Shared by the 16-bit and the byte kernels. */
 static void colour_block(float *r, float *gc, float *b, int m, float *lam, float *a, float *e,
                          float *y)
@@ -147,22 +147,20 @@ static void colour_block(float *r, float *gc, float *b, int m, float *lam, float
         _mm256_storeu_ps(t + i, _mm256_add_ps(Y, leps));
         if (e) /* the ratio of the clamped R and G, rounded as scalar's */
             _mm256_storeu_ps(lr + i, _mm256_div_ps(_mm256_max_ps(R, reps), _mm256_max_ps(G, reps)));
-        _mm256_storeu_ps(r + i, A); /* r: a* from here on */
-        _mm256_storeu_ps(gc + i, Y);
+        const __m256i k = lanes8(m - i);
+        _mm256_maskstore_ps(a + i, k, A);
+        _mm256_maskstore_ps(y + i, k, Y);
     }
-    if (lam) {
-        sd_row_log_avx2(t, mv, t);
-        memcpy(lam, t, (size_t)m * sizeof(float));
-    }
+    if (lam)
+        sd_row_log_avx2(t, m, lam);
     if (e) {
         sd_row_log_avx2(lr, mv, lr);
         const __m256 c = _mm256_set1_ps((float)(100.0 / 2.302585092994045684));
-        for (int i = 0; i < mv; i += 8)
-            _mm256_storeu_ps(lr + i, _mm256_mul_ps(c, _mm256_loadu_ps(lr + i)));
-        memcpy(e, lr, (size_t)m * sizeof(float));
+        for (int i = 0; i < mv; i += 8) {
+            const __m256i k = lanes8(m - i);
+            _mm256_maskstore_ps(e + i, k, _mm256_mul_ps(c, _mm256_loadu_ps(lr + i)));
+        }
     }
-    memcpy(a, r, (size_t)m * sizeof(float));
-    memcpy(y, gc, (size_t)m * sizeof(float));
 }
 
 void sd_row_luminance8_avx2(const uint8_t *rgb, int n, const float g[3], float *y)

@@ -103,7 +103,7 @@ static inline __m512 div_xn16(__m512 x)
 }
 
 /* The colour of m <= SD_COLOUR_BLOCK pixels from their linear values
- * r, gc, b (arrays of SD_COLOUR_BLOCK, overwritten): the outputs at lam,
+ * r, gc, b (arrays of SD_COLOUR_BLOCK, padded past m): the outputs at lam,
  * a, e, y [0, m). Shared by the 16-bit and the byte kernels. */
 static void colour_block(float *r, float *gc, float *b, int m, float *lam, float *a, float *e,
                          float *y)
@@ -129,22 +129,20 @@ static void colour_block(float *r, float *gc, float *b, int m, float *lam, float
         _mm512_storeu_ps(t + i, _mm512_add_ps(Y, leps));
         if (e) /* the ratio of the clamped R and G, rounded as scalar's */
             _mm512_storeu_ps(lr + i, _mm512_div_ps(_mm512_max_ps(R, reps), _mm512_max_ps(G, reps)));
-        _mm512_storeu_ps(r + i, A);
-        _mm512_storeu_ps(gc + i, Y);
+        const __mmask16 k = tail16(m - i);
+        _mm512_mask_storeu_ps(a + i, k, A);
+        _mm512_mask_storeu_ps(y + i, k, Y);
     }
-    if (lam) {
-        sd_row_log_avx512(t, mv, t);
-        memcpy(lam, t, (size_t)m * sizeof(float));
-    }
+    if (lam)
+        sd_row_log_avx512(t, m, lam);
     if (e) {
         sd_row_log_avx512(lr, mv, lr);
         const __m512 c = _mm512_set1_ps((float)(100.0 / 2.302585092994045684));
-        for (int i = 0; i < mv; i += 16)
-            _mm512_storeu_ps(lr + i, _mm512_mul_ps(c, _mm512_loadu_ps(lr + i)));
-        memcpy(e, lr, (size_t)m * sizeof(float));
+        for (int i = 0; i < mv; i += 16) {
+            const __mmask16 k = tail16(m - i);
+            _mm512_mask_storeu_ps(e + i, k, _mm512_mul_ps(c, _mm512_loadu_ps(lr + i)));
+        }
     }
-    memcpy(a, r, (size_t)m * sizeof(float));
-    memcpy(y, gc, (size_t)m * sizeof(float));
 }
 
 void sd_row_luminance8_avx512(const uint8_t *rgb, int n, const float g[3], float *y)
