@@ -490,6 +490,32 @@ static void planes_build(const float g[3], uint8_t pl[3][4][256])
     }
 }
 
+/* The planes of the last two gain triples a thread used (keyed by their
+ * bits): the metric stage converts every row of an image with the same
+ * gains, and BEFORE's and AFTER's rows may alternate on one thread; the
+ * decoder's level always has gains 1. Building them cost about 1 % of a
+ * 12 MP compare when done per call. */
+typedef struct planes_slot {
+    uint8_t pl[3][4][256] __attribute__((aligned(64))); /* vector loads */
+    float g[3];
+    int used;
+} planes_slot;
+static _Thread_local planes_slot planes_cache[2];
+static _Thread_local int planes_next;
+
+static const uint8_t (*planes_for(const float g[3]))[4][256]
+{
+    for (int k = 0; k < 2; k++)
+        if (planes_cache[k].used && memcmp(planes_cache[k].g, g, sizeof planes_cache[k].g) == 0)
+            return (const uint8_t(*)[4][256])planes_cache[k].pl;
+    planes_slot *sl = &planes_cache[planes_next];
+    planes_next ^= 1;
+    planes_build(g, sl->pl);
+    memcpy(sl->g, g, sizeof sl->g);
+    sl->used = 1;
+    return (const uint8_t(*)[4][256])sl->pl;
+}
+
 /* The gained linear R, G, B of the m <= 64 pixels at p, out[c][q] = pixels
  * 16 q .. 16 q + 15 (those past m read sample 0, linear 0). */
 static inline SD_VBMI void lookup64(const uint8_t *p, int m, const uint8_t pl[3][4][256],
@@ -533,12 +559,11 @@ static inline SD_VBMI void lookup64(const uint8_t *p, int m, const uint8_t pl[3]
 
 void SD_VBMI sd_row_luminance8_vbmi(const uint8_t *rgb, int n, const float g[3], float *y)
 {
-    uint8_t pl[3][4][256] __attribute__((aligned(64)));
-    planes_build(g, pl);
+    const uint8_t(*pl)[4][256] = planes_for(g);
     for (int x = 0; x < n; x += 64) {
         const int m = n - x < 64 ? n - x : 64;
         __m512 o[3][4];
-        lookup64(rgb + 3 * (size_t)x, m, (const uint8_t(*)[4][256])pl, o);
+        lookup64(rgb + 3 * (size_t)x, m, pl, o);
 #pragma GCC unroll 4
         for (int q = 0; q < 4; q++) {
             const __m512 c[3] = {o[0][q], o[1][q], o[2][q]};
@@ -552,15 +577,13 @@ void SD_VBMI sd_row_colour8_vbmi(const uint8_t *rgb, int n, const float g[3], fl
                                  float *a, float *e, float *y)
 {
     enum { B = SD_COLOUR_BLOCK };
-    uint8_t pl[3][4][256] __attribute__((aligned(64)));
+    const uint8_t(*pl)[4][256] = planes_for(g);
     float lin[3][B] __attribute__((aligned(64)));
-    planes_build(g, pl);
     for (int x0 = 0; x0 < n; x0 += B) {
         const int m = n - x0 < B ? n - x0 : B;
         for (int i = 0; i < m; i += 64) {
             __m512 o[3][4];
-            lookup64(rgb + 3 * (size_t)(x0 + i), m - i < 64 ? m - i : 64,
-                     (const uint8_t(*)[4][256])pl, o);
+            lookup64(rgb + 3 * (size_t)(x0 + i), m - i < 64 ? m - i : 64, pl, o);
 #pragma GCC unroll 3
             for (int c = 0; c < 3; c++)
 #pragma GCC unroll 4
