@@ -171,7 +171,9 @@ static const sd_dsp dsp_tables[] = {
 };
 
 static sd_simd_level detected = SD_SIMD_SCALAR;
+#if SD_HAVE_X86
 static int has_vbmi; /* AVX-512 VBMI (leaf 7 ECX 1), on top of the avx512 level */
+#endif
 static atomic_int active_level = SD_SIMD_SCALAR;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
