@@ -117,21 +117,21 @@ int sd_simd_parse(const char *name, sd_simd_level *out)
     .row_sub = sd_row_sub_scalar, .row_flag_above = sd_row_flag_above_scalar,                      \
     .row_warp = sd_row_warp_scalar, .row_luminance = sd_row_luminance_scalar,                      \
     .row_acc3 = sd_row_acc3_scalar, .row_sum4 = sd_row_sum4_scalar,                                \
-    .row_sub_hist = sd_row_sub_hist_scalar, .row_ncc_sums = sd_row_ncc_sums_scalar,              \
+    .row_sub_hist = sd_row_sub_hist_scalar, .row_ncc_sums = sd_row_ncc_sums_scalar,                \
     .row_colour8 = sd_row_colour8_scalar, .row_luminance8 = sd_row_luminance8_scalar
 
 /* The AVX-512 kernels (the two tables of the level differ in the byte
  * kernels only: with VBMI, byte permutes; docs/kernels.md "Byte input"). */
-#define SD_AVX512_KERNELS  \
+#define SD_AVX512_KERNELS                                                                          \
     .level = SD_SIMD_AVX512, .blur_taps = sd_blur_taps_avx512, .blur_taps4 = sd_blur_taps4_avx512, \
-    .row_lambda = sd_row_lambda_avx512, .row_log = sd_row_log_avx512, \
-    .row_colour = sd_row_colour_avx512, .row_acc = sd_row_acc_avx512, \
-    .row_sum = sd_row_sum_avx512, .row_lap_acc = sd_row_lap_acc_avx512, \
-    .row_hist = sd_row_hist_avx512, .row_select = sd_row_select_avx512, \
-    .row_sub = sd_row_sub_avx512, .row_flag_above = sd_row_flag_above_avx512, \
-    .row_warp = sd_row_warp_avx512, .row_luminance = sd_row_luminance_avx512, \
-    .blur_row2 = sd_blur_row2_avx512, .row_acc3 = sd_row_acc3_avx512, \
-    .row_sum4 = sd_row_sum4_avx512, .row_sub_hist = sd_row_sub_hist_avx2, \
+    .row_lambda = sd_row_lambda_avx512, .row_log = sd_row_log_avx512,                              \
+    .row_colour = sd_row_colour_avx512, .row_acc = sd_row_acc_avx512,                              \
+    .row_sum = sd_row_sum_avx512, .row_lap_acc = sd_row_lap_acc_avx512,                            \
+    .row_hist = sd_row_hist_avx512, .row_select = sd_row_select_avx512,                            \
+    .row_sub = sd_row_sub_avx512, .row_flag_above = sd_row_flag_above_avx512,                      \
+    .row_warp = sd_row_warp_avx512, .row_luminance = sd_row_luminance_avx512,                      \
+    .blur_row2 = sd_blur_row2_avx512, .row_acc3 = sd_row_acc3_avx512,                              \
+    .row_sum4 = sd_row_sum4_avx512, .row_sub_hist = sd_row_sub_hist_avx2,                          \
     .row_ncc_sums = sd_row_ncc_sums_avx2
 
 static const sd_dsp dsp_tables[] = {
