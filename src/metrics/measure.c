@@ -38,6 +38,11 @@
 
 /* flags per pixel */
 enum { F_MASK = 1, F_MEASURED = 2, F_CLIPPED = 4, F_CAND = 16 };
+/* What hist_a holds: every bin's count; exact counts in the gathered
+ * ranges only, every value outside them counted in the bin just below or
+ * above the range next to it (so every count at or below a bin of those
+ * ranges is exact: lump_hist); nothing yet (the gathering was abandoned). */
+enum { A_FULL, A_LUMPED, A_NONE };
 #define CAND8 (F_CAND * UINT64_C(0x0101010101010101)) /* F_CAND in each of 8 bytes */
 
 /* Rows per strip: the unit of the per-strip float sums (fixed, so the
@@ -110,11 +115,19 @@ struct sd_measure {
     double sum_a, sum_e, tex[3], lap[2], lam_l, lam_r;
     /* !fixed: the bins predicted (from a sparse sample of a*) to hold the
      * a* median (pm) and the median + red_delta (pr); the fused pass
-     * gathers the a* values in them, so the exact median and red count
+     * gathers the a* values in either, so the exact median and red count
      * need no second colour pass when the prediction holds */
     int pre;
     unsigned pm_lo, pm_hi, pr_lo, pr_hi;
-    fvec gm, gr;      /* gathered, bands in order */
+    /* pre: the union of both bin ranges as ng disjoint ranges, ascending;
+     * the fused pass gathers the a* values in them and counts the measured
+     * pixels below each (gbelow) instead of making a*'s histogram, which
+     * is made from those (hist_a's state A_LUMPED, lump_hist) */
+    unsigned gr[2][2];
+    int ng;
+    size_t gbelow[2];
+    int hist_state;   /* !fixed: A_FULL, A_LUMPED or A_NONE */
+    fvec gath;        /* gathered, bands in order */
     double fine2;     /* focus measure: sum of (Lambda - G_s)^2 */
 };
 
@@ -198,8 +211,9 @@ typedef struct band_job {
     float *dpad, *vq;
     uint32_t *hist;      /* !fixed: 2 x HBINS: a*, D */
     size_t red;          /* fixed: a* > t_red */
-    fvec gm, gr;         /* m->pre: a* in the predicted bins */
-    float *sel;          /* a row for row_select */
+    fvec gath;           /* m->pre: a* in the predicted bins */
+    size_t gbelow[2];    /* m->pre: a* below each of m->gr */
+    float *sel;          /* a row for row_hist_select */
     ring lam, ht, hs, hp, gs;
     float *pad, *ca, *ce, *cy, *gt, *gp;
     uint16_t *row16; /* a compact image's row as 16-bit samples */
@@ -244,13 +258,15 @@ static void accumulate_colour(band_job *j, int sy, const float *lam)
     j->dsp->row_sum4(j->ca, j->ce, lam, f, F_MEASURED, w, m->xs, &a->a[0], &a->e[0],
                      &a->lam_l[0], &a->lam_r[0], m->fixed ? &m->t_red_lo : NULL, &j->red);
     if (!m->fixed) {
-        j->dsp->row_hist(j->ca, f, F_MEASURED, w, NULL, j->hist);
-        if (m->pre) {
-            fvec_append(&j->gm, j->sel,
-                        j->dsp->row_select(j->ca, f, F_MEASURED, w, NULL, m->pm_lo, m->pm_hi, j->sel));
-            fvec_append(&j->gr, j->sel,
-                        j->dsp->row_select(j->ca, f, F_MEASURED, w, NULL, m->pr_lo, m->pr_hi, j->sel));
-        }
+        /* a*'s histogram; or with the bins predicted, the values in them
+         * and the counts below them */
+        if (m->pre)
+            fvec_append(&j->gath, j->sel,
+                        j->dsp->row_hist_select(j->ca, f, F_MEASURED, w, NULL,
+                                                (const unsigned (*)[2])m->gr, m->ng, j->gbelow,
+                                                j->sel));
+        else
+            j->dsp->row_hist(j->ca, f, F_MEASURED, w, NULL, j->hist);
     }
 }
 
@@ -579,8 +595,30 @@ static void band_free(band_job *j)
     free(j->done);
     free(j->hist);
     free(j->sel);
-    free(j->gm.v);
-    free(j->gr.v);
+    free(j->gath.v);
+}
+
+/* hist_a from the gathered a* values (the exact counts of the bins of
+ * m->gr) and the counts below each range: the values between two ranges
+ * go to the bin just below the upper one, those below the first to the
+ * bin just below it, those above the last to the bin just above it. */
+static void lump_hist(sd_measure *m)
+{
+    uint32_t *h = m->hist_a;
+    memset(h, 0, HBINS * sizeof *h);
+    for (size_t i = 0; i < m->gath.n; i++)
+        h[sd_fbin(m->gath.v[i])]++;
+    size_t done = 0; /* values below the end of the last range so far */
+    for (int i = 0; i < m->ng; i++) {
+        const size_t lump = m->gbelow[i] - done;
+        if (lump && m->gr[i][0] > 0)
+            h[m->gr[i][0] - 1] += (uint32_t)lump;
+        done = m->gbelow[i];
+        for (unsigned b = m->gr[i][0]; b <= m->gr[i][1]; b++)
+            done += h[b];
+    }
+    if (m->n > done && m->gr[m->ng - 1][1] < HBINS - 1)
+        h[m->gr[m->ng - 1][1] + 1] += (uint32_t)(m->n - done);
 }
 
 static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
@@ -654,7 +692,7 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
         j->sel = m->pre ? sd_alloc_array((size_t)w, sizeof(float)) : NULL;
         /* a band gathers at most a quarter of its pixels (a prediction
          * that far off is abandoned: thresholds then run the colour pass) */
-        j->gm.max = j->gr.max = (size_t)w * (size_t)(j->y1 - j->y0) / 4 + 1;
+        j->gath.max = (size_t)w * (size_t)(j->y1 - j->y0) / 4 + 1;
         if (!ok || !j->pad || !j->ca || !j->ce || !j->cy || !j->row16 || !j->gt || !j->gp || !j->in ||
             !j->done || (!m->fixed && !j->hist) || (m->pre && !j->sel))
             s = SD_ERR_NOMEM;
@@ -685,14 +723,19 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
     /* the gathered a* values, bands in order (the selections do not depend
      * on the order anyway) */
     for (int t = 0; m->pre && t < nt; t++) {
-        m->gm.max = m->gr.max = SIZE_MAX;
-        fvec_append(&m->gm, jobs[t].gm.v, jobs[t].gm.n);
-        fvec_append(&m->gr, jobs[t].gr.v, jobs[t].gr.n);
-        if (jobs[t].gm.full || jobs[t].gr.full)
+        m->gath.max = SIZE_MAX;
+        fvec_append(&m->gath, jobs[t].gath.v, jobs[t].gath.n);
+        for (int i = 0; i < m->ng; i++)
+            m->gbelow[i] += jobs[t].gbelow[i];
+        if (jobs[t].gath.full)
             m->pre = 0;
     }
-    if (m->pre && (m->gm.full || m->gr.full))
+    if (m->pre && m->gath.full)
         m->pre = 0;
+    if (!m->fixed)
+        m->hist_state = m->pre ? A_LUMPED : m->ng ? A_NONE : A_FULL;
+    if (m->hist_state == A_LUMPED)
+        lump_hist(m);
 done:
     for (int t = 0; t < nt; t++)
         band_free(&jobs[t]);
@@ -746,9 +789,11 @@ static double collector_median(collector *c, size_t n)
 /* ---- colour recompute passes over the window (threaded, integer results) ---- */
 
 /* The collectors a colour pass fills (NULL: not wanted), both with a*
- * values from the bins the caller set: the median's (ca) and T_red's (cr). */
+ * values from the bins the caller set: the median's (ca) and T_red's (cr);
+ * or a*'s histogram. */
 typedef struct colour_want {
     collector *ca, *cr;
+    uint32_t *hist; /* a*'s histogram (HBINS, zeroed) */
 } colour_want;
 
 typedef struct colour_job {
@@ -757,6 +802,7 @@ typedef struct colour_job {
     int y0, y1;
     collector c[2];       /* ca, cr: bins from the caller's, own buffers */
     const collector *want[2];
+    uint32_t *hist;       /* own HBINS, when the histogram is wanted */
     float *buf;           /* 3 rows of w: a*, Y, scratch */
     uint16_t *row16;      /* a compact image's row as 16-bit samples */
 } colour_job;
@@ -786,11 +832,13 @@ static void *colour_run(void *arg)
         for (int k = 0; k < 2; k++)
             if (j->want[k])
                 collect_row(&j->c[k], j->dsp, a, f, w, NULL, scratch);
+        if (j->hist)
+            j->dsp->row_hist(a, f, F_MEASURED, w, NULL, j->hist);
     }
     return NULL;
 }
 
-/* One pass over the colour of the window filling the wanted collectors. */
+/* One pass over the colour of the window filling what is wanted. */
 static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, colour_want want)
 {
     collector *const cs[2] = {want.ca, want.cr};
@@ -805,6 +853,8 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, colour_want want)
         band_rows(m, t, nt, &j->y0, &j->y1);
         j->buf = sd_alloc_array(3 * (size_t)m->w, sizeof(float));
         j->row16 = sd_alloc_array((size_t)m->w, 3 * sizeof(uint16_t));
+        if (want.hist && !(j->hist = sd_calloc_array(HBINS, sizeof(uint32_t))))
+            s = SD_ERR_NOMEM;
         if (!j->buf || !j->row16)
             s = SD_ERR_NOMEM;
         for (int k = 0; k < 2; k++) {
@@ -827,8 +877,12 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, colour_want want)
                 memcpy(cs[k]->v + cs[k]->n, jobs[t].c[k].v, add * sizeof(float));
                 cs[k]->n += add;
             }
+        for (int t = 0; want.hist && t < nt; t++)
+            for (unsigned b = 0; b < HBINS; b++)
+                want.hist[b] += jobs[t].hist[b];
     }
     for (int t = 0; t < nt; t++) {
+        free(jobs[t].hist);
         free(jobs[t].buf);
         free(jobs[t].row16);
         for (int k = 0; k < 2; k++)
@@ -837,6 +891,19 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, colour_want want)
     if (s != SD_OK)
         return sd_fail(ctx, s, "metrics: out of memory");
     return SD_OK;
+}
+
+/* Make hist_a every bin's count (one colour pass, when the fused pass
+ * left it lumped or empty). */
+static sd_status full_hist_a(sd_ctx *ctx, sd_measure *m)
+{
+    if (m->hist_state == A_FULL)
+        return SD_OK;
+    memset(m->hist_a, 0, HBINS * sizeof *m->hist_a);
+    sd_status s = colour_pass(ctx, m, (colour_want){.hist = m->hist_a});
+    if (s == SD_OK)
+        m->hist_state = A_FULL;
+    return s;
 }
 
 /* Set cr to the a* bins a threshold in [lo, hi] can fall in, widened by
@@ -852,6 +919,23 @@ static int red_collector_init(collector *cr, const uint32_t *hist_a, double lo, 
     for (unsigned b = cr->b_lo; b <= cr->b_hi; b++)
         cr->cap += hist_a[b];
     return (cr->v = sd_alloc_array(cr->cap ? cr->cap : 1, sizeof(float))) != NULL;
+}
+
+/* From hist_a: ca, the a* median's collector, and cr, the one of the bins
+ * T_red can then fall in (the median lies in [lowest of bin b_lo, highest
+ * of bin b_hi], T_red that plus red_delta); 0 when out of memory. */
+static int a_collectors_init(const sd_measure *m, collector *ca, collector *cr)
+{
+    if (!collector_init(ca, m->hist_a, m->n))
+        return 0;
+    const double lo = sd_key_float((uint32_t)ca->b_lo << 16) + m->p.red_delta;
+    const double hi = sd_key_float(((uint32_t)ca->b_hi << 16) | 0xffffu) + m->p.red_delta;
+    if (!red_collector_init(cr, m->hist_a, lo, hi)) {
+        free(ca->v);
+        ca->v = NULL;
+        return 0;
+    }
+    return 1;
 }
 
 /* Measured pixels with a* > t_red: the bins above cr's, and the collected
@@ -1228,7 +1312,7 @@ typedef struct dpass_job {
     const sd_dsp *dsp;
     int y0, y1;
     const sd_mad_plan *plan;
-    collector c;       /* own buffer; its bins set per range of the plan */
+    collector c;       /* own buffer (the plan's ranges, not its bins) */
     float *scratch;    /* a row */
     float t_lo, t_hi;  /* the candidates (pend_list) */
     pend_list pend;
@@ -1268,11 +1352,13 @@ static void *dpass_run(void *arg)
     for (int y = j->y0; y < j->y1; y++) {
         const float *d = sd_plane_row(&m->d, y);
         uint8_t *f = m->flags + (size_t)y * (size_t)w;
-        for (int r = 0; r < j->plan->nr; r++) {
-            j->c.b_lo = j->plan->r[r][0];
-            j->c.b_hi = j->plan->r[r][1];
-            collect_row(&j->c, j->dsp, d, f, w, NULL, j->scratch);
-        }
+        /* the values of every range of the plan in one pass */
+        size_t k = j->dsp->row_hist_select(d, f, F_MEASURED, w, NULL,
+                                           (const unsigned (*)[2])j->plan->r, j->plan->nr, NULL,
+                                           j->scratch);
+        k = SD_MIN(k, j->c.cap - j->c.n);
+        memcpy(j->c.v + j->c.n, j->scratch, k * sizeof(float));
+        j->c.n += k;
         mark_row(j, y, d, f);
     }
     return NULL;
@@ -1413,6 +1499,20 @@ static void predict_a_median(sd_measure *m)
             const unsigned r1 = isfinite(rhi) ? sd_fbin((float)rhi) : HBINS - 1;
             m->pr_lo = r0 > 0 ? r0 - 1 : 0;
             m->pr_hi = r1 < HBINS - 1 ? r1 + 1 : HBINS - 1;
+            /* their union, ascending, merged when they touch */
+            const int pr_first = m->pr_lo < m->pm_lo;
+            const unsigned a0 = pr_first ? m->pr_lo : m->pm_lo, a1 = pr_first ? m->pr_hi : m->pm_hi;
+            const unsigned b0 = pr_first ? m->pm_lo : m->pr_lo, b1 = pr_first ? m->pm_hi : m->pr_hi;
+            m->gr[0][0] = a0;
+            if (b0 <= a1 + 1) {
+                m->gr[0][1] = SD_MAX(a1, b1);
+                m->ng = 1;
+            } else {
+                m->gr[0][1] = a1;
+                m->gr[1][0] = b0;
+                m->gr[1][1] = b1;
+                m->ng = 2;
+            }
             m->pre = 1;
         }
     }
@@ -1474,8 +1574,7 @@ void sd_measure_free(sd_measure *m)
     sd_plane_release(&m->d);
     free(m->hist_a);
     free(m->hist_d);
-    free(m->gm.v);
-    free(m->gr.v);
+    free(m->gath.v);
     free(m);
 }
 
@@ -1622,31 +1721,36 @@ sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
     const size_t n = m->n;
     if (m->fixed)
         return sd_fail(ctx, SD_ERR_ARG, "metrics: the thresholds are already fixed");
-    collector ca;
-    if (!collector_init(&ca, m->hist_a, n))
-        return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-    /* With it the red count finish needs: the a* values of the bins T_red
-     * can fall in (the median lies in [lowest of bin b_lo, highest of bin
-     * b_hi], T_red that plus red_delta). Both come from the values the
-     * fused pass gathered in the predicted bins, or else from one colour
-     * pass. */
-    collector cr;
-    const double lo = sd_key_float((uint32_t)ca.b_lo << 16) + m->p.red_delta;
-    const double hi = sd_key_float(((uint32_t)ca.b_hi << 16) | 0xffffu) + m->p.red_delta;
+    /* The a* median's collector, and with it the red count finish needs:
+     * the a* values of the bins T_red can fall in. Both come from the
+     * values the fused pass gathered in the predicted bins (hist_a lumped:
+     * exact at and below those bins, so the bins it names are the true
+     * ones when they lie there, and never lie there otherwise), or else
+     * from one colour pass (after one more for the histogram). */
+    collector ca = {0}, cr = {0};
     sd_status s = SD_OK;
-    if (!red_collector_init(&cr, m->hist_a, lo, hi)) {
-        s = sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-    } else if (!(m->pre && ca.b_lo >= m->pm_lo && ca.b_hi <= m->pm_hi && cr.b_lo >= m->pr_lo &&
-                 cr.b_hi <= m->pr_hi && collect_gathered(&ca, &m->gm) &&
-                 collect_gathered(&cr, &m->gr))) {
-        /* the prediction missed: one colour pass */
-        ca.n = cr.n = 0;
-        s = colour_pass(ctx, m, (colour_want){&ca, &cr});
+    int got = 0;
+    if (m->hist_state != A_NONE) {
+        if (!a_collectors_init(m, &ca, &cr))
+            return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
+        got = m->pre && ca.b_lo >= m->pm_lo && ca.b_hi <= m->pm_hi && cr.b_lo >= m->pr_lo &&
+              cr.b_hi <= m->pr_hi && collect_gathered(&ca, &m->gath) &&
+              collect_gathered(&cr, &m->gath);
     }
-    free(m->gm.v);
-    free(m->gr.v);
-    memset(&m->gm, 0, sizeof m->gm);
-    memset(&m->gr, 0, sizeof m->gr);
+    if (!got) {
+        /* the prediction missed */
+        free(ca.v);
+        free(cr.v);
+        ca.v = cr.v = NULL;
+        if ((s = full_hist_a(ctx, m)) == SD_OK) {
+            if (!a_collectors_init(m, &ca, &cr))
+                s = sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
+            else
+                s = colour_pass(ctx, m, (colour_want){.ca = &ca, .cr = &cr});
+        }
+    }
+    free(m->gath.v);
+    memset(&m->gath, 0, sizeof m->gath);
     m->pre = 0;
     if (s != SD_OK) {
         free(ca.v);
@@ -1746,9 +1850,11 @@ sd_status sd_measure_finish(sd_ctx *ctx, sd_measure *m, const sd_thresholds *thr
         red = m->red;
     } else {
         collector cr;
+        if ((s = full_hist_a(ctx, m)) != SD_OK)
+            return s;
         if (!red_collector_init(&cr, m->hist_a, thr->t_red, thr->t_red))
             return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-        s = colour_pass(ctx, m, (colour_want){NULL, &cr});
+        s = colour_pass(ctx, m, (colour_want){.cr = &cr});
         red = red_count(m->hist_a, &cr, thr->t_red);
         free(cr.v);
         if (s != SD_OK)
