@@ -963,14 +963,18 @@ static void *mark_run(void *arg)
     const mark_job *j = arg;
     sd_measure *m = j->m;
     const sd_dsp *dsp = sd_dsp_active();
-    for (int y = j->y0; y < j->y1; y++)
-        dsp->row_flag_above(sd_plane_row(&m->d, y), NULL, j->t,
-                            m->flags + (size_t)y * (size_t)m->w, F_CAND, m->w);
+    for (int y = j->y0; y < j->y1; y++) {
+        uint8_t *f = m->flags + (size_t)y * (size_t)m->w;
+        for (int x = 0; x < m->w; x++)
+            f[x] &= (uint8_t)~F_CAND;
+        dsp->row_flag_above(sd_plane_row(&m->d, y), NULL, j->t, f, F_CAND, m->w);
+    }
     return NULL;
 }
 
-/* Mark the pore candidates (D > t) of the whole window in the flags, row
- * bands on the measure's threads. */
+/* Mark the pore candidates (D > t) of the whole window in the flags, and
+ * only those (any older marks are cleared), row bands on the measure's
+ * threads. */
 static void mark_candidates(sd_measure *m, float t)
 {
     mark_job jobs[MAX_THREADS];
@@ -986,145 +990,196 @@ static void mark_candidates(sd_measure *m, float t)
  * measured pixels but grown through every unclipped candidate pixel, so a
  * pore crossing the mask edge is seen whole. A component counts when its
  * centroid's nearest pixel is in the mask, and its area and elongation pass.
- * A visited pixel loses its F_CAND bit (no separate visited mark, so no
- * pass over the flags to clear one); the visited pixels are listed, and a
- * fixed measure gets its candidates back at the end, so finish could run
- * again. */
-typedef struct px_xy {
-    int x, y;
-} px_xy;
+ *
+ * Found row by row as runs of unclipped candidate pixels (the flags are
+ * only read): a run joins every run of the row above that touches it
+ * (8-connected: overlapping once widened by a pixel each side), and joined
+ * components merge (union-find, the older one the root). A component keeps
+ * its pixel count and the integer sums of x, y, x^2, y^2 and xy over its
+ * pixels (a run's in closed form), and its first measured pixel in raster
+ * order: the seed a flood fill from each measured candidate in raster
+ * order would start it from. Its moments are taken about that pixel, in
+ * integers, so every double below is that fill's; a component without a
+ * measured pixel is none. */
+typedef struct comp {
+    int64_t n, sx, sy, sxx, syy, sxy;
+    int fx, fy; /* the first measured pixel; fy < 0: none yet */
+    int up;     /* union-find parent, itself at a root */
+} comp;
 
-/* Double the list's capacity; 0 when out of memory. */
-static int grow(px_xy **v, size_t *cap)
+/* A run [a, b] of a row, in component c. */
+typedef struct crun {
+    int a, b, c;
+} crun;
+
+static int comp_root(comp *cs, int i)
 {
-    size_t c = *cap * 2;
-    px_xy *nv = c > *cap && c <= SIZE_MAX / sizeof *nv ? realloc(*v, c * sizeof *nv) : NULL;
-    if (!nv)
-        return 0;
-    *v = nv;
-    *cap = c;
-    return 1;
+    while (cs[i].up != i) {
+        cs[i].up = cs[cs[i].up].up; /* path halving */
+        i = cs[i].up;
+    }
+    return i;
 }
 
-/* Append (x, y), growing the list; 0 when out of memory. */
-static int push(px_xy **v, size_t *n, size_t *cap, int x, int y)
+/* Join the components of roots i and j (the lower index stays the root,
+ * returned). */
+static int comp_join(comp *cs, int i, int j)
 {
-    if (*n == *cap && !grow(v, cap))
-        return 0;
-    (*v)[(*n)++] = (px_xy){x, y};
-    return 1;
+    if (i == j)
+        return i;
+    if (j < i) {
+        const int t = i;
+        i = j;
+        j = t;
+    }
+    comp *a = &cs[i];
+    const comp *b = &cs[j];
+    a->n += b->n;
+    a->sx += b->sx;
+    a->sy += b->sy;
+    a->sxx += b->sxx;
+    a->syy += b->syy;
+    a->sxy += b->sxy;
+    if (b->fy >= 0 && (a->fy < 0 || b->fy < a->fy || (b->fy == a->fy && b->fx < a->fx))) {
+        a->fx = b->fx;
+        a->fy = b->fy;
+    }
+    cs[j].up = i;
+    return i;
 }
+
+/* Sum of k^2 for k = 0 .. x (x >= -1). */
+static inline int64_t sq_sum(int64_t x) { return x * (x + 1) * (2 * x + 1) / 6; }
 
 static sd_status find_pores(sd_ctx *ctx, sd_measure *m, double amin, double amax,
                             double max_elong, size_t *count, double *area_sum)
 {
     const int w = m->w, h = m->h;
-    const uint8_t seed = F_MEASURED | F_CAND;
-    uint8_t *const flags = m->flags;
-    /* seen[0 .. n_seen): every visited pixel; a component's are the last
-     * ones, and its unexpanded pixels are seen[next .. n_seen) */
-    size_t n_acc = 0, cap = 4096, n_seen = 0;
-    double a_acc = 0;
-    px_xy *seen = sd_alloc_array(cap, sizeof *seen);
-    if (!seen)
+    const uint8_t *const flags = m->flags;
+    size_t ncomp = 0, cap = 1024;
+    comp *cs = sd_alloc_array(cap, sizeof *cs);
+    /* the runs of the row above and of this row (at most (w + 1) / 2 each) */
+    crun *prev = sd_alloc_array((size_t)w / 2 + 1, sizeof *prev);
+    crun *cur = sd_alloc_array((size_t)w / 2 + 1, sizeof *cur);
+    if (!cs || !prev || !cur) {
+        free(cs);
+        free(prev);
+        free(cur);
         return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-    static const int nbx[8] = {-1, 0, 1, -1, 1, -1, 0, 1}, nby[8] = {-1, -1, -1, 0, 0, 1, 1, 1};
-    ptrdiff_t nb[8];
-    for (int k = 0; k < 8; k++)
-        nb[k] = (ptrdiff_t)nby[k] * w + nbx[k];
-    for (int y0 = 0; y0 < h; y0++) {
-        const uint8_t *frow = flags + (size_t)y0 * (size_t)w;
-        for (int x0 = 0; x0 < w; x0++) {
+    }
+    int nprev = 0;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *frow = flags + (size_t)y * (size_t)w;
+        int ncur = 0, k = 0; /* k: the first run above that can touch a run from here on */
+        for (int x = 0; x < w;) {
             /* most pixels are no candidate: skip sixteen (eight) flags at a time */
 #if defined(__SSE2__)
-            if (x0 + 16 <= w &&
+            if (x + 16 <= w &&
                 _mm_movemask_epi8(_mm_cmpeq_epi8(
-                    _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(frow + x0)),
+                    _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(frow + x)),
                                   _mm_set1_epi8(F_CAND)),
                     _mm_setzero_si128())) == 0xffff) {
-                x0 += 15;
+                x += 16;
                 continue;
             }
 #endif
             uint64_t v8;
-            if (x0 + 8 <= w && (memcpy(&v8, frow + x0, 8), !(v8 & CAND8))) {
-                x0 += 7;
+            if (x + 8 <= w && (memcpy(&v8, frow + x, 8), !(v8 & CAND8))) {
+                x += 8;
                 continue;
             }
-            if ((frow[x0] & seed) != seed)
+            if ((frow[x] & (F_CLIPPED | F_CAND)) != F_CAND) {
+                x++;
                 continue;
-            /* flood fill from (x0, y0); the moments of the offsets from
-             * it are integers, summed exactly whatever the visiting order */
-            size_t first = n_seen, next = n_seen;
-            int64_t sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
-            flags[(size_t)y0 * (size_t)w + (size_t)x0] &= (uint8_t)~F_CAND;
-            if (!push(&seen, &n_seen, &cap, x0, y0))
-                goto nomem;
-            while (next < n_seen) {
-                const int x = seen[next].x, y = seen[next].y;
-                next++;
-                const int64_t dx = x - x0, dy = y - y0;
-                sx += dx;
-                sy += dy;
-                sxx += dx * dx;
-                syy += dy * dy;
-                sxy += dx * dy;
-                if (cap - n_seen < 8 && !grow(&seen, &cap))
-                    goto nomem;
-                if (x > 0 && x < w - 1 && y > 0 && y < h - 1) {
-                    /* inside the frame: the eight neighbours by offset */
-                    uint8_t *c = flags + (size_t)y * (size_t)w + (size_t)x;
-                    for (int k = 0; k < 8; k++) {
-                        uint8_t *q = c + nb[k];
-                        if ((*q & (F_CLIPPED | F_CAND)) != F_CAND)
-                            continue;
-                        *q &= (uint8_t)~F_CAND;
-                        seen[n_seen++] = (px_xy){x + nbx[k], y + nby[k]};
-                    }
-                    continue;
-                }
-                for (int ny = SD_MAX(y - 1, 0); ny <= SD_MIN(y + 1, h - 1); ny++) {
-                    uint8_t *row = flags + (size_t)ny * (size_t)w;
-                    for (int nx = SD_MAX(x - 1, 0); nx <= SD_MIN(x + 1, w - 1); nx++) {
-                        if ((row[nx] & (F_CLIPPED | F_CAND)) != F_CAND)
-                            continue;
-                        row[nx] &= (uint8_t)~F_CAND;
-                        seen[n_seen++] = (px_xy){nx, ny};
-                    }
-                }
             }
-            double area = (double)(n_seen - first);
-            if (area < amin || area > amax)
-                continue;
-            double mx = (double)sx / area, my = (double)sy / area;
-            /* second moments of the union of unit pixel squares */
-            double vxx = (double)sxx / area - mx * mx + 1.0 / 12.0;
-            double vyy = (double)syy / area - my * my + 1.0 / 12.0;
-            double vxy = (double)sxy / area - mx * my;
-            double tr = 0.5 * (vxx + vyy);
-            double disc = sqrt(0.25 * (vxx - vyy) * (vxx - vyy) + vxy * vxy);
-            double l1 = tr + disc, l2 = tr - disc;
-            if (!(l2 > 0) || sqrt(l1 / l2) > max_elong)
-                continue;
-            long cx = sd_nearest(x0 + mx), cy = sd_nearest(y0 + my);
-            if (cx < 0 || cy < 0 || cx >= w || cy >= h ||
-                !(flags[(size_t)cy * (size_t)w + (size_t)cx] & F_MASK))
-                continue;
-            n_acc++;
-            a_acc += area;
+            /* a run [a, b], and its first measured pixel fm */
+            const int a = x;
+            int fm = -1;
+            for (; x < w && (frow[x] & (F_CLIPPED | F_CAND)) == F_CAND; x++)
+                if (fm < 0 && (frow[x] & F_MEASURED))
+                    fm = x;
+            const int b = x - 1;
+            /* join the runs above that touch it */
+            while (k < nprev && prev[k].b < a - 1)
+                k++;
+            int c = -1;
+            for (int q = k; q < nprev && prev[q].a <= b + 1; q++) {
+                const int r = comp_root(cs, prev[q].c);
+                c = c < 0 ? r : comp_join(cs, c, r);
+            }
+            if (c < 0) {
+                if (ncomp == cap) {
+                    comp *nc = cap <= SIZE_MAX / 2 / sizeof *nc ? realloc(cs, 2 * cap * sizeof *nc)
+                                                                 : NULL;
+                    if (!nc)
+                        goto nomem;
+                    cs = nc;
+                    cap *= 2;
+                }
+                c = (int)ncomp++;
+                cs[c] = (comp){.fy = -1, .up = c};
+            }
+            comp *o = &cs[c];
+            const int64_t len = b - a + 1, rx = (int64_t)(a + b) * len / 2;
+            o->n += len;
+            o->sx += rx;
+            o->sy += len * y;
+            o->sxx += sq_sum(b) - sq_sum(a - 1);
+            o->syy += len * y * (int64_t)y;
+            o->sxy += rx * y;
+            if (fm >= 0 && (o->fy < 0 || (o->fy == y && fm < o->fx))) {
+                o->fx = fm;
+                o->fy = y;
+            }
+            cur[ncur++] = (crun){a, b, c};
         }
+        crun *t = prev;
+        prev = cur;
+        cur = t;
+        nprev = ncur;
     }
-    /* a fixed measure keeps its candidates (BEFORE's are marked again from
-     * D by every finish) */
-    if (m->fixed)
-        for (size_t i = 0; i < n_seen; i++)
-            flags[(size_t)seen[i].y * (size_t)w + (size_t)seen[i].x] |= F_CAND;
-    free(seen);
+    free(prev);
+    free(cur);
+    size_t n_acc = 0;
+    double a_acc = 0;
+    for (size_t i = 0; i < ncomp; i++) {
+        const comp *o = &cs[i];
+        if (o->up != (int)i || o->fy < 0)
+            continue;
+        const double area = (double)o->n;
+        if (area < amin || area > amax)
+            continue;
+        /* the moments about the seed (x0, y0), exact integers */
+        const int64_t x0 = o->fx, y0 = o->fy, n = o->n;
+        const int64_t sx = o->sx - n * x0, sy = o->sy - n * y0;
+        const int64_t sxx = o->sxx - 2 * x0 * o->sx + n * x0 * x0;
+        const int64_t syy = o->syy - 2 * y0 * o->sy + n * y0 * y0;
+        const int64_t sxy = o->sxy - x0 * o->sy - y0 * o->sx + n * x0 * y0;
+        double mx = (double)sx / area, my = (double)sy / area;
+        /* second moments of the union of unit pixel squares */
+        double vxx = (double)sxx / area - mx * mx + 1.0 / 12.0;
+        double vyy = (double)syy / area - my * my + 1.0 / 12.0;
+        double vxy = (double)sxy / area - mx * my;
+        double tr = 0.5 * (vxx + vyy);
+        double disc = sqrt(0.25 * (vxx - vyy) * (vxx - vyy) + vxy * vxy);
+        double l1 = tr + disc, l2 = tr - disc;
+        if (!(l2 > 0) || sqrt(l1 / l2) > max_elong)
+            continue;
+        long cx = sd_nearest((double)o->fx + mx), cy = sd_nearest((double)o->fy + my);
+        if (cx < 0 || cy < 0 || cx >= w || cy >= h ||
+            !(flags[(size_t)cy * (size_t)w + (size_t)cx] & F_MASK))
+            continue;
+        n_acc++;
+        a_acc += area;
+    }
+    free(cs);
     *count = n_acc;
     *area_sum = a_acc;
     return SD_OK;
 nomem:
-    free(seen);
+    free(cs);
+    free(prev);
+    free(cur);
     return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
 }
 
@@ -1802,8 +1857,6 @@ sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
     } else {
         /* none marked yet; or a list given up (or T_pore outside [t_lo,
          * t_hi], which select.c rules out): from scratch */
-        for (size_t i = 0; marked && i < (size_t)m->w * (size_t)m->h; i++)
-            m->flags[i] &= (uint8_t)~F_CAND;
         mark_candidates(m, m->t_pore);
     }
     free(pend.i);
