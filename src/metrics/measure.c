@@ -37,7 +37,12 @@
 #include "skindelta/metrics.h"
 
 /* flags per pixel */
-enum { F_MASK = 1, F_MEASURED = 2, F_CLIPPED = 4, F_CAND = 16 };
+enum {
+    F_MASK = SD_PF_MASK,
+    F_MEASURED = SD_PF_MEASURED,
+    F_CLIPPED = SD_PF_CLIPPED,
+    F_CAND = SD_PF_CAND
+};
 /* What hist_a holds: every bin's count; exact counts in the gathered
  * ranges only, every value outside them counted in the bin just below or
  * above the range next to it (so every count at or below a bin of those
@@ -1051,11 +1056,9 @@ static int comp_join(comp *cs, int i, int j)
 /* Sum of k^2 for k = 0 .. x (x >= -1). */
 static inline int64_t sq_sum(int64_t x) { return x * (x + 1) * (2 * x + 1) / 6; }
 
-static sd_status find_pores(sd_ctx *ctx, sd_measure *m, double amin, double amax,
-                            double max_elong, size_t *count, double *area_sum)
+sd_status sd_pore_components(sd_ctx *ctx, const uint8_t *flags, int w, int h, double amin,
+                             double amax, double max_elong, size_t *count, double *area_sum)
 {
-    const int w = m->w, h = m->h;
-    const uint8_t *const flags = m->flags;
     size_t ncomp = 0, cap = 1024;
     comp *cs = sd_alloc_array(cap, sizeof *cs);
     /* the runs of the row above and of this row (at most (w + 1) / 2 each) */
@@ -1920,8 +1923,9 @@ sd_status sd_measure_finish(sd_ctx *ctx, sd_measure *m, const sd_thresholds *thr
     const sd_metric_params *p = &m->p;
     if (!m->fixed)
         mark_candidates(m, (float)thr->t_pore);
-    if ((s = find_pores(ctx, m, p->pore_area_min * s2, p->pore_area_max * s2,
-                        p->pore_max_elongation, &count, &area_sum)) != SD_OK)
+    if ((s = sd_pore_components(ctx, m->flags, m->w, m->h, p->pore_area_min * s2,
+                                p->pore_area_max * s2, p->pore_max_elongation, &count,
+                                &area_sum)) != SD_OK)
         return s;
     out->pore_count = (double)count;
     out->pore_area_fraction = area_sum / (double)n;
