@@ -1195,8 +1195,18 @@ typedef struct flag_job {
     int y0, y1;
     size_t n_mask, n_crush, n_clip;
     uint32_t *colcnt; /* w, own */
+    uint8_t *cnt8;    /* w: the counts of the last rows, at most 255 (added to colcnt) */
     uint16_t *row16;  /* a compact image's row as 16-bit samples */
 } flag_job;
+
+/* Add the byte counts into colcnt and clear them. */
+static void flush_counts(flag_job *j)
+{
+    for (int x = 0; x < j->m->w; x++) {
+        j->colcnt[x] += j->cnt8[x];
+        j->cnt8[x] = 0;
+    }
+}
 
 /* Mask, clip and crush flags; the outermost pixel frame is never measured
  * (the Laplacian needs neighbours). A NULL mask is the image minus the
@@ -1210,6 +1220,8 @@ static void *flag_run(void *arg)
     const double border = j->border;
     const int iw = img->width, ih = img->height, w = m->w;
     for (int y = j->y0; y < j->y1; y++) {
+        if (y > j->y0 && (y - j->y0) % 255 == 0)
+            flush_counts(j);
         const int Y = m->oy + y;
         const uint16_t *px = m->rows ? NULL : sd_image_row(img, m->ox, Y, w, j->row16);
         uint8_t *frow = m->flags + (size_t)y * (size_t)w;
@@ -1242,15 +1254,9 @@ static void *flag_run(void *arg)
                                                     _mm_andnot_si128(notm, fme));
                     _mm_storeu_si128((__m128i *)(void *)(frow + x), fl);
                     nin = _mm_add_epi64(nin, _mm_sad_epu8(_mm_andnot_si128(out, one), z));
-                    /* measured as 0/1, widened to the four 32-bit counts */
-                    const __m128i b = _mm_andnot_si128(notm, one);
-                    const __m128i lo = _mm_unpacklo_epi8(b, z), hi = _mm_unpackhi_epi8(b, z);
-                    const __m128i q[4] = {_mm_unpacklo_epi16(lo, z), _mm_unpackhi_epi16(lo, z),
-                                          _mm_unpacklo_epi16(hi, z), _mm_unpackhi_epi16(hi, z)};
-                    for (int k = 0; k < 4; k++) {
-                        __m128i *c = (__m128i *)(void *)(j->colcnt + x + 4 * k);
-                        _mm_storeu_si128(c, _mm_add_epi32(_mm_loadu_si128(c), q[k]));
-                    }
+                    /* measured as 0/1 into the byte counts */
+                    __m128i *c = (__m128i *)(void *)(j->cnt8 + x);
+                    _mm_storeu_si128(c, _mm_add_epi8(_mm_loadu_si128(c), _mm_andnot_si128(notm, one)));
                 }
                 nm += (size_t)_mm_cvtsi128_si64(nin) +
                       (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(nin, nin));
@@ -1263,7 +1269,7 @@ static void *flag_run(void *arg)
                 const int meas = in && (!mrow || mrow[x] != SD_ROI_EXCLUDED);
                 frow[x] = (uint8_t)(in * F_MASK | meas * F_MEASURED);
                 nm += (size_t)in;
-                j->colcnt[x] += (uint32_t)meas;
+                j->cnt8[x] += (uint8_t)meas;
             }
             j->n_mask += nm;
             continue;
@@ -1285,12 +1291,13 @@ static void *flag_run(void *arg)
                     j->n_clip++;
                 else if (!mask || mask[mi] != SD_ROI_EXCLUDED) {
                     f |= F_MEASURED;
-                    j->colcnt[x]++;
+                    j->cnt8[x]++;
                 }
             }
             frow[x] = f;
         }
     }
+    flush_counts(j);
     return NULL;
 }
 
@@ -1310,8 +1317,9 @@ static sd_status flag_pass(sd_ctx *ctx, sd_measure *m, const uint8_t *mask, doub
         j->border = border;
         band_rows(m, t, nt, &j->y0, &j->y1);
         j->colcnt = t == 0 ? colcnt : sd_calloc_array((size_t)m->w, sizeof(uint32_t));
+        j->cnt8 = sd_calloc_array((size_t)m->w, 1);
         j->row16 = sd_alloc_array((size_t)m->w, 3 * sizeof(uint16_t));
-        if (!j->colcnt || !j->row16)
+        if (!j->colcnt || !j->cnt8 || !j->row16)
             s = SD_ERR_NOMEM;
     }
     if (s == SD_OK) {
@@ -1327,6 +1335,7 @@ static sd_status flag_pass(sd_ctx *ctx, sd_measure *m, const uint8_t *mask, doub
     for (int t = 0; t < nt; t++) {
         if (t > 0)
             free(jobs[t].colcnt);
+        free(jobs[t].cnt8);
         free(jobs[t].row16);
     }
     if (s != SD_OK)
