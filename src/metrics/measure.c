@@ -1010,6 +1010,8 @@ typedef struct comp {
     int64_t n, sx, sy, sxx, syy, sxy;
     int fx, fy; /* the first measured pixel; fy < 0: none yet */
     int up;     /* union-find parent, itself at a root */
+    int ly;     /* the last row with a run of it */
+    int done;   /* judged (it had no run on a later row) */
 } comp;
 
 /* A run [a, b] of a row, in component c. */
@@ -1056,6 +1058,46 @@ static int comp_join(comp *cs, int i, int j)
 /* Sum of k^2 for k = 0 .. x (x >= -1). */
 static inline int64_t sq_sum(int64_t x) { return x * (x + 1) * (2 * x + 1) / 6; }
 
+/* The limits a component must meet to count. */
+typedef struct pore_limits {
+    double amin, amax, max_elong;
+} pore_limits;
+
+/* Judge the complete component o (a root): count it into *count and
+ * *area_sum when it has a measured pixel and passes. Soon after its last
+ * row, so the flag of its centroid is still in cache. */
+static void pore_judge(const comp *o, const uint8_t *flags, int w, int h, const pore_limits *l,
+                       size_t *count, double *area_sum)
+{
+    if (o->fy < 0)
+        return;
+    const double area = (double)o->n;
+    if (area < l->amin || area > l->amax)
+        return;
+    /* the moments about the seed (x0, y0), exact integers */
+    const int64_t x0 = o->fx, y0 = o->fy, n = o->n;
+    const int64_t sx = o->sx - n * x0, sy = o->sy - n * y0;
+    const int64_t sxx = o->sxx - 2 * x0 * o->sx + n * x0 * x0;
+    const int64_t syy = o->syy - 2 * y0 * o->sy + n * y0 * y0;
+    const int64_t sxy = o->sxy - x0 * o->sy - y0 * o->sx + n * x0 * y0;
+    double mx = (double)sx / area, my = (double)sy / area;
+    /* second moments of the union of unit pixel squares */
+    double vxx = (double)sxx / area - mx * mx + 1.0 / 12.0;
+    double vyy = (double)syy / area - my * my + 1.0 / 12.0;
+    double vxy = (double)sxy / area - mx * my;
+    double tr = 0.5 * (vxx + vyy);
+    double disc = sqrt(0.25 * (vxx - vyy) * (vxx - vyy) + vxy * vxy);
+    double l1 = tr + disc, l2 = tr - disc;
+    if (!(l2 > 0) || sqrt(l1 / l2) > l->max_elong)
+        return;
+    long cx = sd_nearest((double)o->fx + mx), cy = sd_nearest((double)o->fy + my);
+    if (cx < 0 || cy < 0 || cx >= w || cy >= h ||
+        !(flags[(size_t)cy * (size_t)w + (size_t)cx] & F_MASK))
+        return;
+    (*count)++;
+    *area_sum += area;
+}
+
 sd_status sd_pore_components(sd_ctx *ctx, const uint8_t *flags, int w, int h, double amin,
                              double amax, double max_elong, size_t *count, double *area_sum)
 {
@@ -1070,6 +1112,9 @@ sd_status sd_pore_components(sd_ctx *ctx, const uint8_t *flags, int w, int h, do
         free(cur);
         return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
     }
+    const pore_limits lim = {amin, amax, max_elong};
+    size_t n_acc = 0;
+    double a_acc = 0;
     int nprev = 0;
     for (int y = 0; y < h; y++) {
         const uint8_t *frow = flags + (size_t)y * (size_t)w;
@@ -1123,6 +1168,7 @@ sd_status sd_pore_components(sd_ctx *ctx, const uint8_t *flags, int w, int h, do
                 cs[c] = (comp){.fy = -1, .up = c};
             }
             comp *o = &cs[c];
+            o->ly = y;
             const int64_t len = b - a + 1, rx = (int64_t)(a + b) * len / 2;
             o->n += len;
             o->sx += rx;
@@ -1136,6 +1182,14 @@ sd_status sd_pore_components(sd_ctx *ctx, const uint8_t *flags, int w, int h, do
             }
             cur[ncur++] = (crun){a, b, c};
         }
+        /* the components of the row above with no run on this one are complete */
+        for (int q = 0; q < nprev; q++) {
+            comp *o = &cs[comp_root(cs, prev[q].c)];
+            if (o->ly < y && !o->done) {
+                o->done = 1;
+                pore_judge(o, flags, w, h, &lim, &n_acc, &a_acc);
+            }
+        }
         crun *t = prev;
         prev = cur;
         cur = t;
@@ -1143,38 +1197,10 @@ sd_status sd_pore_components(sd_ctx *ctx, const uint8_t *flags, int w, int h, do
     }
     free(prev);
     free(cur);
-    size_t n_acc = 0;
-    double a_acc = 0;
-    for (size_t i = 0; i < ncomp; i++) {
-        const comp *o = &cs[i];
-        if (o->up != (int)i || o->fy < 0)
-            continue;
-        const double area = (double)o->n;
-        if (area < amin || area > amax)
-            continue;
-        /* the moments about the seed (x0, y0), exact integers */
-        const int64_t x0 = o->fx, y0 = o->fy, n = o->n;
-        const int64_t sx = o->sx - n * x0, sy = o->sy - n * y0;
-        const int64_t sxx = o->sxx - 2 * x0 * o->sx + n * x0 * x0;
-        const int64_t syy = o->syy - 2 * y0 * o->sy + n * y0 * y0;
-        const int64_t sxy = o->sxy - x0 * o->sy - y0 * o->sx + n * x0 * y0;
-        double mx = (double)sx / area, my = (double)sy / area;
-        /* second moments of the union of unit pixel squares */
-        double vxx = (double)sxx / area - mx * mx + 1.0 / 12.0;
-        double vyy = (double)syy / area - my * my + 1.0 / 12.0;
-        double vxy = (double)sxy / area - mx * my;
-        double tr = 0.5 * (vxx + vyy);
-        double disc = sqrt(0.25 * (vxx - vyy) * (vxx - vyy) + vxy * vxy);
-        double l1 = tr + disc, l2 = tr - disc;
-        if (!(l2 > 0) || sqrt(l1 / l2) > max_elong)
-            continue;
-        long cx = sd_nearest((double)o->fx + mx), cy = sd_nearest((double)o->fy + my);
-        if (cx < 0 || cy < 0 || cx >= w || cy >= h ||
-            !(flags[(size_t)cy * (size_t)w + (size_t)cx] & F_MASK))
-            continue;
-        n_acc++;
-        a_acc += area;
-    }
+    /* those on the last row */
+    for (size_t i = 0; i < ncomp; i++)
+        if (cs[i].up == (int)i && !cs[i].done)
+            pore_judge(&cs[i], flags, w, h, &lim, &n_acc, &a_acc);
     free(cs);
     *count = n_acc;
     *area_sum = a_acc;
