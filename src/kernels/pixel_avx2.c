@@ -425,7 +425,22 @@ void sd_row_sub_hist_avx2(const float *a, const float *b, float *out, const uint
         unsigned m = flag_bits8(f + x, 8, bit);
         if (!m)
             continue;
-        _mm256_storeu_si256((__m256i *)(void *)bins, bins8(d));
+        const __m256i bv = bins8(d);
+        if (m == 0xffu) {
+            const __m128i lo = _mm256_castsi256_si128(bv), hi = _mm256_extracti128_si256(bv, 1);
+            const uint64_t q0 = (uint64_t)_mm_cvtsi128_si64(lo), q1 = (uint64_t)_mm_extract_epi64(lo, 1);
+            const uint64_t q2 = (uint64_t)_mm_cvtsi128_si64(hi), q3 = (uint64_t)_mm_extract_epi64(hi, 1);
+            hist[(uint32_t)q0]++;
+            hist[q0 >> 32]++;
+            hist[(uint32_t)q1]++;
+            hist[q1 >> 32]++;
+            hist[(uint32_t)q2]++;
+            hist[q2 >> 32]++;
+            hist[(uint32_t)q3]++;
+            hist[q3 >> 32]++;
+            continue;
+        }
+        _mm256_storeu_si256((__m256i *)(void *)bins, bv);
         for (; m; m &= m - 1)
             hist[bins[__builtin_ctz(m)]]++;
     }
