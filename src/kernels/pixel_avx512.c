@@ -463,10 +463,10 @@ void sd_row_flag_above_avx512(const float *a, const float *b, float t, uint8_t *
         if (b)
             v = _mm512_sub_ps(v, _mm512_maskz_loadu_ps(m, b + x));
         const __mmask16 k = _mm512_mask_cmp_ps_mask(m, v, tv, _CMP_GT_OQ);
-        if (k) {
-            const __m128i fv = _mm_maskz_loadu_epi8(m, f + x);
-            _mm_mask_storeu_epi8(f + x, k, _mm_or_si128(fv, bv));
-        }
+        /* the flags loaded whatever k (in sequence, so they stream in;
+         * loaded only when needed each load's latency was exposed) */
+        const __m128i fv = _mm_maskz_loadu_epi8(m, f + x);
+        _mm_mask_storeu_epi8(f + x, k, _mm_or_si128(fv, bv));
     }
 }
 #endif
