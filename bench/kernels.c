@@ -429,6 +429,60 @@ int main(int argc, char **argv)
             }
             const double med = median(t, runs); /* sorts t: t[0] is then the best */
             emit("select", 0, (sd_simd_level)lv, 1, med, t[0], d);
+            /* row_hist_select: three ranges (the median's bin and two
+             * about 40 bins off, as the MAD's pass) in one call against
+             * three row_select calls; and the histogram with the first two
+             * ranges in one call against row_hist and two row_select calls */
+            const unsigned r3[3][2] = {{bmed - 41, bmed - 39}, {bmed, bmed}, {bmed + 39, bmed + 41}};
+            size_t k3 = 0, k3ref = 0;
+            for (int y = 0; y < H; y++) {
+                for (int i = 0; i < 3; i++)
+                    k3ref += dsp->row_select(sd_plane_row(&src, y), fl, 2, W, NULL, r3[i][0],
+                                             r3[i][1], sel);
+                k3 += dsp->row_hist_select(sd_plane_row(&src, y), fl, 2, W, NULL, r3, 3, NULL, sel);
+            }
+            const double d3 = k3 != k3ref;
+            if (d3 != 0) {
+                fprintf(stderr, "bench_kernels: hist_select %s differs from row_select\n",
+                        sd_simd_name((sd_simd_level)lv));
+                bad = 1;
+            }
+            for (int sep = 0; sep < 2; sep++) {
+                for (int i = 0; i < runs; i++) {
+                    double t0 = now();
+                    for (int y = 0; y < H; y++) {
+                        const float *v = sd_plane_row(&src, y);
+                        if (sep)
+                            for (int k = 0; k < 3; k++)
+                                dsp->row_select(v, fl, 2, W, NULL, r3[k][0], r3[k][1], sel);
+                        else
+                            dsp->row_hist_select(v, fl, 2, W, NULL, r3, 3, NULL, sel);
+                    }
+                    t[i] = now() - t0;
+                }
+                const double m3 = median(t, runs); /* sorts t: t[0] is then the best */
+                emit(sep ? "select_3_separate" : "select_3_ranges", 0, (sd_simd_level)lv, 1, m3,
+                     t[0], d3);
+            }
+            for (int sep = 0; sep < 2; sep++) {
+                for (int i = 0; i < runs; i++) {
+                    double t0 = now();
+                    for (int y = 0; y < H; y++) {
+                        const float *v = sd_plane_row(&src, y);
+                        if (sep) {
+                            dsp->row_hist(v, fl, 2, W, NULL, hist);
+                            for (int k = 0; k < 2; k++)
+                                dsp->row_select(v, fl, 2, W, NULL, r3[k][0], r3[k][1], sel);
+                        } else {
+                            dsp->row_hist_select(v, fl, 2, W, hist, r3, 2, NULL, sel);
+                        }
+                    }
+                    t[i] = now() - t0;
+                }
+                const double m2 = median(t, runs); /* sorts t: t[0] is then the best */
+                emit(sep ? "hist_select_2_separate" : "hist_select_2", 0, (sd_simd_level)lv, 1,
+                     m2, t[0], d3);
+            }
         }
         free(href);
         free(hist);

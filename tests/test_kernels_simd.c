@@ -1079,6 +1079,107 @@ static void test_hist_select_all_levels(void **state)
     free(got);
 }
 
+/* row_hist_select: at every level the histogram, the values in any of
+ * 0..3 bin ranges (overlapping, touching, at the ends of the key range) in
+ * x order and the counts below each range, against the definitions
+ * counted here pixel by pixel; nothing written past the values returned;
+ * the histogram and the counts only when asked for. */
+static void test_hist_select_ranges_all_levels(void **state)
+{
+    (void)state;
+    const sd_simd_level top = sd_simd_detect();
+    uint32_t *ref = calloc(65536, sizeof(uint32_t)), *got = calloc(65536, sizeof(uint32_t));
+    assert_true(ref && got);
+    for (int wi = 0; wi < N_WIDTHS; wi++) {
+        const int n = width_at(wi), off = 1 + wi % 3;
+        float *v = malloc(sizeof(float) * ((size_t)n + 8));
+        float *outr = malloc(sizeof(float) * ((size_t)n + 8)), *outg = malloc(sizeof(float) * ((size_t)n + 8));
+        uint8_t *f = malloc((size_t)n + 8);
+        assert_true(v && outr && outg && f);
+        /* clustered values (as a* is) on even widths, any sign and magnitude on odd */
+        for (int i = 0; i < n + 8; i++) {
+            uint32_t r = rng();
+            v[i] = wi % 2 ? (r % 17 == 0 ? (r & 1 ? -0.0f : 0.0f)
+                                         : frand() * ldexpf(1.0f, (int)(r % 20) - 10))
+                          : 12.0f + 0.3f * frand();
+            f[i] = (uint8_t)(rng() & 0xff);
+        }
+        const unsigned bit = 1u << (wi % 8);
+        const float *V = v + off;
+        const uint8_t *F = f + off;
+        for (int set = 0; set < 8; set++) {
+            /* ranges around the bins of a few values, one of them wide,
+             * two overlapping or touching, one at an end of the keys */
+            unsigned r[SD_SELECT_RANGES][2];
+            const int nr = set % (SD_SELECT_RANGES + 1);
+            for (int i = 0; i < nr; i++) {
+                const unsigned b = sd_fbin(V[(int)(rng() % (uint32_t)n)]);
+                const unsigned h = (set + i) % 3 == 0 ? 40u : rng() % 3;
+                r[i][0] = b > h ? b - h : 0;
+                r[i][1] = b + h < 65535 ? b + h : 65535;
+            }
+            if (set >= 6) {
+                /* overlapping (nr 2), touching (nr 3) */
+                r[1][0] = r[0][1] < 65535 ? r[0][1] + (set == 6 ? 0 : 1) : 65535;
+                r[1][1] = r[1][0] < 65530 ? r[1][0] + 5 : 65535;
+            }
+            if (set == 3 || set == 7) {
+                r[2][0] = 0;
+                r[2][1] = rng() % 65536;
+            }
+            memset(ref, 0, 65536 * sizeof(uint32_t));
+            size_t kr = 0, below_r[SD_SELECT_RANGES] = {0};
+            for (int x = 0; x < n; x++) {
+                if (!(F[x] & bit))
+                    continue;
+                const unsigned b = sd_fbin(V[x]);
+                ref[b]++;
+                int in = 0;
+                for (int i = 0; i < nr; i++) {
+                    in = in || (b >= r[i][0] && b <= r[i][1]);
+                    below_r[i] += b < r[i][0];
+                }
+                if (in)
+                    outr[kr++] = V[x];
+            }
+            for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+                const sd_dsp *d = sd_dsp_level((sd_simd_level)lv);
+                for (int want = 0; want < 2; want++) {
+                    size_t below_g[SD_SELECT_RANGES] = {7, 7, 7};
+                    memset(got, 0, 65536 * sizeof(uint32_t));
+                    memset(outg, 0xff, sizeof(float) * ((size_t)n + 8));
+                    const size_t kg = d->row_hist_select(V, F, bit, n, want ? got : NULL,
+                                                         (const unsigned (*)[2])r, nr,
+                                                         want ? below_g : NULL, outg);
+                    if (kg != kr || memcmp(outr, outg, kr * sizeof(float)) != 0)
+                        fail_msg("row_hist_select %s n=%d set=%d: %zu vs %zu values",
+                                 sd_simd_name(lv), n, set, kg, kr);
+                    for (size_t i = kg; i < (size_t)n + 8; i++) {
+                        uint32_t u;
+                        memcpy(&u, &outg[i], 4);
+                        if (u != 0xffffffffu)
+                            fail_msg("row_hist_select %s n=%d wrote past its values",
+                                     sd_simd_name(lv), n);
+                    }
+                    for (int i = 0; i < SD_SELECT_RANGES; i++)
+                        if (below_g[i] != (want && i < nr ? 7 + below_r[i] : 7))
+                            fail_msg("row_hist_select %s n=%d set=%d: %zu below range %d, want %zu",
+                                     sd_simd_name(lv), n, set, below_g[i] - 7, i, below_r[i]);
+                    if (want && memcmp(ref, got, 65536 * sizeof(uint32_t)) != 0)
+                        fail_msg("row_hist_select %s n=%d set=%d: histogram differs",
+                                 sd_simd_name(lv), n, set);
+                }
+            }
+        }
+        free(v);
+        free(outr);
+        free(outg);
+        free(f);
+    }
+    free(ref);
+    free(got);
+}
+
 /* The band-pass and threshold kernels: exact at every level (with and
  * without b), flags outside the marked ones untouched, nothing past n. */
 static void test_sub_flag_all_levels(void **state)
@@ -1528,6 +1629,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sum4_all_levels),
         cmocka_unit_test(test_sub_hist_all_levels),
         cmocka_unit_test(test_hist_select_all_levels),
+        cmocka_unit_test(test_hist_select_ranges_all_levels),
         cmocka_unit_test(test_warp_all_levels),
         cmocka_unit_test(test_warp_threads_levels),
         cmocka_unit_test(test_sub_flag_all_levels),

@@ -324,7 +324,7 @@ static void test_phases_equal_measure(void **state)
     assert_int_equal(sd_measure_thresholds(fx.ctx, mb, &t), SD_OK);
     assert_int_equal(sd_measure_finish(fx.ctx, mb, &t, &b), SD_OK);
     assert_int_equal(sd_measure_finish(fx.ctx, ma, &t, &a), SD_OK);
-    /* finishing twice gives the same (the flags are restored) */
+    /* finishing twice gives the same (the pore search only reads the flags) */
     sd_metrics a2;
     assert_int_equal(sd_measure_finish(fx.ctx, ma, &t, &a2), SD_OK);
     /* BEFORE's thresholds are fixed now: other ones are refused */

@@ -158,6 +158,21 @@ typedef void (*sd_row_hist_fn)(const float *v, const uint8_t *f, unsigned bit, i
 typedef size_t (*sd_row_select_fn)(const float *v, const uint8_t *f, unsigned bit, int n,
                                    const double *c, unsigned b_lo, unsigned b_hi, float *out);
 
+/* row_hist and row_select (without a centre) in one pass, for up to
+ * SD_SELECT_RANGES bin ranges at once: the v[x] of the x in [0, n) with
+ * (f[x] & bit) != 0 and sd_fbin(v[x]) in any of [r[i][0], r[i][1]],
+ * i < nr (0 <= nr <= SD_SELECT_RANGES; the ranges may overlap), written to
+ * out in x order (out has room for n); returns how many. With hist not
+ * NULL also hist[sd_fbin(v[x])]++ for every flagged x; with below not NULL
+ * also below[i] += the number of flagged x with sd_fbin(v[x]) < r[i][0]
+ * (i < nr). Exact at every level: the histogram of row_hist and, for
+ * disjoint ranges, the values of the row_select calls per range, merged
+ * in x order. */
+#define SD_SELECT_RANGES 3
+typedef size_t (*sd_row_hist_select_fn)(const float *v, const uint8_t *f, unsigned bit, int n,
+                                        uint32_t *hist, const unsigned (*r)[2], int nr,
+                                        size_t *below, float *out);
+
 /* The band-pass of the pore filter and its threshold, exact at every
  * level: row_sub writes out[x] = a[x] - b[x]; row_flag_above sets bit in
  * f[x] where v > t, v = a[x] - b[x] (or a[x] when b is NULL). */
@@ -214,6 +229,7 @@ typedef struct sd_dsp {
     sd_row_ncc_sums_fn row_ncc_sums;
     sd_row_colour8_fn row_colour8;
     sd_row_luminance8_fn row_luminance8;
+    sd_row_hist_select_fn row_hist_select;
 } sd_dsp;
 
 /* nout consecutive output rows of blur_taps (in holds 2r + nout rows),
@@ -315,6 +331,9 @@ void sd_row_sub_hist_scalar(const float *a, const float *b, float *out, const ui
                             unsigned bit, int n, uint32_t *hist);
 size_t sd_row_select_scalar(const float *v, const uint8_t *f, unsigned bit, int n,
                             const double *c, unsigned b_lo, unsigned b_hi, float *out);
+size_t sd_row_hist_select_scalar(const float *v, const uint8_t *f, unsigned bit, int n,
+                                 uint32_t *hist, const unsigned (*r)[2], int nr, size_t *below,
+                                 float *out);
 void sd_row_sub_scalar(const float *a, const float *b, float *out, int n);
 void sd_row_sum_scalar(const float *a, const uint8_t *f, unsigned bit, int n, double *sum);
 void sd_row_flag_above_scalar(const float *a, const float *b, float t, uint8_t *f, uint8_t bit,
@@ -339,10 +358,16 @@ void sd_row_hist_avx2(const float *v, const uint8_t *f, unsigned bit, int n, con
                       uint32_t *hist);
 size_t sd_row_select_avx2(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,
                           unsigned b_lo, unsigned b_hi, float *out);
+size_t sd_row_hist_select_avx2(const float *v, const uint8_t *f, unsigned bit, int n,
+                               uint32_t *hist, const unsigned (*r)[2], int nr, size_t *below,
+                               float *out);
 void sd_row_hist_avx512(const float *v, const uint8_t *f, unsigned bit, int n, const double *c,
                         uint32_t *hist);
 size_t sd_row_select_avx512(const float *v, const uint8_t *f, unsigned bit, int n,
                             const double *c, unsigned b_lo, unsigned b_hi, float *out);
+size_t sd_row_hist_select_avx512(const float *v, const uint8_t *f, unsigned bit, int n,
+                                 uint32_t *hist, const unsigned (*r)[2], int nr, size_t *below,
+                                 float *out);
 void sd_blur_taps_sse2(const float *const *in, const float *k, int r, float *out, int n);
 void sd_blur_taps_avx2(const float *const *in, const float *k, int r, float *out, int n);
 void sd_blur_taps4_avx2(const float *const *in, const float *k, int r, float *const *out, int n);

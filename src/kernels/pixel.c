@@ -231,6 +231,29 @@ size_t sd_row_select_scalar(const float *v, const uint8_t *f, unsigned bit, int 
     return k;
 }
 
+size_t sd_row_hist_select_scalar(const float *v, const uint8_t *f, unsigned bit, int n,
+                                 uint32_t *hist, const unsigned (*r)[2], int nr, size_t *below,
+                                 float *out)
+{
+    size_t k = 0;
+    for (int x = 0; x < n; x++) {
+        if (!(f[x] & bit))
+            continue;
+        const unsigned b = sd_fbin(v[x]);
+        if (hist)
+            hist[b]++;
+        int in = 0;
+        for (int i = 0; i < nr; i++) {
+            in |= b >= r[i][0] && b <= r[i][1];
+            if (below)
+                below[i] += b < r[i][0];
+        }
+        if (in)
+            out[k++] = v[x];
+    }
+    return k;
+}
+
 void sd_row_sub_scalar(const float *a, const float *b, float *out, int n)
 {
     for (int x = 0; x < n; x++)

@@ -460,7 +460,22 @@ void sd_row_sub_hist_avx2(const float *a, const float *b, float *out, const uint
         unsigned m = flag_bits8(f + x, 8, bit);
         if (!m)
             continue;
-        _mm256_storeu_si256((__m256i *)(void *)bins, bins8(d));
+        const __m256i bv = bins8(d);
+        if (m == 0xffu) {
+            const __m128i lo = _mm256_castsi256_si128(bv), hi = _mm256_extracti128_si256(bv, 1);
+            const uint64_t q0 = (uint64_t)_mm_cvtsi128_si64(lo), q1 = (uint64_t)_mm_extract_epi64(lo, 1);
+            const uint64_t q2 = (uint64_t)_mm_cvtsi128_si64(hi), q3 = (uint64_t)_mm_extract_epi64(hi, 1);
+            hist[(uint32_t)q0]++;
+            hist[q0 >> 32]++;
+            hist[(uint32_t)q1]++;
+            hist[q1 >> 32]++;
+            hist[(uint32_t)q2]++;
+            hist[q2 >> 32]++;
+            hist[(uint32_t)q3]++;
+            hist[q3 >> 32]++;
+            continue;
+        }
+        _mm256_storeu_si256((__m256i *)(void *)bins, bv);
         for (; m; m &= m - 1)
             hist[bins[__builtin_ctz(m)]]++;
     }
@@ -493,6 +508,50 @@ size_t sd_row_select_avx2(const float *v, const uint8_t *f, unsigned bit, int n,
         _mm256_storeu_ps(w8, w);
         for (; m; m &= m - 1)
             out[k++] = w8[__builtin_ctz(m)];
+    }
+    return k;
+}
+
+size_t sd_row_hist_select_avx2(const float *v, const uint8_t *f, unsigned bit, int n,
+                               uint32_t *hist, const unsigned (*r)[2], int nr, size_t *below,
+                               float *out)
+{
+    /* a range test as in row_select: b - lo <= span, unsigned */
+    __m256i lo[SD_SELECT_RANGES], lim[SD_SELECT_RANGES];
+    const __m256i sg = _mm256_set1_epi32(INT32_MIN);
+    for (int i = 0; i < nr; i++) {
+        lo[i] = _mm256_set1_epi32((int)r[i][0]);
+        lim[i] = _mm256_set1_epi32((int)((r[i][1] - r[i][0]) ^ 0x80000000u));
+    }
+    uint32_t b[8];
+    float w8[8];
+    size_t k = 0;
+    for (int x = 0; x < n; x += 8) {
+        __m256 w;
+        const unsigned m = flagged8(v, f, bit, x, n, NULL, _mm256_setzero_pd(), &w);
+        if (!m)
+            continue;
+        const __m256i bins = bins8(w);
+        if (hist) {
+            _mm256_storeu_si256((__m256i *)(void *)b, bins);
+            for (unsigned mm = m; mm; mm &= mm - 1)
+                hist[b[__builtin_ctz(mm)]]++;
+        }
+        unsigned s = 0;
+        for (int i = 0; i < nr; i++) {
+            const __m256i d = _mm256_xor_si256(_mm256_sub_epi32(bins, lo[i]), sg);
+            s |= ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(d, lim[i])));
+            /* b < lo as signed: both are below 2^16 */
+            if (below)
+                below[i] += (size_t)__builtin_popcount(
+                    m & (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(lo[i], bins))));
+        }
+        s &= m;
+        if (!s)
+            continue;
+        _mm256_storeu_ps(w8, w);
+        for (; s; s &= s - 1)
+            out[k++] = w8[__builtin_ctz(s)];
     }
     return k;
 }

@@ -425,6 +425,57 @@ size_t sd_row_select_avx512(const float *v, const uint8_t *f, unsigned bit, int 
     }
     return k;
 }
+
+size_t sd_row_hist_select_avx512(const float *v, const uint8_t *f, unsigned bit, int n,
+                                 uint32_t *hist, const unsigned (*r)[2], int nr, size_t *below,
+                                 float *out)
+{
+    const __m128i vbit = _mm_set1_epi8((char)bit);
+    /* three ranges always, the ones not given empty (b - lo <= span,
+     * unsigned, fails for every b when lo = 2^32 - 1 and span = 0) */
+    __m512i lo[SD_SELECT_RANGES], span[SD_SELECT_RANGES];
+    for (int i = 0; i < SD_SELECT_RANGES; i++) {
+        lo[i] = _mm512_set1_epi32(i < nr ? (int)r[i][0] : -1);
+        span[i] = _mm512_set1_epi32(i < nr ? (int)(r[i][1] - r[i][0]) : 0);
+    }
+    uint32_t b[16];
+    size_t k = 0;
+    /* the counts below each range, in lanes (at most n per lane) */
+    __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0;
+    const __m512i one = _mm512_set1_epi32(1);
+    for (int x = 0; x < n; x += 16) {
+        __m512 w;
+        const __mmask16 m = flagged16(v, f, vbit, x, n, NULL, _mm512_setzero_pd(), &w);
+        if (!m)
+            continue;
+        const __m512i bins = bins16(w);
+        if (hist) {
+            _mm512_storeu_si512(b, bins);
+            for (unsigned mm = m; mm; mm &= mm - 1)
+                hist[b[__builtin_ctz(mm)]]++;
+        }
+        if (below) {
+            c0 = _mm512_mask_add_epi32(c0, _mm512_mask_cmplt_epu32_mask(m, bins, lo[0]), c0, one);
+            c1 = _mm512_mask_add_epi32(c1, _mm512_mask_cmplt_epu32_mask(m, bins, lo[1]), c1, one);
+            c2 = _mm512_mask_add_epi32(c2, _mm512_mask_cmplt_epu32_mask(m, bins, lo[2]), c2, one);
+        }
+        const __mmask16 s =
+            _mm512_mask_cmple_epu32_mask(m, _mm512_sub_epi32(bins, lo[0]), span[0]) |
+            _mm512_mask_cmple_epu32_mask(m, _mm512_sub_epi32(bins, lo[1]), span[1]) |
+            _mm512_mask_cmple_epu32_mask(m, _mm512_sub_epi32(bins, lo[2]), span[2]);
+        if (s) {
+            /* compressed in a register, then a store of that many lanes
+             * (vcompressps to memory is slow) */
+            const int c = __builtin_popcount(s);
+            _mm512_mask_storeu_ps(out + k, tail16(c), _mm512_maskz_compress_ps(s, w));
+            k += (size_t)c;
+        }
+    }
+    const __m512i cs[SD_SELECT_RANGES] = {c0, c1, c2};
+    for (int i = 0; below && i < nr; i++)
+        below[i] += (size_t)(uint32_t)_mm512_reduce_add_epi32(cs[i]);
+    return k;
+}
 /* ---- band-pass and threshold (exact) ---- */
 
 void sd_row_sub_avx512(const float *a, const float *b, float *out, int n)
@@ -447,10 +498,10 @@ void sd_row_flag_above_avx512(const float *a, const float *b, float t, uint8_t *
         if (b)
             v = _mm512_sub_ps(v, _mm512_maskz_loadu_ps(m, b + x));
         const __mmask16 k = _mm512_mask_cmp_ps_mask(m, v, tv, _CMP_GT_OQ);
-        if (k) {
-            const __m128i fv = _mm_maskz_loadu_epi8(m, f + x);
-            _mm_mask_storeu_epi8(f + x, k, _mm_or_si128(fv, bv));
-        }
+        /* the flags loaded whatever k (in sequence, so they stream in;
+         * loaded only when needed each load's latency was exposed) */
+        const __m128i fv = _mm_maskz_loadu_epi8(m, f + x);
+        _mm_mask_storeu_epi8(f + x, k, _mm_or_si128(fv, bv));
     }
 }
 

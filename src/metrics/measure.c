@@ -37,7 +37,17 @@
 #include "skindelta/metrics.h"
 
 /* flags per pixel */
-enum { F_MASK = 1, F_MEASURED = 2, F_CLIPPED = 4, F_CAND = 16 };
+enum {
+    F_MASK = SD_PF_MASK,
+    F_MEASURED = SD_PF_MEASURED,
+    F_CLIPPED = SD_PF_CLIPPED,
+    F_CAND = SD_PF_CAND
+};
+/* What hist_a holds: every bin's count; exact counts in the gathered
+ * ranges only, every value outside them counted in the bin just below or
+ * above the range next to it (so every count at or below a bin of those
+ * ranges is exact: lump_hist); nothing yet (the gathering was abandoned). */
+enum { A_FULL, A_LUMPED, A_NONE };
 #define CAND8 (F_CAND * UINT64_C(0x0101010101010101)) /* F_CAND in each of 8 bytes */
 
 /* Rows per strip: the unit of the per-strip float sums (fixed, so the
@@ -110,11 +120,19 @@ struct sd_measure {
     double sum_a, sum_e, tex[3], lap[2], lam_l, lam_r;
     /* !fixed: the bins predicted (from a sparse sample of a*) to hold the
      * a* median (pm) and the median + red_delta (pr); the fused pass
-     * gathers the a* values in them, so the exact median and red count
+     * gathers the a* values in either, so the exact median and red count
      * need no second colour pass when the prediction holds */
     int pre;
     unsigned pm_lo, pm_hi, pr_lo, pr_hi;
-    fvec gm, gr;      /* gathered, bands in order */
+    /* pre: the union of both bin ranges as ng disjoint ranges, ascending;
+     * the fused pass gathers the a* values in them and counts the measured
+     * pixels below each (gbelow) instead of making a*'s histogram, which
+     * is made from those (hist_a's state A_LUMPED, lump_hist) */
+    unsigned gr[2][2];
+    int ng;
+    size_t gbelow[2];
+    int hist_state;   /* !fixed: A_FULL, A_LUMPED or A_NONE */
+    fvec gath;        /* gathered, bands in order */
     double fine2;     /* focus measure: sum of (Lambda - G_s)^2 */
 };
 
@@ -198,8 +216,9 @@ typedef struct band_job {
     float *dpad, *vq;
     uint32_t *hist;      /* !fixed: 2 x HBINS: a*, D */
     size_t red;          /* fixed: a* > t_red */
-    fvec gm, gr;         /* m->pre: a* in the predicted bins */
-    float *sel;          /* a row for row_select */
+    fvec gath;           /* m->pre: a* in the predicted bins */
+    size_t gbelow[2];    /* m->pre: a* below each of m->gr */
+    float *sel;          /* a row for row_hist_select */
     ring lam, ht, hs, hp, gs;
     float *pad, *ca, *ce, *cy, *gt, *gp;
     const float **in;
@@ -243,13 +262,15 @@ static void accumulate_colour(band_job *j, int sy, const float *lam)
     j->dsp->row_sum4(j->ca, j->ce, lam, f, F_MEASURED, w, m->xs, &a->a[0], &a->e[0],
                      &a->lam_l[0], &a->lam_r[0], m->fixed ? &m->t_red_lo : NULL, &j->red);
     if (!m->fixed) {
-        j->dsp->row_hist(j->ca, f, F_MEASURED, w, NULL, j->hist);
-        if (m->pre) {
-            fvec_append(&j->gm, j->sel,
-                        j->dsp->row_select(j->ca, f, F_MEASURED, w, NULL, m->pm_lo, m->pm_hi, j->sel));
-            fvec_append(&j->gr, j->sel,
-                        j->dsp->row_select(j->ca, f, F_MEASURED, w, NULL, m->pr_lo, m->pr_hi, j->sel));
-        }
+        /* a*'s histogram; or with the bins predicted, the values in them
+         * and the counts below them */
+        if (m->pre)
+            fvec_append(&j->gath, j->sel,
+                        j->dsp->row_hist_select(j->ca, f, F_MEASURED, w, NULL,
+                                                (const unsigned (*)[2])m->gr, m->ng, j->gbelow,
+                                                j->sel));
+        else
+            j->dsp->row_hist(j->ca, f, F_MEASURED, w, NULL, j->hist);
     }
 }
 
@@ -576,8 +597,30 @@ static void band_free(band_job *j)
     free(j->done);
     free(j->hist);
     free(j->sel);
-    free(j->gm.v);
-    free(j->gr.v);
+    free(j->gath.v);
+}
+
+/* hist_a from the gathered a* values (the exact counts of the bins of
+ * m->gr) and the counts below each range: the values between two ranges
+ * go to the bin just below the upper one, those below the first to the
+ * bin just below it, those above the last to the bin just above it. */
+static void lump_hist(sd_measure *m)
+{
+    uint32_t *h = m->hist_a;
+    memset(h, 0, HBINS * sizeof *h);
+    for (size_t i = 0; i < m->gath.n; i++)
+        h[sd_fbin(m->gath.v[i])]++;
+    size_t done = 0; /* values below the end of the last range so far */
+    for (int i = 0; i < m->ng; i++) {
+        const size_t lump = m->gbelow[i] - done;
+        if (lump && m->gr[i][0] > 0)
+            h[m->gr[i][0] - 1] += (uint32_t)lump;
+        done = m->gbelow[i];
+        for (unsigned b = m->gr[i][0]; b <= m->gr[i][1]; b++)
+            done += h[b];
+    }
+    if (m->n > done && m->gr[m->ng - 1][1] < HBINS - 1)
+        h[m->gr[m->ng - 1][1] + 1] += (uint32_t)(m->n - done);
 }
 
 static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
@@ -650,7 +693,7 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
         j->sel = m->pre ? sd_alloc_array((size_t)w, sizeof(float)) : NULL;
         /* a band gathers at most a quarter of its pixels (a prediction
          * that far off is abandoned: thresholds then run the colour pass) */
-        j->gm.max = j->gr.max = (size_t)w * (size_t)(j->y1 - j->y0) / 4 + 1;
+        j->gath.max = (size_t)w * (size_t)(j->y1 - j->y0) / 4 + 1;
         if (!ok || !j->pad || !j->ca || !j->ce || !j->cy || !j->gt || !j->gp || !j->in ||
             !j->done || (!m->fixed && !j->hist) || (m->pre && !j->sel))
             s = SD_ERR_NOMEM;
@@ -681,14 +724,19 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
     /* the gathered a* values, bands in order (the selections do not depend
      * on the order anyway) */
     for (int t = 0; m->pre && t < nt; t++) {
-        m->gm.max = m->gr.max = SIZE_MAX;
-        fvec_append(&m->gm, jobs[t].gm.v, jobs[t].gm.n);
-        fvec_append(&m->gr, jobs[t].gr.v, jobs[t].gr.n);
-        if (jobs[t].gm.full || jobs[t].gr.full)
+        m->gath.max = SIZE_MAX;
+        fvec_append(&m->gath, jobs[t].gath.v, jobs[t].gath.n);
+        for (int i = 0; i < m->ng; i++)
+            m->gbelow[i] += jobs[t].gbelow[i];
+        if (jobs[t].gath.full)
             m->pre = 0;
     }
-    if (m->pre && (m->gm.full || m->gr.full))
+    if (m->pre && m->gath.full)
         m->pre = 0;
+    if (!m->fixed)
+        m->hist_state = m->pre ? A_LUMPED : m->ng ? A_NONE : A_FULL;
+    if (m->hist_state == A_LUMPED)
+        lump_hist(m);
 done:
     for (int t = 0; t < nt; t++)
         band_free(&jobs[t]);
@@ -742,9 +790,11 @@ static double collector_median(collector *c, size_t n)
 /* ---- colour recompute passes over the window (threaded, integer results) ---- */
 
 /* The collectors a colour pass fills (NULL: not wanted), both with a*
- * values from the bins the caller set: the median's (ca) and T_red's (cr). */
+ * values from the bins the caller set: the median's (ca) and T_red's (cr);
+ * or a*'s histogram. */
 typedef struct colour_want {
     collector *ca, *cr;
+    uint32_t *hist; /* a*'s histogram (HBINS, zeroed) */
 } colour_want;
 
 typedef struct colour_job {
@@ -753,6 +803,7 @@ typedef struct colour_job {
     int y0, y1;
     collector c[2];       /* ca, cr: bins from the caller's, own buffers */
     const collector *want[2];
+    uint32_t *hist;       /* own HBINS, when the histogram is wanted */
     float *buf;           /* 3 rows of w: a*, Y, scratch */
 } colour_job;
 
@@ -780,11 +831,13 @@ static void *colour_run(void *arg)
         for (int k = 0; k < 2; k++)
             if (j->want[k])
                 collect_row(&j->c[k], j->dsp, a, f, w, NULL, scratch);
+        if (j->hist)
+            j->dsp->row_hist(a, f, F_MEASURED, w, NULL, j->hist);
     }
     return NULL;
 }
 
-/* One pass over the colour of the window filling the wanted collectors. */
+/* One pass over the colour of the window filling what is wanted. */
 static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, colour_want want)
 {
     collector *const cs[2] = {want.ca, want.cr};
@@ -798,6 +851,8 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, colour_want want)
         j->dsp = sd_dsp_active();
         band_rows(m, t, nt, &j->y0, &j->y1);
         j->buf = sd_alloc_array(3 * (size_t)m->w, sizeof(float));
+        if (want.hist && !(j->hist = sd_calloc_array(HBINS, sizeof(uint32_t))))
+            s = SD_ERR_NOMEM;
         if (!j->buf)
             s = SD_ERR_NOMEM;
         for (int k = 0; k < 2; k++) {
@@ -820,8 +875,12 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, colour_want want)
                 memcpy(cs[k]->v + cs[k]->n, jobs[t].c[k].v, add * sizeof(float));
                 cs[k]->n += add;
             }
+        for (int t = 0; want.hist && t < nt; t++)
+            for (unsigned b = 0; b < HBINS; b++)
+                want.hist[b] += jobs[t].hist[b];
     }
     for (int t = 0; t < nt; t++) {
+        free(jobs[t].hist);
         free(jobs[t].buf);
         for (int k = 0; k < 2; k++)
             free(jobs[t].c[k].v);
@@ -829,6 +888,19 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, colour_want want)
     if (s != SD_OK)
         return sd_fail(ctx, s, "metrics: out of memory");
     return SD_OK;
+}
+
+/* Make hist_a every bin's count (one colour pass, when the fused pass
+ * left it lumped or empty). */
+static sd_status full_hist_a(sd_ctx *ctx, sd_measure *m)
+{
+    if (m->hist_state == A_FULL)
+        return SD_OK;
+    memset(m->hist_a, 0, HBINS * sizeof *m->hist_a);
+    sd_status s = colour_pass(ctx, m, (colour_want){.hist = m->hist_a});
+    if (s == SD_OK)
+        m->hist_state = A_FULL;
+    return s;
 }
 
 /* Set cr to the a* bins a threshold in [lo, hi] can fall in, widened by
@@ -844,6 +916,23 @@ static int red_collector_init(collector *cr, const uint32_t *hist_a, double lo, 
     for (unsigned b = cr->b_lo; b <= cr->b_hi; b++)
         cr->cap += hist_a[b];
     return (cr->v = sd_alloc_array(cr->cap ? cr->cap : 1, sizeof(float))) != NULL;
+}
+
+/* From hist_a: ca, the a* median's collector, and cr, the one of the bins
+ * T_red can then fall in (the median lies in [lowest of bin b_lo, highest
+ * of bin b_hi], T_red that plus red_delta); 0 when out of memory. */
+static int a_collectors_init(const sd_measure *m, collector *ca, collector *cr)
+{
+    if (!collector_init(ca, m->hist_a, m->n))
+        return 0;
+    const double lo = sd_key_float((uint32_t)ca->b_lo << 16) + m->p.red_delta;
+    const double hi = sd_key_float(((uint32_t)ca->b_hi << 16) | 0xffffu) + m->p.red_delta;
+    if (!red_collector_init(cr, m->hist_a, lo, hi)) {
+        free(ca->v);
+        ca->v = NULL;
+        return 0;
+    }
+    return 1;
 }
 
 /* Measured pixels with a* > t_red: the bins above cr's, and the collected
@@ -871,14 +960,18 @@ static void *mark_run(void *arg)
     const mark_job *j = arg;
     sd_measure *m = j->m;
     const sd_dsp *dsp = sd_dsp_active();
-    for (int y = j->y0; y < j->y1; y++)
-        dsp->row_flag_above(sd_plane_row(&m->d, y), NULL, j->t,
-                            m->flags + (size_t)y * (size_t)m->w, F_CAND, m->w);
+    for (int y = j->y0; y < j->y1; y++) {
+        uint8_t *f = m->flags + (size_t)y * (size_t)m->w;
+        for (int x = 0; x < m->w; x++)
+            f[x] &= (uint8_t)~F_CAND;
+        dsp->row_flag_above(sd_plane_row(&m->d, y), NULL, j->t, f, F_CAND, m->w);
+    }
     return NULL;
 }
 
-/* Mark the pore candidates (D > t) of the whole window in the flags, row
- * bands on the measure's threads. */
+/* Mark the pore candidates (D > t) of the whole window in the flags, and
+ * only those (any older marks are cleared), row bands on the measure's
+ * threads. */
 static void mark_candidates(sd_measure *m, float t)
 {
     mark_job jobs[MAX_THREADS];
@@ -894,145 +987,220 @@ static void mark_candidates(sd_measure *m, float t)
  * measured pixels but grown through every unclipped candidate pixel, so a
  * pore crossing the mask edge is seen whole. A component counts when its
  * centroid's nearest pixel is in the mask, and its area and elongation pass.
- * A visited pixel loses its F_CAND bit (no separate visited mark, so no
- * pass over the flags to clear one); the visited pixels are listed, and a
- * fixed measure gets its candidates back at the end, so finish could run
- * again. */
-typedef struct px_xy {
-    int x, y;
-} px_xy;
+ *
+ * Found row by row as runs of unclipped candidate pixels (the flags are
+ * only read): a run joins every run of the row above that touches it
+ * (8-connected: overlapping once widened by a pixel each side), and joined
+ * components merge (union-find, the older one the root). A component keeps
+ * its pixel count and the integer sums of x, y, x^2, y^2 and xy over its
+ * pixels (a run's in closed form), and its first measured pixel in raster
+ * order: the seed a flood fill from each measured candidate in raster
+ * order would start it from. Its moments are taken about that pixel, in
+ * integers, so every double below is that fill's; a component without a
+ * measured pixel is none. */
+typedef struct comp {
+    int64_t n, sx, sy, sxx, syy, sxy;
+    int fx, fy; /* the first measured pixel; fy < 0: none yet */
+    int up;     /* union-find parent, itself at a root */
+    int ly;     /* the last row with a run of it */
+    int done;   /* judged (it had no run on a later row) */
+} comp;
 
-/* Double the list's capacity; 0 when out of memory. */
-static int grow(px_xy **v, size_t *cap)
+/* A run [a, b] of a row, in component c. */
+typedef struct crun {
+    int a, b, c;
+} crun;
+
+static int comp_root(comp *cs, int i)
 {
-    size_t c = *cap * 2;
-    px_xy *nv = c > *cap && c <= SIZE_MAX / sizeof *nv ? realloc(*v, c * sizeof *nv) : NULL;
-    if (!nv)
-        return 0;
-    *v = nv;
-    *cap = c;
-    return 1;
+    while (cs[i].up != i) {
+        cs[i].up = cs[cs[i].up].up; /* path halving */
+        i = cs[i].up;
+    }
+    return i;
 }
 
-/* Append (x, y), growing the list; 0 when out of memory. */
-static int push(px_xy **v, size_t *n, size_t *cap, int x, int y)
+/* Join the components of roots i and j (the lower index stays the root,
+ * returned). */
+static int comp_join(comp *cs, int i, int j)
 {
-    if (*n == *cap && !grow(v, cap))
-        return 0;
-    (*v)[(*n)++] = (px_xy){x, y};
-    return 1;
+    if (i == j)
+        return i;
+    if (j < i) {
+        const int t = i;
+        i = j;
+        j = t;
+    }
+    comp *a = &cs[i];
+    const comp *b = &cs[j];
+    a->n += b->n;
+    a->sx += b->sx;
+    a->sy += b->sy;
+    a->sxx += b->sxx;
+    a->syy += b->syy;
+    a->sxy += b->sxy;
+    if (b->fy >= 0 && (a->fy < 0 || b->fy < a->fy || (b->fy == a->fy && b->fx < a->fx))) {
+        a->fx = b->fx;
+        a->fy = b->fy;
+    }
+    cs[j].up = i;
+    return i;
 }
 
-static sd_status find_pores(sd_ctx *ctx, sd_measure *m, double amin, double amax,
-                            double max_elong, size_t *count, double *area_sum)
+/* Sum of k^2 for k = 0 .. x (x >= -1). */
+static inline int64_t sq_sum(int64_t x) { return x * (x + 1) * (2 * x + 1) / 6; }
+
+/* The limits a component must meet to count. */
+typedef struct pore_limits {
+    double amin, amax, max_elong;
+} pore_limits;
+
+/* Judge the complete component o (a root): count it into *count and
+ * *area_sum when it has a measured pixel and passes. Soon after its last
+ * row, so the flag of its centroid is still in cache. */
+static void pore_judge(const comp *o, const uint8_t *flags, int w, int h, const pore_limits *l,
+                       size_t *count, double *area_sum)
 {
-    const int w = m->w, h = m->h;
-    const uint8_t seed = F_MEASURED | F_CAND;
-    uint8_t *const flags = m->flags;
-    /* seen[0 .. n_seen): every visited pixel; a component's are the last
-     * ones, and its unexpanded pixels are seen[next .. n_seen) */
-    size_t n_acc = 0, cap = 4096, n_seen = 0;
-    double a_acc = 0;
-    px_xy *seen = sd_alloc_array(cap, sizeof *seen);
-    if (!seen)
+    if (o->fy < 0)
+        return;
+    const double area = (double)o->n;
+    if (area < l->amin || area > l->amax)
+        return;
+    /* the moments about the seed (x0, y0), exact integers */
+    const int64_t x0 = o->fx, y0 = o->fy, n = o->n;
+    const int64_t sx = o->sx - n * x0, sy = o->sy - n * y0;
+    const int64_t sxx = o->sxx - 2 * x0 * o->sx + n * x0 * x0;
+    const int64_t syy = o->syy - 2 * y0 * o->sy + n * y0 * y0;
+    const int64_t sxy = o->sxy - x0 * o->sy - y0 * o->sx + n * x0 * y0;
+    double mx = (double)sx / area, my = (double)sy / area;
+    /* second moments of the union of unit pixel squares */
+    double vxx = (double)sxx / area - mx * mx + 1.0 / 12.0;
+    double vyy = (double)syy / area - my * my + 1.0 / 12.0;
+    double vxy = (double)sxy / area - mx * my;
+    double tr = 0.5 * (vxx + vyy);
+    double disc = sqrt(0.25 * (vxx - vyy) * (vxx - vyy) + vxy * vxy);
+    double l1 = tr + disc, l2 = tr - disc;
+    if (!(l2 > 0) || sqrt(l1 / l2) > l->max_elong)
+        return;
+    long cx = sd_nearest((double)o->fx + mx), cy = sd_nearest((double)o->fy + my);
+    if (cx < 0 || cy < 0 || cx >= w || cy >= h ||
+        !(flags[(size_t)cy * (size_t)w + (size_t)cx] & F_MASK))
+        return;
+    (*count)++;
+    *area_sum += area;
+}
+
+sd_status sd_pore_components(sd_ctx *ctx, const uint8_t *flags, int w, int h, double amin,
+                             double amax, double max_elong, size_t *count, double *area_sum)
+{
+    size_t ncomp = 0, cap = 1024;
+    comp *cs = sd_alloc_array(cap, sizeof *cs);
+    /* the runs of the row above and of this row (at most (w + 1) / 2 each) */
+    crun *prev = sd_alloc_array((size_t)w / 2 + 1, sizeof *prev);
+    crun *cur = sd_alloc_array((size_t)w / 2 + 1, sizeof *cur);
+    if (!cs || !prev || !cur) {
+        free(cs);
+        free(prev);
+        free(cur);
         return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-    static const int nbx[8] = {-1, 0, 1, -1, 1, -1, 0, 1}, nby[8] = {-1, -1, -1, 0, 0, 1, 1, 1};
-    ptrdiff_t nb[8];
-    for (int k = 0; k < 8; k++)
-        nb[k] = (ptrdiff_t)nby[k] * w + nbx[k];
-    for (int y0 = 0; y0 < h; y0++) {
-        const uint8_t *frow = flags + (size_t)y0 * (size_t)w;
-        for (int x0 = 0; x0 < w; x0++) {
+    }
+    const pore_limits lim = {amin, amax, max_elong};
+    size_t n_acc = 0;
+    double a_acc = 0;
+    int nprev = 0;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *frow = flags + (size_t)y * (size_t)w;
+        int ncur = 0, k = 0; /* k: the first run above that can touch a run from here on */
+        for (int x = 0; x < w;) {
             /* most pixels are no candidate: skip sixteen (eight) flags at a time */
 #if defined(__SSE2__)
-            if (x0 + 16 <= w &&
+            if (x + 16 <= w &&
                 _mm_movemask_epi8(_mm_cmpeq_epi8(
-                    _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(frow + x0)),
+                    _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(frow + x)),
                                   _mm_set1_epi8(F_CAND)),
                     _mm_setzero_si128())) == 0xffff) {
-                x0 += 15;
+                x += 16;
                 continue;
             }
 #endif
             uint64_t v8;
-            if (x0 + 8 <= w && (memcpy(&v8, frow + x0, 8), !(v8 & CAND8))) {
-                x0 += 7;
+            if (x + 8 <= w && (memcpy(&v8, frow + x, 8), !(v8 & CAND8))) {
+                x += 8;
                 continue;
             }
-            if ((frow[x0] & seed) != seed)
+            if ((frow[x] & (F_CLIPPED | F_CAND)) != F_CAND) {
+                x++;
                 continue;
-            /* flood fill from (x0, y0); the moments of the offsets from
-             * it are integers, summed exactly whatever the visiting order */
-            size_t first = n_seen, next = n_seen;
-            int64_t sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
-            flags[(size_t)y0 * (size_t)w + (size_t)x0] &= (uint8_t)~F_CAND;
-            if (!push(&seen, &n_seen, &cap, x0, y0))
-                goto nomem;
-            while (next < n_seen) {
-                const int x = seen[next].x, y = seen[next].y;
-                next++;
-                const int64_t dx = x - x0, dy = y - y0;
-                sx += dx;
-                sy += dy;
-                sxx += dx * dx;
-                syy += dy * dy;
-                sxy += dx * dy;
-                if (cap - n_seen < 8 && !grow(&seen, &cap))
-                    goto nomem;
-                if (x > 0 && x < w - 1 && y > 0 && y < h - 1) {
-                    /* inside the frame: the eight neighbours by offset */
-                    uint8_t *c = flags + (size_t)y * (size_t)w + (size_t)x;
-                    for (int k = 0; k < 8; k++) {
-                        uint8_t *q = c + nb[k];
-                        if ((*q & (F_CLIPPED | F_CAND)) != F_CAND)
-                            continue;
-                        *q &= (uint8_t)~F_CAND;
-                        seen[n_seen++] = (px_xy){x + nbx[k], y + nby[k]};
-                    }
-                    continue;
-                }
-                for (int ny = SD_MAX(y - 1, 0); ny <= SD_MIN(y + 1, h - 1); ny++) {
-                    uint8_t *row = flags + (size_t)ny * (size_t)w;
-                    for (int nx = SD_MAX(x - 1, 0); nx <= SD_MIN(x + 1, w - 1); nx++) {
-                        if ((row[nx] & (F_CLIPPED | F_CAND)) != F_CAND)
-                            continue;
-                        row[nx] &= (uint8_t)~F_CAND;
-                        seen[n_seen++] = (px_xy){nx, ny};
-                    }
-                }
             }
-            double area = (double)(n_seen - first);
-            if (area < amin || area > amax)
-                continue;
-            double mx = (double)sx / area, my = (double)sy / area;
-            /* second moments of the union of unit pixel squares */
-            double vxx = (double)sxx / area - mx * mx + 1.0 / 12.0;
-            double vyy = (double)syy / area - my * my + 1.0 / 12.0;
-            double vxy = (double)sxy / area - mx * my;
-            double tr = 0.5 * (vxx + vyy);
-            double disc = sqrt(0.25 * (vxx - vyy) * (vxx - vyy) + vxy * vxy);
-            double l1 = tr + disc, l2 = tr - disc;
-            if (!(l2 > 0) || sqrt(l1 / l2) > max_elong)
-                continue;
-            long cx = sd_nearest(x0 + mx), cy = sd_nearest(y0 + my);
-            if (cx < 0 || cy < 0 || cx >= w || cy >= h ||
-                !(flags[(size_t)cy * (size_t)w + (size_t)cx] & F_MASK))
-                continue;
-            n_acc++;
-            a_acc += area;
+            /* a run [a, b], and its first measured pixel fm */
+            const int a = x;
+            int fm = -1;
+            for (; x < w && (frow[x] & (F_CLIPPED | F_CAND)) == F_CAND; x++)
+                if (fm < 0 && (frow[x] & F_MEASURED))
+                    fm = x;
+            const int b = x - 1;
+            /* join the runs above that touch it */
+            while (k < nprev && prev[k].b < a - 1)
+                k++;
+            int c = -1;
+            for (int q = k; q < nprev && prev[q].a <= b + 1; q++) {
+                const int r = comp_root(cs, prev[q].c);
+                c = c < 0 ? r : comp_join(cs, c, r);
+            }
+            if (c < 0) {
+                if (ncomp == cap) {
+                    comp *nc = cap <= SIZE_MAX / 2 / sizeof *nc ? realloc(cs, 2 * cap * sizeof *nc)
+                                                                 : NULL;
+                    if (!nc)
+                        goto nomem;
+                    cs = nc;
+                    cap *= 2;
+                }
+                c = (int)ncomp++;
+                cs[c] = (comp){.fy = -1, .up = c};
+            }
+            comp *o = &cs[c];
+            o->ly = y;
+            const int64_t len = b - a + 1, rx = (int64_t)(a + b) * len / 2;
+            o->n += len;
+            o->sx += rx;
+            o->sy += len * y;
+            o->sxx += sq_sum(b) - sq_sum(a - 1);
+            o->syy += len * y * (int64_t)y;
+            o->sxy += rx * y;
+            if (fm >= 0 && (o->fy < 0 || (o->fy == y && fm < o->fx))) {
+                o->fx = fm;
+                o->fy = y;
+            }
+            cur[ncur++] = (crun){a, b, c};
         }
+        /* the components of the row above with no run on this one are complete */
+        for (int q = 0; q < nprev; q++) {
+            comp *o = &cs[comp_root(cs, prev[q].c)];
+            if (o->ly < y && !o->done) {
+                o->done = 1;
+                pore_judge(o, flags, w, h, &lim, &n_acc, &a_acc);
+            }
+        }
+        crun *t = prev;
+        prev = cur;
+        cur = t;
+        nprev = ncur;
     }
-    /* a fixed measure keeps its candidates (BEFORE's are marked again from
-     * D by every finish) */
-    if (m->fixed)
-        for (size_t i = 0; i < n_seen; i++)
-            flags[(size_t)seen[i].y * (size_t)w + (size_t)seen[i].x] |= F_CAND;
-    free(seen);
+    free(prev);
+    free(cur);
+    /* those on the last row */
+    for (size_t i = 0; i < ncomp; i++)
+        if (cs[i].up == (int)i && !cs[i].done)
+            pore_judge(&cs[i], flags, w, h, &lim, &n_acc, &a_acc);
+    free(cs);
     *count = n_acc;
     *area_sum = a_acc;
     return SD_OK;
 nomem:
-    free(seen);
+    free(cs);
+    free(prev);
+    free(cur);
     return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
 }
 
@@ -1045,8 +1213,18 @@ typedef struct flag_job {
     int y0, y1;
     size_t n_mask, n_crush, n_clip;
     uint32_t *colcnt; /* w, own */
+    uint8_t *cnt8;    /* w: the counts of the last rows, at most 255 (added to colcnt) */
     uint16_t *row16;  /* a compact image's row as 16-bit samples */
 } flag_job;
+
+/* Add the byte counts into colcnt and clear them. */
+static void flush_counts(flag_job *j)
+{
+    for (int x = 0; x < j->m->w; x++) {
+        j->colcnt[x] += j->cnt8[x];
+        j->cnt8[x] = 0;
+    }
+}
 
 /* Mask, clip and crush flags; the outermost pixel frame is never measured
  * (the Laplacian needs neighbours). A NULL mask is the image minus the
@@ -1060,6 +1238,8 @@ static void *flag_run(void *arg)
     const double border = j->border;
     const int iw = img->width, ih = img->height, w = m->w;
     for (int y = j->y0; y < j->y1; y++) {
+        if (y > j->y0 && (y - j->y0) % 255 == 0)
+            flush_counts(j);
         const int Y = m->oy + y;
         const uint16_t *px = m->rows ? NULL : sd_image_row(img, m->ox, Y, w, j->row16);
         uint8_t *frow = m->flags + (size_t)y * (size_t)w;
@@ -1092,15 +1272,9 @@ static void *flag_run(void *arg)
                                                     _mm_andnot_si128(notm, fme));
                     _mm_storeu_si128((__m128i *)(void *)(frow + x), fl);
                     nin = _mm_add_epi64(nin, _mm_sad_epu8(_mm_andnot_si128(out, one), z));
-                    /* measured as 0/1, widened to the four 32-bit counts */
-                    const __m128i b = _mm_andnot_si128(notm, one);
-                    const __m128i lo = _mm_unpacklo_epi8(b, z), hi = _mm_unpackhi_epi8(b, z);
-                    const __m128i q[4] = {_mm_unpacklo_epi16(lo, z), _mm_unpackhi_epi16(lo, z),
-                                          _mm_unpacklo_epi16(hi, z), _mm_unpackhi_epi16(hi, z)};
-                    for (int k = 0; k < 4; k++) {
-                        __m128i *c = (__m128i *)(void *)(j->colcnt + x + 4 * k);
-                        _mm_storeu_si128(c, _mm_add_epi32(_mm_loadu_si128(c), q[k]));
-                    }
+                    /* measured as 0/1 into the byte counts */
+                    __m128i *c = (__m128i *)(void *)(j->cnt8 + x);
+                    _mm_storeu_si128(c, _mm_add_epi8(_mm_loadu_si128(c), _mm_andnot_si128(notm, one)));
                 }
                 nm += (size_t)_mm_cvtsi128_si64(nin) +
                       (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(nin, nin));
@@ -1113,7 +1287,7 @@ static void *flag_run(void *arg)
                 const int meas = in && (!mrow || mrow[x] != SD_ROI_EXCLUDED);
                 frow[x] = (uint8_t)(in * F_MASK | meas * F_MEASURED);
                 nm += (size_t)in;
-                j->colcnt[x] += (uint32_t)meas;
+                j->cnt8[x] += (uint8_t)meas;
             }
             j->n_mask += nm;
             continue;
@@ -1135,12 +1309,13 @@ static void *flag_run(void *arg)
                     j->n_clip++;
                 else if (!mask || mask[mi] != SD_ROI_EXCLUDED) {
                     f |= F_MEASURED;
-                    j->colcnt[x]++;
+                    j->cnt8[x]++;
                 }
             }
             frow[x] = f;
         }
     }
+    flush_counts(j);
     return NULL;
 }
 
@@ -1160,8 +1335,9 @@ static sd_status flag_pass(sd_ctx *ctx, sd_measure *m, const uint8_t *mask, doub
         j->border = border;
         band_rows(m, t, nt, &j->y0, &j->y1);
         j->colcnt = t == 0 ? colcnt : sd_calloc_array((size_t)m->w, sizeof(uint32_t));
+        j->cnt8 = sd_calloc_array((size_t)m->w, 1);
         j->row16 = sd_alloc_array((size_t)m->w, 3 * sizeof(uint16_t));
-        if (!j->colcnt || !j->row16)
+        if (!j->colcnt || !j->cnt8 || !j->row16)
             s = SD_ERR_NOMEM;
     }
     if (s == SD_OK) {
@@ -1177,6 +1353,7 @@ static sd_status flag_pass(sd_ctx *ctx, sd_measure *m, const uint8_t *mask, doub
     for (int t = 0; t < nt; t++) {
         if (t > 0)
             free(jobs[t].colcnt);
+        free(jobs[t].cnt8);
         free(jobs[t].row16);
     }
     if (s != SD_OK)
@@ -1220,7 +1397,7 @@ typedef struct dpass_job {
     const sd_dsp *dsp;
     int y0, y1;
     const sd_mad_plan *plan;
-    collector c;       /* own buffer; its bins set per range of the plan */
+    collector c;       /* own buffer (the plan's ranges, not its bins) */
     float *scratch;    /* a row */
     float t_lo, t_hi;  /* the candidates (pend_list) */
     pend_list pend;
@@ -1260,11 +1437,13 @@ static void *dpass_run(void *arg)
     for (int y = j->y0; y < j->y1; y++) {
         const float *d = sd_plane_row(&m->d, y);
         uint8_t *f = m->flags + (size_t)y * (size_t)w;
-        for (int r = 0; r < j->plan->nr; r++) {
-            j->c.b_lo = j->plan->r[r][0];
-            j->c.b_hi = j->plan->r[r][1];
-            collect_row(&j->c, j->dsp, d, f, w, NULL, j->scratch);
-        }
+        /* the values of every range of the plan in one pass */
+        size_t k = j->dsp->row_hist_select(d, f, F_MEASURED, w, NULL,
+                                           (const unsigned (*)[2])j->plan->r, j->plan->nr, NULL,
+                                           j->scratch);
+        k = SD_MIN(k, j->c.cap - j->c.n);
+        memcpy(j->c.v + j->c.n, j->scratch, k * sizeof(float));
+        j->c.n += k;
         mark_row(j, y, d, f);
     }
     return NULL;
@@ -1402,6 +1581,20 @@ static void predict_a_median(sd_measure *m)
             const unsigned r1 = isfinite(rhi) ? sd_fbin((float)rhi) : HBINS - 1;
             m->pr_lo = r0 > 0 ? r0 - 1 : 0;
             m->pr_hi = r1 < HBINS - 1 ? r1 + 1 : HBINS - 1;
+            /* their union, ascending, merged when they touch */
+            const int pr_first = m->pr_lo < m->pm_lo;
+            const unsigned a0 = pr_first ? m->pr_lo : m->pm_lo, a1 = pr_first ? m->pr_hi : m->pm_hi;
+            const unsigned b0 = pr_first ? m->pm_lo : m->pr_lo, b1 = pr_first ? m->pm_hi : m->pr_hi;
+            m->gr[0][0] = a0;
+            if (b0 <= a1 + 1) {
+                m->gr[0][1] = SD_MAX(a1, b1);
+                m->ng = 1;
+            } else {
+                m->gr[0][1] = a1;
+                m->gr[1][0] = b0;
+                m->gr[1][1] = b1;
+                m->ng = 2;
+            }
             m->pre = 1;
         }
     }
@@ -1462,8 +1655,7 @@ void sd_measure_free(sd_measure *m)
     sd_plane_release(&m->d);
     free(m->hist_a);
     free(m->hist_d);
-    free(m->gm.v);
-    free(m->gr.v);
+    free(m->gath.v);
     free(m);
 }
 
@@ -1610,31 +1802,36 @@ sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
     const size_t n = m->n;
     if (m->fixed)
         return sd_fail(ctx, SD_ERR_ARG, "metrics: the thresholds are already fixed");
-    collector ca;
-    if (!collector_init(&ca, m->hist_a, n))
-        return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-    /* With it the red count finish needs: the a* values of the bins T_red
-     * can fall in (the median lies in [lowest of bin b_lo, highest of bin
-     * b_hi], T_red that plus red_delta). Both come from the values the
-     * fused pass gathered in the predicted bins, or else from one colour
-     * pass. */
-    collector cr;
-    const double lo = sd_key_float((uint32_t)ca.b_lo << 16) + m->p.red_delta;
-    const double hi = sd_key_float(((uint32_t)ca.b_hi << 16) | 0xffffu) + m->p.red_delta;
+    /* The a* median's collector, and with it the red count finish needs:
+     * the a* values of the bins T_red can fall in. Both come from the
+     * values the fused pass gathered in the predicted bins (hist_a lumped:
+     * exact at and below those bins, so the bins it names are the true
+     * ones when they lie there, and never lie there otherwise), or else
+     * from one colour pass (after one more for the histogram). */
+    collector ca = {0}, cr = {0};
     sd_status s = SD_OK;
-    if (!red_collector_init(&cr, m->hist_a, lo, hi)) {
-        s = sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-    } else if (!(m->pre && ca.b_lo >= m->pm_lo && ca.b_hi <= m->pm_hi && cr.b_lo >= m->pr_lo &&
-                 cr.b_hi <= m->pr_hi && collect_gathered(&ca, &m->gm) &&
-                 collect_gathered(&cr, &m->gr))) {
-        /* the prediction missed: one colour pass */
-        ca.n = cr.n = 0;
-        s = colour_pass(ctx, m, (colour_want){&ca, &cr});
+    int got = 0;
+    if (m->hist_state != A_NONE) {
+        if (!a_collectors_init(m, &ca, &cr))
+            return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
+        got = m->pre && ca.b_lo >= m->pm_lo && ca.b_hi <= m->pm_hi && cr.b_lo >= m->pr_lo &&
+              cr.b_hi <= m->pr_hi && collect_gathered(&ca, &m->gath) &&
+              collect_gathered(&cr, &m->gath);
     }
-    free(m->gm.v);
-    free(m->gr.v);
-    memset(&m->gm, 0, sizeof m->gm);
-    memset(&m->gr, 0, sizeof m->gr);
+    if (!got) {
+        /* the prediction missed */
+        free(ca.v);
+        free(cr.v);
+        ca.v = cr.v = NULL;
+        if ((s = full_hist_a(ctx, m)) == SD_OK) {
+            if (!a_collectors_init(m, &ca, &cr))
+                s = sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
+            else
+                s = colour_pass(ctx, m, (colour_want){.ca = &ca, .cr = &cr});
+        }
+    }
+    free(m->gath.v);
+    memset(&m->gath, 0, sizeof m->gath);
     m->pre = 0;
     if (s != SD_OK) {
         free(ca.v);
@@ -1686,8 +1883,6 @@ sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
     } else {
         /* none marked yet; or a list given up (or T_pore outside [t_lo,
          * t_hi], which select.c rules out): from scratch */
-        for (size_t i = 0; marked && i < (size_t)m->w * (size_t)m->h; i++)
-            m->flags[i] &= (uint8_t)~F_CAND;
         mark_candidates(m, m->t_pore);
     }
     free(pend.i);
@@ -1734,9 +1929,11 @@ sd_status sd_measure_finish(sd_ctx *ctx, sd_measure *m, const sd_thresholds *thr
         red = m->red;
     } else {
         collector cr;
+        if ((s = full_hist_a(ctx, m)) != SD_OK)
+            return s;
         if (!red_collector_init(&cr, m->hist_a, thr->t_red, thr->t_red))
             return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
-        s = colour_pass(ctx, m, (colour_want){NULL, &cr});
+        s = colour_pass(ctx, m, (colour_want){.cr = &cr});
         red = red_count(m->hist_a, &cr, thr->t_red);
         free(cr.v);
         if (s != SD_OK)
@@ -1749,8 +1946,9 @@ sd_status sd_measure_finish(sd_ctx *ctx, sd_measure *m, const sd_thresholds *thr
     const sd_metric_params *p = &m->p;
     if (!m->fixed)
         mark_candidates(m, (float)thr->t_pore);
-    if ((s = find_pores(ctx, m, p->pore_area_min * s2, p->pore_area_max * s2,
-                        p->pore_max_elongation, &count, &area_sum)) != SD_OK)
+    if ((s = sd_pore_components(ctx, m->flags, m->w, m->h, p->pore_area_min * s2,
+                                p->pore_area_max * s2, p->pore_max_elongation, &count,
+                                &area_sum)) != SD_OK)
         return s;
     out->pore_count = (double)count;
     out->pore_area_fraction = area_sum / (double)n;

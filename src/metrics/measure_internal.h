@@ -40,6 +40,16 @@ SD_NODISCARD sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thre
 SD_NODISCARD sd_status sd_measure_finish(sd_ctx *ctx, sd_measure *m, const sd_thresholds *thr,
                                          sd_metrics *out);
 void sd_measure_free(sd_measure *m); /* NULL-safe */
+/* The bits of a measure's flag plane (one byte per window pixel). */
+enum { SD_PF_MASK = 1, SD_PF_MEASURED = 2, SD_PF_CLIPPED = 4, SD_PF_CAND = 16 };
+/* The pores of a flag plane (w x h, SD_PF_* bits; only read): components
+ * of unclipped candidate pixels, 8-connected, holding a measured pixel,
+ * with area (pixels) in [amin, amax], elongation at most max_elong and the
+ * centroid's nearest pixel in the mask (docs/metrics.md "Pores"); their
+ * number into *count, their areas' sum into *area_sum. */
+SD_NODISCARD sd_status sd_pore_components(sd_ctx *ctx, const uint8_t *flags, int w, int h,
+                                          double amin, double amax, double max_elong,
+                                          size_t *count, double *area_sum);
 /* The D = G_p - G_s plane of a measure begun without thresholds, over its
  * window, whose origin in the image goes to *ox, *oy (for the tests); NULL
  * once the thresholds are fixed. */
