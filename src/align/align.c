@@ -25,7 +25,6 @@
 typedef struct al_level {
     sd_plane lam; /* Lambda at this level (box/Gaussian decimated) */
     sd_plane bp;  /* band-pass: G_1(lam) - expand(lam three levels up) */
-    sd_plane gx, gy; /* central-difference gradient of bp (AFTER only) */
     double s;     /* full-resolution pixels per level pixel */
 } al_level;
 
@@ -41,8 +40,6 @@ static void pyr_release(al_pyr *p)
     for (int i = 0; i < AL_MAX_LEVELS; i++) {
         sd_plane_release(&p->lv[i].lam);
         sd_plane_release(&p->lv[i].bp);
-        sd_plane_release(&p->lv[i].gx);
-        sd_plane_release(&p->lv[i].gy);
     }
     memset(p, 0, sizeof *p);
 }
@@ -146,8 +143,7 @@ typedef struct al_src {
     double ox, oy;
 } al_src;
 
-/* Build `nlev` levels with f0 full-resolution pixels per base pixel (no
- * gradients: pyr_gradients). */
+/* Build `nlev` levels with f0 full-resolution pixels per base pixel. */
 static sd_status pyr_build(sd_ctx *ctx, const al_src *src, int f0, int nlev, al_pyr *p)
 {
     memset(p, 0, sizeof *p);
@@ -227,60 +223,32 @@ fail:
     return st;
 }
 
-/* Rows [y0, y1) of the gradient of L's band-pass: central differences,
- * one-sided at the edges. */
-typedef struct al_grad_job {
-    al_level *L;
-    int y0, y1;
-} al_grad_job;
-
-static void *grad_job_run(void *arg)
+/* The gradient of a band-pass plane at pixel (x, y): central differences,
+ * one-sided at the edges, 0 across a side of one pixel. ECC reads it at the
+ * four taps of each sample straight from the plane (accumulate_rows_p). */
+static inline float grad_x(const sd_plane *b, int x, int y)
 {
-    const al_grad_job *j = arg;
-    al_level *L = j->L;
-    const int w = L->bp.w, h = L->bp.h;
-    for (int y = j->y0; y < j->y1; y++) {
-        const float *b = sd_plane_row(&L->bp, y);
-        const float *bu = sd_plane_row(&L->bp, y > 0 ? y - 1 : y);
-        const float *bd = sd_plane_row(&L->bp, y + 1 < h ? y + 1 : y);
-        float *gx = sd_plane_row(&L->gx, y), *gy = sd_plane_row(&L->gy, y);
-        const float ky = h < 2 ? 0.0f : (y > 0 && y + 1 < h) ? 0.5f : 1.0f;
-        for (int x = 0; x < w; x++)
-            gy[x] = (bd[x] - bu[x]) * ky;
-        if (w < 2) {
-            gx[0] = 0;
-            continue;
-        }
-        gx[0] = b[1] - b[0];
-        for (int x = 1; x + 1 < w; x++)
-            gx[x] = (b[x + 1] - b[x - 1]) * 0.5f;
-        gx[w - 1] = b[w - 1] - b[w - 2];
-    }
-    return NULL;
+    const float *r = sd_plane_row(b, y);
+    const int w = b->w;
+    if (w < 2)
+        return 0.0f;
+    if (x == 0)
+        return r[1] - r[0];
+    if (x == w - 1)
+        return r[w - 1] - r[w - 2];
+    return (r[x + 1] - r[x - 1]) * 0.5f;
 }
 
-/* below this many pixels a level's gradient is made on one thread */
-#define AL_GRAD_THREAD_MIN 65536
-
-/* Gradients of levels 0 .. top of p, rows in bands over the threads (each
- * value depends on its neighbours only, not on the split). */
-static sd_status pyr_gradients(sd_ctx *ctx, al_pyr *p, int top)
+static inline float grad_y(const sd_plane *b, int x, int y)
 {
-    for (int l = 0; l <= top && l < p->n; l++) {
-        al_level *L = &p->lv[l];
-        const int w = L->bp.w, h = L->bp.h;
-        sd_status st;
-        if ((st = sd_plane_alloc(ctx, &L->gx, w, h)) != SD_OK ||
-            (st = sd_plane_alloc(ctx, &L->gy, w, h)) != SD_OK)
-            return st;
-        const int nt = (int64_t)w * h < AL_GRAD_THREAD_MIN ? 1 : threads_for(ctx, h);
-        al_grad_job jobs[AL_MAX_THREADS];
-        for (int t = 0; t < nt; t++)
-            jobs[t] = (al_grad_job){.L = L, .y0 = (int)((int64_t)h * t / nt),
-                                    .y1 = (int)((int64_t)h * (t + 1) / nt)};
-        sd_run_jobs(nt, grad_job_run, jobs, sizeof jobs[0]);
-    }
-    return SD_OK;
+    const int h = b->h;
+    if (h < 2)
+        return 0.0f;
+    if (y == 0)
+        return sd_plane_row(b, 1)[x] - sd_plane_row(b, 0)[x];
+    if (y == h - 1)
+        return sd_plane_row(b, h - 1)[x] - sd_plane_row(b, h - 2)[x];
+    return (sd_plane_row(b, y + 1)[x] - sd_plane_row(b, y - 1)[x]) * 0.5f;
 }
 
 /* ------------------------------------------------------------------ */
@@ -428,14 +396,13 @@ accumulate_rows_p(const al_pass *A, const int P, int row0, int row1,
             const double px = m[0] * (x + AL_ECC_AHEAD * step) + rx,
                          py = m[3] * (x + AL_ECC_AHEAD * step) + ry;
             if (px >= 0 && px <= xmax && py >= 0 && py < ymax) {
-                const size_t k = (size_t)(int)py * ib->stride + (size_t)(int)px;
-                __builtin_prefetch(ib->p + k);
-                __builtin_prefetch(ib->p + k + ib->stride);
-                if (P) {
-                    __builtin_prefetch(I->gx.p + k);
-                    __builtin_prefetch(I->gx.p + k + ib->stride);
-                    __builtin_prefetch(I->gy.p + k);
-                    __builtin_prefetch(I->gy.p + k + ib->stride);
+                const float *k = ib->p + (size_t)(int)py * ib->stride + (size_t)(int)px;
+                __builtin_prefetch(k);
+                __builtin_prefetch(k + ib->stride);
+                if (P) { /* the gradients' rows above and below */
+                    if (py >= 1)
+                        __builtin_prefetch(k - ib->stride);
+                    __builtin_prefetch(k + 2 * ib->stride);
                 }
             }
             double fx = m[0] * x + rx, fy = m[3] * x + ry;
@@ -465,9 +432,32 @@ accumulate_rows_p(const al_pass *A, const int P, int row0, int row1,
             S->sti += t * i;
             if (P == 0)
                 continue;
-            const float *gxp = I->gx.p, *gyp = I->gy.p;
-            double gx = w00 * gxp[i00] + w01 * gxp[i01] + w10 * gxp[i10] + w11 * gxp[i11];
-            double gy = w00 * gyp[i00] + w01 * gyp[i01] + w10 * gyp[i10] + w11 * gyp[i11];
+            /* the gradient at the four taps (grad_x, grad_y; inside the
+             * plane's border written out, from the rows around them) */
+            float gx00, gx01, gx10, gx11, gy00, gy01, gy10, gy11;
+            if (x0 >= 1 && x1 + 1 < ib->w && y0 >= 1 && y1 + 1 < ib->h) {
+                const float *rm = ip + i00 - ib->stride, *r0 = ip + i00, *r1 = ip + i10,
+                            *r2 = ip + i10 + ib->stride;
+                gx00 = (r0[1] - r0[-1]) * 0.5f;
+                gx01 = (r0[2] - r0[0]) * 0.5f;
+                gx10 = (r1[1] - r1[-1]) * 0.5f;
+                gx11 = (r1[2] - r1[0]) * 0.5f;
+                gy00 = (r1[0] - rm[0]) * 0.5f;
+                gy01 = (r1[1] - rm[1]) * 0.5f;
+                gy10 = (r2[0] - r0[0]) * 0.5f;
+                gy11 = (r2[1] - r0[1]) * 0.5f;
+            } else {
+                gx00 = grad_x(ib, x0, y0);
+                gx01 = grad_x(ib, x1, y0);
+                gx10 = grad_x(ib, x0, y1);
+                gx11 = grad_x(ib, x1, y1);
+                gy00 = grad_y(ib, x0, y0);
+                gy01 = grad_y(ib, x1, y0);
+                gy10 = grad_y(ib, x0, y1);
+                gy11 = grad_y(ib, x1, y1);
+            }
+            double gx = w00 * gx00 + w01 * gx01 + w10 * gx10 + w11 * gx11;
+            double gy = w00 * gy00 + w01 * gy01 + w10 * gy10 + w11 * gy11;
             double u = (x - fr->cx) * invR;
             double G[AL_MAX_P];
             if (P == 4) {
@@ -1210,7 +1200,7 @@ static void *pyr_job_run(void *arg)
 }
 
 static sd_status pyr_build_both(sd_ctx *ctx, const al_src *sb, const al_src *sa, int f0,
-                                int nlev, int grad_top, al_pyr *pb, al_pyr *pa)
+                                int nlev, al_pyr *pb, al_pyr *pa)
 {
     const int nt = sd_ctx_threads(ctx);
     al_pyr_job jobs[2] = {{ctx, sb, f0, nlev, pb, SD_OK}, {ctx, sa, f0, nlev, pa, SD_OK}};
@@ -1231,9 +1221,6 @@ static sd_status pyr_build_both(sd_ctx *ctx, const al_src *sb, const al_src *sa,
         sd_fail(ctx, st, "%s", sd_ctx_message(jobs[0].st != SD_OK ? own[0] : own[1]));
     sd_ctx_free(own[0]);
     sd_ctx_free(own[1]);
-    /* AFTER's gradients on all the threads, once both pyramids stand */
-    if (st == SD_OK)
-        st = pyr_gradients(ctx, pa, grad_top);
     if (st != SD_OK) {
         pyr_release(pb);
         pyr_release(pa);
@@ -1298,8 +1285,7 @@ sd_status sd_pair_align_inputs(sd_ctx *ctx, const sd_align_input *before,
                        aw, ah, bw, bh);
 
     al_pyr pb, pa;
-    sd_status st = pyr_build_both(ctx, &src[0], &src[1], f0, nlev,
-                                  model == SD_ALIGN_NONE ? -1 : search, &pb, &pa);
+    sd_status st = pyr_build_both(ctx, &src[0], &src[1], f0, nlev, &pb, &pa);
     if (st != SD_OK)
         return st;
 
