@@ -25,6 +25,8 @@
 #define NORM_STEP NORM_F
 /* Pixels darker than this (linear luminance) are left out of the ratios. */
 #define NORM_DARK (1.0 / 1024.0)
+/* ratio_run's prefetch distance, in samples */
+#define NORM_AHEAD 16
 
 const char *sd_norm_method_name(sd_norm_method m)
 {
@@ -267,9 +269,24 @@ static void *ratio_run(void *arg)
         const unsigned char *in = roi->before + (size_t)y * (size_t)roi->bw + (size_t)x0;
         before_row(j->yb, x0, y, nx, j->brow);
         for (int i = 0; i < nx; i++) {
+            const int x = x0 + NORM_STEP * i;
+            {
+                /* AFTER's level rows NORM_AHEAD samples ahead: the mapped
+                 * walk slants across them and leaves the hardware
+                 * prefetcher behind (no effect on any value) */
+                const lum_level *al = j->ya;
+                double pu, pv;
+                sd_xform_apply(j->xf, x + NORM_STEP * NORM_AHEAD, y, &pu, &pv);
+                const double lx = (pu - al->ox - 0.5 * (NORM_F - 1)) * (1.0 / NORM_F),
+                             ly = (pv - al->oy - 0.5 * (NORM_F - 1)) * (1.0 / NORM_F);
+                if (lx >= 0 && ly >= 0 && lx < al->pl.w - 1 && ly < al->pl.h - 1) {
+                    const float *p = sd_plane_row(&al->pl, (int)ly) + (int)lx;
+                    __builtin_prefetch(p);
+                    __builtin_prefetch(p + al->pl.stride);
+                }
+            }
             if (in[(size_t)NORM_STEP * i] != SD_ROI_IN)
                 continue;
-            const int x = x0 + NORM_STEP * i;
             double u, v;
             sd_xform_apply(j->xf, x, y, &u, &v);
             double b = j->brow[i], a = level_sample(j->ya, u, v);
