@@ -1093,6 +1093,68 @@ static void test_ncc_sums_all_levels(void **state)
     }
 }
 
+/* The normalization's ratio rows: every level gives the definition's
+ * samples bit for bit (the ROI test, the map and sd_plane_bilinear in
+ * double, the dark test, the division in double, in sample order), on
+ * levels of odd sizes mapped partly off their edges (clamped), ROI bytes
+ * in and out, values around the dark limit, every row length. */
+static void test_row_ratio_all_levels(void **state)
+{
+    (void)state;
+    const sd_simd_level top = sd_simd_detect();
+    size_t used = 0, total = 0;
+    for (int wi = 0; wi < N_WIDTHS; wi++) {
+        const int n = width_at(wi), pw = 5 + (int)(rng() % 300), ph = 3 + (int)(rng() % 40);
+        sd_plane pl;
+        assert_int_equal(sd_plane_init(NULL, &pl, pw, ph), SD_OK);
+        for (int y = 0; y < ph; y++)
+            for (int x = 0; x < pw; x++)
+                sd_plane_row(&pl, y)[x] = (frand() + 1.0f) * (1.0f / 512.0f);
+        float *b = malloc(sizeof(float) * ((size_t)n + 1)), *want = malloc(sizeof(float) * n);
+        uint8_t *in = malloc(4 * (size_t)n + 1);
+        assert_true(b && want && in);
+        for (int i = 0; i < n; i++)
+            b[i + 1] = (frand() + 1.0f) * (1.0f / 512.0f);
+        for (int i = 0; i < 4 * n + 1; i++)
+            in[i] = (uint8_t)(rng() % 5 ? 1 : rng() % 3);
+        const double th = frand() * 0.3, sc = 1.0 + frand() * 0.2;
+        const double m[6] = {sc * cos(th), -sc * sin(th), frand() * 40.0,
+                             sc * sin(th), sc * cos(th), frand() * 40.0};
+        sd_ratio_row r = {.b = b + 1, .in = in + 1, .n = n, .x0 = (int)(rng() % 41),
+                          .y = (int)(rng() % (4 * (unsigned)ph + 12)), .step = 4, .in_val = 1,
+                          .m = m, .a = &pl, .ox = 4.0 * (int)(rng() % 3), .oy = 4.0,
+                          .c = 1.5, .inv = 0.25, .dark = 1.0 / 1024.0};
+        int nw = 0;
+        for (int i = 0; i < n; i++) {
+            if (r.in[4 * i] != 1)
+                continue;
+            const double x = r.x0 + 4 * i, y = r.y;
+            const double u = m[0] * x + m[1] * y + m[2], v = m[3] * x + m[4] * y + m[5];
+            const double bb = r.b[i];
+            const double aa = sd_plane_bilinear(&pl, (u - r.ox - 1.5) * 0.25, (v - r.oy - 1.5) * 0.25);
+            if (bb < 1.0 / 1024.0 || aa < 1.0 / 1024.0)
+                continue;
+            want[nw++] = (float)(bb / aa);
+        }
+        used += (size_t)nw;
+        total += (size_t)n;
+        for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+            float *got = malloc(sizeof(float) * ((size_t)n + 16));
+            assert_non_null(got);
+            const int k = sd_dsp_level((sd_simd_level)lv)->row_ratio(&r, got);
+            if (k != nw || memcmp(got, want, sizeof(float) * (size_t)nw) != 0)
+                fail_msg("row_ratio %s n=%d: %d samples, want %d", sd_simd_name(lv), n, k, nw);
+            free(got);
+        }
+        free(b);
+        free(want);
+        free(in);
+        sd_plane_release(&pl);
+    }
+    /* both outcomes of the ROI and dark tests occurred */
+    assert_true(used > total / 4 && used < total);
+}
+
 typedef struct fake_cpu {
     uint32_t max_leaf, ecx1, edx1, ebx7;
     uint64_t xcr0;
@@ -1447,6 +1509,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_warp_threads_levels),
         cmocka_unit_test(test_sub_flag_all_levels),
         cmocka_unit_test(test_ncc_sums_all_levels),
+        cmocka_unit_test(test_row_ratio_all_levels),
     };
     return cmocka_run_group_tests_name("kernels_simd", tests, NULL, NULL);
 }

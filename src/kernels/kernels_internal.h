@@ -176,6 +176,24 @@ typedef void (*sd_row_warp_fn)(const sd_image *src, const sd_xform *xf, int y, i
 #define SD_NCC_LANES 8
 typedef void (*sd_row_ncc_sums_fn)(const float *t, const float *t2, const float *w,
                                    const float *v, int n, float out[6]);
+/* One grid row of the normalization's exposure ratios (normalize.c,
+ * ratio_run): sample i < n sits at x = x0 + step i on row y; it is used when
+ * in[step i] == in_val. AFTER's value there is sd_plane_bilinear(a,
+ * (u - ox - c) inv, (v - oy - c) inv) at (u, v) = (m0 x + m1 y + m2,
+ * m3 x + m4 y + m5) (sd_xform_apply, in double); with B = b[i], the samples
+ * where neither B nor AFTER's value is below dark give out[k++] =
+ * (float)(B / A) in double, in sample order. Returns k. Exact at every
+ * level (the same operations in each lane, no FMA). */
+typedef struct sd_ratio_row {
+    const float *b;
+    const uint8_t *in;
+    int n, x0, y, step;
+    uint8_t in_val;
+    const double *m;
+    const sd_plane *a;
+    double ox, oy, c, inv, dark;
+} sd_ratio_row;
+typedef int (*sd_row_ratio_fn)(const sd_ratio_row *r, float *out);
 
 typedef struct sd_dsp {
     sd_simd_level level;
@@ -202,6 +220,7 @@ typedef struct sd_dsp {
     sd_row_sum4_fn row_sum4;
     sd_row_sub_hist_fn row_sub_hist;
     sd_row_ncc_sums_fn row_ncc_sums;
+    sd_row_ratio_fn row_ratio;
 } sd_dsp;
 
 /* nout consecutive output rows of blur_taps (in holds 2r + nout rows),
@@ -278,10 +297,12 @@ void sd_row_flag_above_scalar(const float *a, const float *b, float t, uint8_t *
                               int n);
 void sd_row_ncc_sums_scalar(const float *t, const float *t2, const float *w, const float *v,
                             int n, float out[6]);
+int sd_row_ratio_scalar(const sd_ratio_row *r, float *out);
 #if defined(__x86_64__) || defined(__i386__)
 #define SD_HAVE_X86 1
 void sd_row_ncc_sums_avx2(const float *t, const float *t2, const float *w, const float *v,
                           int n, float out[6]);
+int sd_row_ratio_avx512(const sd_ratio_row *r, float *out);
 void sd_row_luminance_avx2(const uint16_t *rgb, int n, const float gain[3], float *y);
 void sd_row_luminance_avx512(const uint16_t *rgb, int n, const float gain[3], float *y);
 void sd_row_sub_avx2(const float *a, const float *b, float *out, int n);
