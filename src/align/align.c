@@ -223,34 +223,6 @@ fail:
     return st;
 }
 
-/* The gradient of a band-pass plane at pixel (x, y): central differences,
- * one-sided at the edges, 0 across a side of one pixel. ECC reads it at the
- * four taps of each sample straight from the plane (accumulate_rows_p). */
-static inline float grad_x(const sd_plane *b, int x, int y)
-{
-    const float *r = sd_plane_row(b, y);
-    const int w = b->w;
-    if (w < 2)
-        return 0.0f;
-    if (x == 0)
-        return r[1] - r[0];
-    if (x == w - 1)
-        return r[w - 1] - r[w - 2];
-    return (r[x + 1] - r[x - 1]) * 0.5f;
-}
-
-static inline float grad_y(const sd_plane *b, int x, int y)
-{
-    const int h = b->h;
-    if (h < 2)
-        return 0.0f;
-    if (y == 0)
-        return sd_plane_row(b, 1)[x] - sd_plane_row(b, 0)[x];
-    if (y == h - 1)
-        return sd_plane_row(b, h - 1)[x] - sd_plane_row(b, h - 2)[x];
-    return (sd_plane_row(b, y + 1)[x] - sd_plane_row(b, y - 1)[x]) * 0.5f;
-}
-
 /* ------------------------------------------------------------------ */
 /* level <-> full-resolution transforms                                 */
 
@@ -371,130 +343,41 @@ typedef struct al_pass {
 } al_pass;
 
 /* The sums of T's sampled rows [row0, row1) (row0 a multiple of step) into
- * *out, for P parameters (accumulate_rows calls it with P a constant, so
- * each case is compiled with its loops unrolled and its sums local). */
-static inline __attribute__((always_inline)) void
-accumulate_rows_p(const al_pass *A, const int P, int row0, int row1,
-                                     al_sums *out)
+ * *out, row by row through the ecc_row kernel (whose definition is the
+ * pass's arithmetic: kernels_internal.h). */
+static void accumulate_rows(const al_pass *A, int row0, int row1, al_sums *out)
 {
-    al_sums sums = {0}, *S = &sums;
-    const al_level *T = A->T, *I = A->I;
-    const al_frame *fr = A->fr;
-    const int step = A->step;
-    const sd_plane *tb = &T->bp, *ib = &I->bp;
-    const double xmax = ib->w - 1, ymax = ib->h - 1;
+    const int P = A->P, step = A->step;
+    const sd_plane *tb = &A->T->bp;
     const double *m = A->xf->m;
-    const double invR = 1.0 / fr->R;
+    const double invR = 1.0 / A->fr->R;
+    const sd_ecc_row_fn row = sd_dsp_active()->ecc_row;
+    double acc[SD_ECC_SUMS] = {0};
+    sd_ecc_row r = {.step = step, .P = P, .ahead = AL_ECC_AHEAD, .m0 = m[0], .m3 = m[3],
+                    .cx = A->fr->cx, .invR = invR, .I = &A->I->bp};
+    const int n = (tb->w + step - 1) / step;
     for (int y = row0; y < row1; y += step) {
-        const float *trow = sd_plane_row(tb, y);
-        double rx = m[1] * y + m[2], ry = m[4] * y + m[5];
-        double v = (y - fr->cy) * invR;
-        for (int x = 0; x < tb->w; x += step) {
-            /* the walk through I slants across its rows and leaves the
-             * hardware prefetcher behind: fetch the rows AL_ECC_AHEAD
-             * samples ahead (no effect on any sum) */
-            const double px = m[0] * (x + AL_ECC_AHEAD * step) + rx,
-                         py = m[3] * (x + AL_ECC_AHEAD * step) + ry;
-            if (px >= 0 && px <= xmax && py >= 0 && py < ymax) {
-                const float *k = ib->p + (size_t)(int)py * ib->stride + (size_t)(int)px;
-                __builtin_prefetch(k);
-                __builtin_prefetch(k + ib->stride);
-                if (P) { /* the gradients' rows above and below */
-                    if (py >= 1)
-                        __builtin_prefetch(k - ib->stride);
-                    __builtin_prefetch(k + 2 * ib->stride);
-                }
-            }
-            double fx = m[0] * x + rx, fy = m[3] * x + ry;
-            if (!(fx >= 0 && fx <= xmax && fy >= 0 && fy <= ymax))
-                continue;
-            int x0 = (int)fx, y0 = (int)fy;
-            if (x0 == ib->w - 1 && x0 > 0)
-                x0--;
-            if (y0 == ib->h - 1 && y0 > 0)
-                y0--;
-            int x1 = x0 + 1 < ib->w ? x0 + 1 : x0, y1 = y0 + 1 < ib->h ? y0 + 1 : y0;
-            double ax = fx - x0, ay = fy - y0;
-            double w00 = (1 - ax) * (1 - ay), w01 = ax * (1 - ay), w10 = (1 - ax) * ay,
-                   w11 = ax * ay;
-            size_t i00 = (size_t)y0 * ib->stride + (size_t)x0,
-                   i01 = (size_t)y0 * ib->stride + (size_t)x1,
-                   i10 = (size_t)y1 * ib->stride + (size_t)x0,
-                   i11 = (size_t)y1 * ib->stride + (size_t)x1;
-            const float *ip = ib->p;
-            double i = w00 * ip[i00] + w01 * ip[i01] + w10 * ip[i10] + w11 * ip[i11];
-            double t = trow[x];
-            S->n += 1;
-            S->st += t;
-            S->si += i;
-            S->stt += t * t;
-            S->sii += i * i;
-            S->sti += t * i;
-            if (P == 0)
-                continue;
-            /* the gradient at the four taps (grad_x, grad_y; inside the
-             * plane's border written out, from the rows around them) */
-            float gx00, gx01, gx10, gx11, gy00, gy01, gy10, gy11;
-            if (x0 >= 1 && x1 + 1 < ib->w && y0 >= 1 && y1 + 1 < ib->h) {
-                const float *rm = ip + i00 - ib->stride, *r0 = ip + i00, *r1 = ip + i10,
-                            *r2 = ip + i10 + ib->stride;
-                gx00 = (r0[1] - r0[-1]) * 0.5f;
-                gx01 = (r0[2] - r0[0]) * 0.5f;
-                gx10 = (r1[1] - r1[-1]) * 0.5f;
-                gx11 = (r1[2] - r1[0]) * 0.5f;
-                gy00 = (r1[0] - rm[0]) * 0.5f;
-                gy01 = (r1[1] - rm[1]) * 0.5f;
-                gy10 = (r2[0] - r0[0]) * 0.5f;
-                gy11 = (r2[1] - r0[1]) * 0.5f;
-            } else {
-                gx00 = grad_x(ib, x0, y0);
-                gx01 = grad_x(ib, x1, y0);
-                gx10 = grad_x(ib, x0, y1);
-                gx11 = grad_x(ib, x1, y1);
-                gy00 = grad_y(ib, x0, y0);
-                gy01 = grad_y(ib, x1, y0);
-                gy10 = grad_y(ib, x0, y1);
-                gy11 = grad_y(ib, x1, y1);
-            }
-            double gx = w00 * gx00 + w01 * gx01 + w10 * gx10 + w11 * gx11;
-            double gy = w00 * gy00 + w01 * gy01 + w10 * gy10 + w11 * gy11;
-            double u = (x - fr->cx) * invR;
-            double G[AL_MAX_P];
-            if (P == 4) {
-                G[0] = gx * u + gy * v;
-                G[1] = -gx * v + gy * u;
-                G[2] = gx;
-                G[3] = gy;
-            } else {
-                G[0] = gx * u;
-                G[1] = gx * v;
-                G[2] = gy * u;
-                G[3] = gy * v;
-                G[4] = gx;
-                G[5] = gy;
-            }
-            for (int k = 0; k < P; k++) {
-                S->sg[k] += G[k];
-                S->sgt[k] += G[k] * t;
-                S->sgi[k] += G[k] * i;
-            }
-            /* the whole square, though only the upper triangle is read:
-             * whole rows let the compiler pair the sums in vectors */
-            for (int k = 0; k < P; k++)
-                for (int j = 0; j < P; j++)
-                    S->sgg[k][j] += G[k] * G[j];
-        }
+        r.t = sd_plane_row(tb, y);
+        r.rx = m[1] * y + m[2];
+        r.ry = m[4] * y + m[5];
+        r.v = (y - A->fr->cy) * invR;
+        row(&r, 0, n, acc);
     }
-    *out = sums;
-}
-
-static void accumulate_rows(const al_pass *A, int row0, int row1, al_sums *S)
-{
-    switch (A->P) {
-    case 0: accumulate_rows_p(A, 0, row0, row1, S); break;
-    case 4: accumulate_rows_p(A, 4, row0, row1, S); break;
-    default: accumulate_rows_p(A, 6, row0, row1, S); break;
+    al_sums S = {0};
+    S.n = acc[0];
+    S.st = acc[1];
+    S.si = acc[2];
+    S.stt = acc[3];
+    S.sii = acc[4];
+    S.sti = acc[5];
+    for (int k = 0; k < P; k++) {
+        S.sg[k] = acc[SD_ECC_SG + k];
+        S.sgt[k] = acc[SD_ECC_SGT + k];
+        S.sgi[k] = acc[SD_ECC_SGI + k];
+        for (int j = k; j < P; j++)
+            S.sgg[k][j] = acc[SD_ECC_SGG + 8 * k + j];
     }
+    *out = S;
 }
 
 /* S += B (the sums a pass of P parameters fills). */

@@ -117,7 +117,7 @@ int sd_simd_parse(const char *name, sd_simd_level *out)
     .row_warp = sd_row_warp_scalar, .row_luminance = sd_row_luminance_scalar,                      \
     .row_acc3 = sd_row_acc3_scalar, .row_sum4 = sd_row_sum4_scalar,                                \
     .row_sub_hist = sd_row_sub_hist_scalar, .row_ncc_sums = sd_row_ncc_sums_scalar,            \
-    .row_ratio = sd_row_ratio_scalar
+    .row_ratio = sd_row_ratio_scalar, .ecc_row = sd_ecc_row_scalar
 
 static const sd_dsp dsp_tables[] = {
     {.level = SD_SIMD_SCALAR, .blur_taps = sd_blur_taps_scalar, SD_SCALAR_KERNELS},
@@ -145,6 +145,7 @@ static const sd_dsp dsp_tables[] = {
         .row_sub_hist = sd_row_sub_hist_avx2,
         .row_ncc_sums = sd_row_ncc_sums_avx2,
         .row_ratio = sd_row_ratio_scalar,
+        .ecc_row = sd_ecc_row_scalar,
     },
     {
         .level = SD_SIMD_AVX512,
@@ -168,6 +169,7 @@ static const sd_dsp dsp_tables[] = {
         .row_sub_hist = sd_row_sub_hist_avx2,
         .row_ncc_sums = sd_row_ncc_sums_avx2,
         .row_ratio = sd_row_ratio_avx512,
+        .ecc_row = sd_ecc_row_avx512,
     },
 #endif
 };
