@@ -166,11 +166,12 @@ static sd_status pyr_build(sd_ctx *ctx, const al_src *src, int f0, int nlev, al_
             int nw = SD_MAX(1, w / 2), nh = SD_MAX(1, h / 2);
             if ((st = sd_plane_alloc(ctx, &p->lv[l + 1].lam, nw, nh)) != SD_OK)
                 goto fail;
+            /* 2 (nw - 1) < w and 2 (nh - 1) < h: every kept pixel exists */
             for (int y = 0; y < nh; y++) {
-                const float *row = sd_plane_row(&L->bp, 2 * y < h ? 2 * y : h - 1);
+                const float *row = sd_plane_row(&L->bp, 2 * y);
                 float *dst = sd_plane_row(&p->lv[l + 1].lam, y);
                 for (int x = 0; x < nw; x++)
-                    dst[x] = row[2 * x < w ? 2 * x : w - 1];
+                    dst[x] = row[2 * x];
             }
         }
     }
