@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/internal.h"
 #include "kernels/kernels_internal.h"
 #include "skindelta/align.h"
 #include "skindelta/kernels.h"
@@ -70,18 +71,24 @@ static double median(double *t, int n)
 static int first = 1;
 /* t[0..n) sorted by median(); min is the figure least disturbed by other
  * processes on a shared machine */
-static void emit(const char *kernel, double sigma, sd_simd_level lv, int threads, double sec,
-                 double best, double maxdiff)
+static void emit_named(const char *kernel, double sigma, const char *level, int threads,
+                       double sec, double best, double maxdiff)
 {
     printf("%s    {\"kernel\": \"%s\", ", first ? "" : ",\n", kernel);
     if (sigma > 0)
         printf("\"sigma\": %g, ", sigma);
     printf("\"level\": \"%s\", \"threads\": %d, \"ms\": %.2f, \"mpix_per_s\": %.1f, "
            "\"best_mpix_per_s\": %.1f, \"max_diff_vs_scalar\": %.3g}",
-           sd_simd_name(lv), threads, sec * 1e3, (double)W * H / sec / 1e6,
+           level, threads, sec * 1e3, (double)W * H / sec / 1e6,
            (double)W * H / best / 1e6, maxdiff);
     first = 0;
     fflush(stdout);
+}
+
+static void emit(const char *kernel, double sigma, sd_simd_level lv, int threads, double sec,
+                 double best, double maxdiff)
+{
+    emit_named(kernel, sigma, sd_simd_name(lv), threads, sec, best, maxdiff);
 }
 
 static double plane_maxdiff(const sd_plane *a, const sd_plane *b)
@@ -245,6 +252,66 @@ int main(int argc, char **argv)
             }
             const double med = median(t, runs); /* sorts t: t[0] is then the best */
             emit("luminance", 0, (sd_simd_level)lv, 1, med, t[0], d);
+        }
+        /* a compact (8-bit) image's rows: "colour_widened" / "luminance_widened"
+         * are what its rows took before the byte kernels (sd_widen8, then
+         * the 16-bit kernel), "colour8" / "luminance8" the byte kernels;
+         * each byte kernel bit for bit the widened path at its level */
+        {
+            uint8_t *rgb8 = malloc(3 * (size_t)W * H);
+            uint16_t *w16 = malloc(sizeof(uint16_t) * 3 * (size_t)W);
+            float *c8 = malloc(sizeof(float) * 4 * (size_t)W);
+            if (!rgb8 || !w16 || !c8)
+                return 1;
+            for (size_t i = 0; i < 3 * (size_t)W * H; i++)
+                rgb8[i] = (uint8_t)(rgb[i] >> 8);
+            const sd_dsp *tabs[5];
+            const int nt = sd_dsp_tables(tabs);
+            for (int k = 0; k < nt; k++) {
+                const sd_dsp *dsp = tabs[k];
+                double d = 0;
+                for (int y = 0; y < H; y++) { /* check + warm-up */
+                    const uint8_t *r8 = rgb8 + 3 * (size_t)y * W;
+                    sd_widen8(r8, 3 * (size_t)W, w16);
+                    dsp->row_colour(w16, W, g, co, co + W, co + 2 * W, co + 3 * W);
+                    dsp->row_colour8(r8, W, g, c8, c8 + W, c8 + 2 * W, c8 + 3 * W);
+                    d += memcmp(co, c8, sizeof(float) * 4 * W) != 0;
+                    dsp->row_luminance(w16, W, g, co);
+                    dsp->row_luminance8(r8, W, g, c8);
+                    d += memcmp(co, c8, sizeof(float) * W) != 0;
+                }
+                if (d != 0) {
+                    fprintf(stderr, "bench_kernels: %s byte kernels differ from the widened path\n",
+                            sd_dsp_name(dsp));
+                    bad = 1;
+                }
+                for (int kind = 0; kind < 4; kind++) {
+                    for (int i = 0; i < runs; i++) {
+                        double t0 = now();
+                        for (int y = 0; y < H; y++) {
+                            const uint8_t *r8 = rgb8 + 3 * (size_t)y * W;
+                            if (kind == 0 || kind == 2)
+                                sd_widen8(r8, 3 * (size_t)W, w16);
+                            if (kind == 0)
+                                dsp->row_colour(w16, W, g, co, co + W, co + 2 * W, co + 3 * W);
+                            else if (kind == 1)
+                                dsp->row_colour8(r8, W, g, co, co + W, co + 2 * W, co + 3 * W);
+                            else if (kind == 2)
+                                dsp->row_luminance(w16, W, g, co);
+                            else
+                                dsp->row_luminance8(r8, W, g, co);
+                        }
+                        t[i] = now() - t0;
+                    }
+                    const double med = median(t, runs);
+                    static const char *const names[4] = {"colour_widened", "colour8",
+                                                         "luminance_widened", "luminance8"};
+                    emit_named(names[kind], 0, sd_dsp_name(dsp), 1, med, t[0], d);
+                }
+            }
+            free(rgb8);
+            free(w16);
+            free(c8);
         }
         double ref3[3] = {0, 0, 0};
         for (int y = 0; y < H; y++)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "metrics/metrics_internal.h"
 #include "skindelta/align.h"
 #include "skindelta/core.h"
 #include "skindelta/io.h"
@@ -273,6 +274,33 @@ static void test_stages(void **state)
         assert_memory_equal(roi[0].before, roi[1].before, (size_t)W * H);
         assert_memory_equal(roi[0].after, roi[1].after, (size_t)W * H);
         assert_memory_equal(nr[0].gains, nr[1].gains, sizeof nr[0].gains);
+        /* what compare's row callback makes from a compact row's bytes (not
+         * widened): the row marks and the exposure levels, as from the
+         * 16-bit rows, and the same gains from those levels */
+        sd_norm_level *lv[2][2];
+        for (int k = 0; k < 2; k++) {
+            const sd_image *im[2] = {b[k], a[k]};
+            for (int i = 0; i < 2; i++) {
+                lv[k][i] = sd_norm_level_new(W, H);
+                assert_non_null(lv[k][i]);
+                for (int y = 0; y < H; y++) {
+                    sd_norm_level_add_row(lv[k][i], im[i], y, NULL);
+                    if (k)
+                        assert_int_equal(sd_image_row_marks(im[i], y),
+                                         sd_row_marks(i ? a[0]->px + (size_t)y * a[0]->stride
+                                                        : b[0]->px + (size_t)y * b[0]->stride,
+                                                      W));
+                }
+            }
+            sd_norm_result nl;
+            assert_int_equal(sd_pair_normalize_levels(ctx, b[k], a[k], &xf, &roi[k],
+                                                      SD_NORM_EXPOSURE, NULL, lv[k][0], lv[k][1],
+                                                      &nl),
+                             SD_OK);
+            assert_memory_equal(nl.gains, nr[0].gains, sizeof nl.gains);
+            sd_norm_level_free(lv[k][0]);
+            sd_norm_level_free(lv[k][1]);
+        }
         assert_true(thr[0].t_red == thr[1].t_red && thr[0].t_pore == thr[1].t_pore);
         assert_memory_equal(&mb[0], &mb[1], sizeof mb[0]);
         assert_memory_equal(&ma[0], &ma[1], sizeof ma[0]);

@@ -612,6 +612,89 @@ static void test_luminance_all_levels(void **state)
     }
 }
 
+/* The SIMD colour kernels' X / Xn without a division (SD_LAB_XN_INV):
+ * q = X (1/Xn), then fma(fma(-q, Xn, X), 1/Xn, q) is the quotient's float
+ * for X = 0 and every float X in [2^-100, 2^126) (every float was checked
+ * once; here a stride of 4099 floats, about 0.5 M of them, and powers of
+ * two). fmaf is the lanes' single-rounding FMA. */
+static void test_div_xn(void **state)
+{
+    (void)state;
+    const float xn = SD_LAB_XN, inv = SD_LAB_XN_INV;
+    for (uint32_t u = 0x0d800000u; u < 0x7f000000u; u += 4099) {
+        float x, q;
+        memcpy(&x, &u, 4);
+        q = x * inv;
+        q = fmaf(fmaf(-q, xn, x), inv, q);
+        if (q != x / xn)
+            fail_msg("X = %a: %a, the quotient is %a", (double)x, (double)q, (double)(x / xn));
+    }
+    for (int k = -100; k < 126; k++) {
+        const float x = ldexpf(1.0f, k), q0 = x * inv;
+        assert_true(fmaf(fmaf(-q0, xn, x), inv, q0) == x / xn);
+    }
+    const float z = 0.0f, q0 = z * inv;
+    assert_true(fmaf(fmaf(-q0, xn, z), inv, q0) == 0.0f);
+}
+
+/* The byte kernels of every table this machine runs (the AVX-512 one with
+ * and without VBMI): row_colour8 and row_luminance8 of 8-bit samples bit
+ * for bit the table's 16-bit kernels on the widened samples (v * 257), at
+ * widths 1..67 and more, starts 0..5 bytes off, every byte value in every
+ * channel (the last width), nothing written past n, lam and e optional. */
+static void test_byte_kernels(void **state)
+{
+    (void)state;
+    const sd_dsp *tabs[5];
+    const int nt = sd_dsp_tables(tabs);
+    for (int wi = 0; wi < N_WIDTHS + 1; wi++) {
+        const int n = wi < N_WIDTHS ? width_at(wi) : 3 * 256, off = wi % 6;
+        uint8_t *buf = malloc(3 * (size_t)n + 6);
+        uint16_t *w16 = malloc(sizeof(uint16_t) * 3 * (size_t)n);
+        float *o[2][4];
+        assert_true(buf && w16);
+        for (int k = 0; k < 2; k++)
+            for (int j = 0; j < 4; j++)
+                assert_non_null(o[k][j] = malloc(sizeof(float) * ((size_t)n + 1)));
+        uint8_t *rgb = buf + off;
+        for (int i = 0; i < 3 * n; i++) {
+            const uint32_t v = rng();
+            rgb[i] = wi == N_WIDTHS ? (uint8_t)((i / 3) * (2 * (i % 3) + 1))
+                                    : (uint8_t)(v % 11 == 0 ? 0 : v % 13 == 0 ? 255 : v >> 24);
+            w16[i] = (uint16_t)(rgb[i] * 257);
+        }
+        const float g[3] = {0.5f + (rng() % 1000) / 500.0f, 0.5f + (rng() % 1000) / 500.0f,
+                            0.5f + (rng() % 1000) / 500.0f};
+        for (int k = 0; k < nt; k++) {
+            const sd_dsp *d = tabs[k];
+            for (int j = 0; j < 4; j++)
+                o[1][j][n] = -777.0f;
+            d->row_colour(w16, n, g, o[0][0], o[0][1], o[0][2], o[0][3]);
+            d->row_colour8(rgb, n, g, o[1][0], o[1][1], o[1][2], o[1][3]);
+            for (int j = 0; j < 4; j++) {
+                assert_true(o[1][j][n] == -777.0f);
+                if (memcmp(o[0][j], o[1][j], sizeof(float) * (size_t)n) != 0)
+                    fail_msg("colour8 %s n=%d off=%d output %d differs from the widened path",
+                             sd_dsp_name(d), n, off, j);
+            }
+            d->row_colour8(rgb, n, g, NULL, o[1][1], NULL, o[1][3]);
+            assert_memory_equal(o[0][1], o[1][1], sizeof(float) * (size_t)n);
+            assert_memory_equal(o[0][3], o[1][3], sizeof(float) * (size_t)n);
+            d->row_luminance(w16, n, g, o[0][0]);
+            d->row_luminance8(rgb, n, g, o[1][0]);
+            assert_true(o[1][0][n] == -777.0f);
+            if (memcmp(o[0][0], o[1][0], sizeof(float) * (size_t)n) != 0)
+                fail_msg("luminance8 %s n=%d off=%d differs from the widened path",
+                         sd_dsp_name(d), n, off);
+        }
+        free(buf);
+        free(w16);
+        for (int k = 0; k < 2; k++)
+            for (int j = 0; j < 4; j++)
+                free(o[k][j]);
+    }
+}
+
 /* The a* of the vector cube root over a whole ramp of samples: every level
  * within 2e-3 of scalar, near the eps/kappa seam included. */
 static void test_colour_grey_ramp(void **state)
@@ -1556,6 +1639,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_log_range),
         cmocka_unit_test(test_colour_all_levels),
         cmocka_unit_test(test_luminance_all_levels),
+        cmocka_unit_test(test_byte_kernels),
+        cmocka_unit_test(test_div_xn),
         cmocka_unit_test(test_colour_grey_ramp),
         cmocka_unit_test(test_acc_all_levels),
         cmocka_unit_test(test_acc3_all_levels),

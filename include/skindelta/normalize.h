@@ -42,8 +42,9 @@ const char *sd_norm_method_name(sd_norm_method m);
 typedef struct sd_norm_level sd_norm_level;
 sd_norm_level *sd_norm_level_new(int width, int height);
 /* Row y of img (width x height as given to _new), its samples `row` as
- * sd_image_row gives them (NULL: read from img); rows 0, 1, ... in order
- * (any other call leaves the level incomplete). */
+ * sd_image_row gives them (NULL: read from img; a compact image's row is
+ * always read from its own bytes); rows 0, 1, ... in order (any other call
+ * leaves the level incomplete). */
 void sd_norm_level_add_row(sd_norm_level *lv, const sd_image *img, int y, const uint16_t *row);
 void sd_norm_level_free(sd_norm_level *lv); /* NULL-safe */
 

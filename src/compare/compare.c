@@ -7,6 +7,7 @@
 
 #include "core/internal.h"
 #include "metrics/measure_internal.h"
+#include "metrics/metrics_internal.h"
 #include "skindelta/compare.h"
 #include "skindelta/io.h"
 
@@ -90,7 +91,6 @@ typedef struct load_job {
     sd_image *img, *coarse;
     uint8_t *marks;
     sd_norm_level *level;
-    uint16_t *row16; /* a compact image's row as 16-bit samples */
 } load_job;
 
 static void load_row(void *arg, const sd_image *img, int y)
@@ -98,25 +98,16 @@ static void load_row(void *arg, const sd_image *img, int y)
     load_job *j = arg;
     if (y == 0) {
         free(j->marks);
-        free(j->row16);
         sd_norm_level_free(j->level);
         j->marks = sd_alloc_array((size_t)img->height, 1);
-        j->row16 = sd_alloc_array((size_t)img->width, 3 * sizeof *j->row16);
         j->level = j->p->normalize == SD_NORM_EXPOSURE
                        ? sd_norm_level_new(img->width, img->height)
                        : NULL;
     }
-    if (!j->row16) { /* out of memory: no marks and no level, made later instead */
-        free(j->marks);
-        j->marks = NULL;
-        sd_norm_level_free(j->level);
-        j->level = NULL;
-        return;
-    }
-    const uint16_t *row = sd_image_row(img, 0, y, img->width, j->row16);
+    /* both from the row's own samples: a compact row's bytes as they are */
     if (j->marks)
-        j->marks[y] = (uint8_t)sd_row_marks(row, img->width);
-    sd_norm_level_add_row(j->level, img, y, row);
+        j->marks[y] = (uint8_t)sd_image_row_marks(img, y);
+    sd_norm_level_add_row(j->level, img, y, NULL);
 }
 
 static void load_job_release(load_job *j)
@@ -124,7 +115,6 @@ static void load_job_release(load_job *j)
     sd_image_free(j->img);
     sd_image_free(j->coarse);
     free(j->marks);
-    free(j->row16);
     sd_norm_level_free(j->level);
     memset(j, 0, sizeof *j);
 }
@@ -142,8 +132,6 @@ static void *load_job_run(void *arg)
                                   &j->img, &j->coarse);
     j->pj.status = s;
     free(data);
-    free(j->row16);
-    j->row16 = NULL;
     return NULL;
 }
 

@@ -37,19 +37,27 @@ void sd_srgb_to_lab_ref(const double srgb[3], double lab[3])
     sd_linear_to_lab_ref(lin, lab);
 }
 
-static float lut16[65536];
+static float lut16[65536], lut8[256];
 static pthread_once_t lut16_once = PTHREAD_ONCE_INIT;
 
 static void lut16_build(void)
 {
     for (int i = 0; i < 65536; i++)
         lut16[i] = (float)sd_srgb_eotf_ref(i / 65535.0);
+    for (int v = 0; v < 256; v++)
+        lut8[v] = lut16[257 * v];
 }
 
 const float *sd_srgb16_lut(void)
 {
     pthread_once(&lut16_once, lut16_build);
     return lut16;
+}
+
+const float *sd_srgb8_lut(void)
+{
+    pthread_once(&lut16_once, lut16_build);
+    return lut8;
 }
 
 float sd_lab_f(float t)

@@ -28,6 +28,7 @@
 #define L7_EBX_AVX512DQ (1u << 17)
 #define L7_EBX_AVX512BW (1u << 30)
 #define L7_EBX_AVX512VL (1u << 31)
+#define L7_ECX_AVX512VBMI (1u << 1)
 /* XCR0 bits */
 #define XCR0_YMM 0x6u   /* SSE and AVX state */
 #define XCR0_ZMM 0xe0u  /* opmask, ZMM_Hi256, Hi16_ZMM */
@@ -116,8 +117,24 @@ int sd_simd_parse(const char *name, sd_simd_level *out)
     .row_sub = sd_row_sub_scalar, .row_flag_above = sd_row_flag_above_scalar,                      \
     .row_warp = sd_row_warp_scalar, .row_luminance = sd_row_luminance_scalar,                      \
     .row_acc3 = sd_row_acc3_scalar, .row_sum4 = sd_row_sum4_scalar,                                \
-    .row_sub_hist = sd_row_sub_hist_scalar, .row_ncc_sums = sd_row_ncc_sums_scalar,            \
+    .row_sub_hist = sd_row_sub_hist_scalar, .row_ncc_sums = sd_row_ncc_sums_scalar,                \
+    .row_colour8 = sd_row_colour8_scalar, .row_luminance8 = sd_row_luminance8_scalar,              \
     .row_ratio = sd_row_ratio_scalar, .ecc_row = sd_ecc_row_scalar
+
+/* The AVX-512 kernels (the two tables of the level differ in the byte
+ * kernels only: with VBMI, byte permutes; docs/kernels.md "Byte input"). */
+#define SD_AVX512_KERNELS                                                                          \
+    .level = SD_SIMD_AVX512, .blur_taps = sd_blur_taps_avx512, .blur_taps4 = sd_blur_taps4_avx512, \
+    .row_lambda = sd_row_lambda_avx512, .row_log = sd_row_log_avx512,                              \
+    .row_colour = sd_row_colour_avx512, .row_acc = sd_row_acc_avx512,                              \
+    .row_sum = sd_row_sum_avx512, .row_lap_acc = sd_row_lap_acc_avx512,                            \
+    .row_hist = sd_row_hist_avx512, .row_select = sd_row_select_avx512,                            \
+    .row_sub = sd_row_sub_avx512, .row_flag_above = sd_row_flag_above_avx512,                      \
+    .row_warp = sd_row_warp_avx512, .row_luminance = sd_row_luminance_avx512,                      \
+    .blur_row2 = sd_blur_row2_avx512, .row_acc3 = sd_row_acc3_avx512,                              \
+    .row_sum4 = sd_row_sum4_avx512, .row_sub_hist = sd_row_sub_hist_avx2,                          \
+    .row_ncc_sums = sd_row_ncc_sums_avx2, .row_ratio = sd_row_ratio_avx512,                        \
+    .ecc_row = sd_ecc_row_avx512
 
 static const sd_dsp dsp_tables[] = {
     {.level = SD_SIMD_SCALAR, .blur_taps = sd_blur_taps_scalar, SD_SCALAR_KERNELS},
@@ -144,37 +161,23 @@ static const sd_dsp dsp_tables[] = {
         .row_sum4 = sd_row_sum4_avx2,
         .row_sub_hist = sd_row_sub_hist_avx2,
         .row_ncc_sums = sd_row_ncc_sums_avx2,
+        .row_colour8 = sd_row_colour8_avx2,
+        .row_luminance8 = sd_row_luminance8_avx2,
         .row_ratio = sd_row_ratio_scalar,
         .ecc_row = sd_ecc_row_scalar,
     },
-    {
-        .level = SD_SIMD_AVX512,
-        .blur_taps = sd_blur_taps_avx512,
-        .blur_taps4 = sd_blur_taps4_avx512,
-        .row_lambda = sd_row_lambda_avx512,
-        .row_log = sd_row_log_avx512,
-        .row_colour = sd_row_colour_avx512,
-        .row_acc = sd_row_acc_avx512,
-        .row_sum = sd_row_sum_avx512,
-        .row_lap_acc = sd_row_lap_acc_avx512,
-        .row_hist = sd_row_hist_avx512,
-        .row_select = sd_row_select_avx512,
-        .row_sub = sd_row_sub_avx512,
-        .row_flag_above = sd_row_flag_above_avx512,
-        .row_warp = sd_row_warp_avx512,
-        .row_luminance = sd_row_luminance_avx512,
-        .blur_row2 = sd_blur_row2_avx512,
-        .row_acc3 = sd_row_acc3_avx512,
-        .row_sum4 = sd_row_sum4_avx512,
-        .row_sub_hist = sd_row_sub_hist_avx2,
-        .row_ncc_sums = sd_row_ncc_sums_avx2,
-        .row_ratio = sd_row_ratio_avx512,
-        .ecc_row = sd_ecc_row_avx512,
-    },
+    {SD_AVX512_KERNELS, .row_colour8 = sd_row_colour8_avx512,
+     .row_luminance8 = sd_row_luminance8_avx512},
+    /* SD_SIMD_AVX512 with VBMI: sd_dsp_level's choice where the CPU has it */
+    {SD_AVX512_KERNELS, .row_colour8 = sd_row_colour8_vbmi,
+     .row_luminance8 = sd_row_luminance8_vbmi},
 #endif
 };
 
 static sd_simd_level detected = SD_SIMD_SCALAR;
+#if SD_HAVE_X86
+static int has_vbmi; /* AVX-512 VBMI (leaf 7 ECX 1), on top of the avx512 level */
+#endif
 static atomic_int active_level = SD_SIMD_SCALAR;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
@@ -183,6 +186,11 @@ static void simd_init(void)
 #if SD_HAVE_X86
     const sd_cpu_probe probe = {real_cpuid, real_xgetbv, NULL};
     detected = sd_simd_detect_with(&probe);
+    if (detected == SD_SIMD_AVX512) {
+        uint32_t r[4];
+        real_cpuid(NULL, 7, 0, r);
+        has_vbmi = (r[2] & L7_ECX_AVX512VBMI) != 0;
+    }
 #else
     detected = SD_SIMD_SCALAR;
 #endif
@@ -223,7 +231,33 @@ const sd_dsp *sd_dsp_level(sd_simd_level level)
         level = SD_SIMD_SCALAR;
     if (level > detected)
         level = detected;
+#if SD_HAVE_X86
+    if (level == SD_SIMD_AVX512 && has_vbmi)
+        return &dsp_tables[SD_SIMD_AVX512 + 1];
+#endif
     return &dsp_tables[level];
+}
+
+int sd_dsp_tables(const sd_dsp **out)
+{
+    pthread_once(&init_once, simd_init);
+    int k = 0;
+    for (int i = 0; i <= (int)detected; i++)
+        out[k++] = &dsp_tables[i];
+#if SD_HAVE_X86
+    if (detected == SD_SIMD_AVX512 && has_vbmi)
+        out[k++] = &dsp_tables[SD_SIMD_AVX512 + 1];
+#endif
+    return k;
+}
+
+const char *sd_dsp_name(const sd_dsp *d)
+{
+#if SD_HAVE_X86
+    if (d == &dsp_tables[SD_SIMD_AVX512 + 1])
+        return "avx512+vbmi";
+#endif
+    return sd_simd_name(d->level);
 }
 
 const sd_dsp *sd_dsp_active(void)

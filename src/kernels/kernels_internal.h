@@ -88,6 +88,16 @@ typedef void (*sd_row_colour_fn)(const uint16_t *rgb, int n, const float g[3], f
  * that order (no FMA), bit-identical at every level and to row_colour's y
  * (the public entry is sd_row_luminance). */
 typedef void (*sd_row_luminance_fn)(const uint16_t *rgb, int n, const float g[3], float *y);
+/* row_colour and row_luminance of n interleaved 8-bit sRGB pixels (a
+ * compact image's row): bit for bit the level's 16-bit kernel on the
+ * widened samples (v * 257), without widening. The linear values come from
+ * per-call 256-entry tables t[c][v] = g[c] lut[257 v] (sd_lin8_table: the
+ * very products the 16-bit path forms), L1-resident where the 16-bit LUT
+ * is 256 KiB; with AVX-512 VBMI they are looked up by byte permutes
+ * (docs/kernels.md "Byte input"). */
+typedef void (*sd_row_colour8_fn)(const uint8_t *rgb, int n, const float g[3], float *lam,
+                                  float *a, float *e, float *y);
+typedef void (*sd_row_luminance8_fn)(const uint8_t *rgb, int n, const float g[3], float *y);
 /* Accumulate over the x in [0, n) with (f[x] & bit) != 0, in double,
  * v = (double)a[x] - (b ? (double)b[x] : 0):
  *   acc[0] += sum v, acc[1] += sum |v|, acc[2] += sum v^2.
@@ -253,6 +263,8 @@ typedef struct sd_dsp {
     sd_row_sum4_fn row_sum4;
     sd_row_sub_hist_fn row_sub_hist;
     sd_row_ncc_sums_fn row_ncc_sums;
+    sd_row_colour8_fn row_colour8;
+    sd_row_luminance8_fn row_luminance8;
     sd_row_ratio_fn row_ratio;
     sd_ecc_row_fn ecc_row;
 } sd_dsp;
@@ -289,8 +301,36 @@ static inline void sd_blur_row2(const sd_dsp *d, const float *c, const float *k1
 
 /* The active table (first call detects and reads SKINDELTA_SIMD). */
 const sd_dsp *sd_dsp_active(void);
-/* The table of a level, clamped to what the machine has. */
+/* The table of a level, clamped to what the machine has (at the AVX-512
+ * level, the one with the VBMI kernels where the CPU has VBMI). */
 const sd_dsp *sd_dsp_level(sd_simd_level level);
+/* Every table this machine can run, lowest level first (the AVX-512 one
+ * without VBMI before the one with it): out gets up to 5; returns how
+ * many. For the tests and the bench. */
+int sd_dsp_tables(const sd_dsp **out);
+/* The name of a table ("avx512+vbmi" for the VBMI one). */
+const char *sd_dsp_name(const sd_dsp *d);
+
+/* row_colour of pixels x .. x + n - 1 of image row y with table d: the
+ * byte kernel for a compact image's row, the 16-bit one otherwise. */
+void sd_image_colour(const sd_dsp *d, const sd_image *img, int x, int y, int n, const float g[3],
+                     float *lam, float *a, float *e, float *yy);
+/* The same for the active level's row_luminance. */
+void sd_image_luminance(const sd_image *img, int x, int y, int n, const float g[3], float *out);
+/* The 16-bit LUT's entries of the 8-bit samples: lut8[v] = lut[257 v]
+ * (built with it, thread-safe, never freed). */
+const float *sd_srgb8_lut(void);
+/* The gained linear tables of the byte kernels: t[c][v] = g[c] lut8[v]. */
+void sd_lin8_table(const float g[3], float t[3][256]);
+/* row_luminance8 where the level has no byte kernel of its own (AVX2,
+ * AVX-512 without VBMI: its gathers from the 16-bit LUT beat the scalar
+ * byte kernel there): blocks of 256 pixels widened on the stack, then
+ * lum16, the level's row_luminance. */
+void sd_row_luminance8_widened(const uint8_t *rgb, int n, const float g[3], float *y,
+                               sd_row_luminance_fn lum16);
+/* sd_row_linear of 8-bit samples through those tables. */
+void sd_row_linear8(const uint8_t *rgb, int n, const float t[3][256], float *r, float *g,
+                    float *b);
 
 /* Lambda with the luminance in scalar code (LUT reads, mul then add: the
  * same Y as the scalar reference) and the logarithm by row_log. */
@@ -314,6 +354,9 @@ void sd_row_acc3_scalar(const float *lam, const float *gt, const float *up, cons
  * row_colour. */
 void sd_row_luminance(const uint16_t *rgb, int n, const float gain[3], float *y);
 void sd_row_luminance_scalar(const uint16_t *rgb, int n, const float gain[3], float *y);
+void sd_row_colour8_scalar(const uint8_t *rgb, int n, const float g[3], float *lam, float *a,
+                           float *e, float *y);
+void sd_row_luminance8_scalar(const uint8_t *rgb, int n, const float g[3], float *y);
 /* Linear R, G, B (gains applied, scalar arithmetic) of n pixels into r, g, b. */
 void sd_row_linear(const uint16_t *rgb, int n, const float gain[3], float *r, float *g, float *b);
 void sd_row_sum4_scalar(const float *a, const float *e, const float *lam, const uint8_t *f,
@@ -379,6 +422,16 @@ void sd_row_lap_acc_avx2(const float *up, const float *row, const float *dn, con
                          unsigned bit, int n, double acc[2]);
 void sd_row_colour_avx512(const uint16_t *rgb, int n, const float g[3], float *lam, float *a,
                           float *e, float *y);
+void sd_row_colour8_avx2(const uint8_t *rgb, int n, const float g[3], float *lam, float *a,
+                         float *e, float *y);
+void sd_row_colour8_avx512(const uint8_t *rgb, int n, const float g[3], float *lam, float *a,
+                           float *e, float *y);
+/* AVX-512 VBMI (byte permutes; only in the "avx512+vbmi" table) */
+void sd_row_colour8_vbmi(const uint8_t *rgb, int n, const float g[3], float *lam, float *a,
+                         float *e, float *y);
+void sd_row_luminance8_vbmi(const uint8_t *rgb, int n, const float g[3], float *y);
+void sd_row_luminance8_avx2(const uint8_t *rgb, int n, const float g[3], float *y);
+void sd_row_luminance8_avx512(const uint8_t *rgb, int n, const float g[3], float *y);
 void sd_row_acc_avx512(const float *a, const float *b, const uint8_t *f, unsigned bit, int n,
                        double acc[3]);
 void sd_row_lap_acc_avx512(const float *up, const float *row, const float *dn,
@@ -457,6 +510,13 @@ int sd_mirror_index(int i, int n);
 #define SD_LAB_XN ((float)(SD_XYZ_XR + SD_XYZ_XG + SD_XYZ_XB))
 #define SD_LAB_EPS_F ((float)(216.0 / 24389.0))
 #define SD_LAB_KAPPA_F ((float)(24389.0 / 27.0))
+/* 1 / Xn rounded to float: the SIMD colour kernels' X / Xn is
+ * q = X (1/Xn), then q + (X - q Xn) (1/Xn) by two FMA, which is the
+ * correctly rounded quotient (the division's bits) for X = 0 and every
+ * float X in [2^-100, 2^126) (checked for each of them; the test checks a
+ * stride), and below 2^-100 f(X / Xn) is 16/116 either way: a* keeps its
+ * bits, without the division (docs/kernels.md "Colour"). */
+#define SD_LAB_XN_INV (1.0f / SD_LAB_XN)
 /* Clamp of R and G in the erythema term. */
 #define SD_ERY_EPS (1.0f / 4096.0f)
 

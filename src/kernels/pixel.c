@@ -6,6 +6,7 @@
  */
 #include <math.h>
 
+#include "core/internal.h"
 #include "kernels/kernels_internal.h"
 
 void sd_row_linear(const uint16_t *rgb, int n, const float gain[3], float *r, float *g, float *b)
@@ -37,23 +38,97 @@ void sd_row_luminance(const uint16_t *rgb, int n, const float gain[3], float *y)
     sd_dsp_active()->row_luminance(rgb, n, gain, y);
 }
 
+/* The colour of one pixel from its linear R, G, B (the scalar reference's
+ * arithmetic, shared by the 16-bit and the byte kernels) */
+static inline void colour_px(float r, float gc, float b, int i, float *lam, float *a, float *e,
+                             float *y)
+{
+    float yl = (float)SD_XYZ_YR * r + (float)SD_XYZ_YG * gc + (float)SD_XYZ_YB * b;
+    float xx = (float)SD_XYZ_XR * r + (float)SD_XYZ_XG * gc + (float)SD_XYZ_XB * b;
+    if (lam)
+        lam[i] = logf(yl + (float)SD_LAMBDA_EPS);
+    a[i] = 500.0f * (sd_lab_f(xx / SD_LAB_XN) - sd_lab_f(yl));
+    if (e)
+        e[i] = 100.0f * log10f((r > SD_ERY_EPS ? r : SD_ERY_EPS) /
+                               (gc > SD_ERY_EPS ? gc : SD_ERY_EPS));
+    y[i] = yl;
+}
+
 void sd_row_colour_scalar(const uint16_t *rgb, int n, const float g[3], float *lam, float *a,
                           float *e, float *y)
 {
     const float *lut = sd_srgb16_lut();
     const float gr = g[0], gg = g[1], gb = g[2];
+    for (int i = 0; i < n; i++, rgb += 3)
+        colour_px(gr * lut[rgb[0]], gg * lut[rgb[1]], gb * lut[rgb[2]], i, lam, a, e, y);
+}
+
+void sd_lin8_table(const float g[3], float t[3][256])
+{
+    const float *lut = sd_srgb8_lut();
+    for (int c = 0; c < 3; c++)
+        for (int v = 0; v < 256; v++)
+            t[c][v] = g[c] * lut[v];
+}
+
+void sd_row_linear8(const uint8_t *rgb, int n, const float t[3][256], float *r, float *g,
+                    float *b)
+{
     for (int i = 0; i < n; i++, rgb += 3) {
-        float r = gr * lut[rgb[0]], gc = gg * lut[rgb[1]], b = gb * lut[rgb[2]];
-        float yl = (float)SD_XYZ_YR * r + (float)SD_XYZ_YG * gc + (float)SD_XYZ_YB * b;
-        float xx = (float)SD_XYZ_XR * r + (float)SD_XYZ_XG * gc + (float)SD_XYZ_XB * b;
-        if (lam)
-            lam[i] = logf(yl + (float)SD_LAMBDA_EPS);
-        a[i] = 500.0f * (sd_lab_f(xx / SD_LAB_XN) - sd_lab_f(yl));
-        if (e)
-            e[i] = 100.0f * log10f((r > SD_ERY_EPS ? r : SD_ERY_EPS) /
-                                   (gc > SD_ERY_EPS ? gc : SD_ERY_EPS));
-        y[i] = yl;
+        r[i] = t[0][rgb[0]];
+        g[i] = t[1][rgb[1]];
+        b[i] = t[2][rgb[2]];
     }
+}
+
+void sd_row_colour8_scalar(const uint8_t *rgb, int n, const float g[3], float *lam, float *a,
+                           float *e, float *y)
+{
+    float t[3][256];
+    sd_lin8_table(g, t);
+    for (int i = 0; i < n; i++, rgb += 3)
+        colour_px(t[0][rgb[0]], t[1][rgb[1]], t[2][rgb[2]], i, lam, a, e, y);
+}
+
+void sd_row_luminance8_scalar(const uint8_t *rgb, int n, const float g[3], float *y)
+{
+    float t[3][256];
+    sd_lin8_table(g, t);
+    for (int i = 0; i < n; i++, rgb += 3)
+        y[i] = (float)SD_XYZ_YR * t[0][rgb[0]] + (float)SD_XYZ_YG * t[1][rgb[1]] +
+               (float)SD_XYZ_YB * t[2][rgb[2]];
+}
+
+void sd_row_luminance8_widened(const uint8_t *rgb, int n, const float g[3], float *y,
+                               sd_row_luminance_fn lum16)
+{
+    enum { B = 256 };
+    uint16_t w[3 * B];
+    for (int x0 = 0; x0 < n; x0 += B) {
+        const int m = n - x0 < B ? n - x0 : B;
+        sd_widen8(rgb + 3 * (size_t)x0, 3 * (size_t)m, w);
+        lum16(w, m, g, y + x0);
+    }
+}
+
+void sd_image_colour(const sd_dsp *d, const sd_image *img, int x, int y, int n, const float g[3],
+                     float *lam, float *a, float *e, float *yy)
+{
+    const size_t i = (size_t)y * img->stride + 3 * (size_t)x;
+    if (img->px8)
+        d->row_colour8(img->px8 + i, n, g, lam, a, e, yy);
+    else
+        d->row_colour(img->px + i, n, g, lam, a, e, yy);
+}
+
+void sd_image_luminance(const sd_image *img, int x, int y, int n, const float g[3], float *out)
+{
+    const sd_dsp *d = sd_dsp_active();
+    const size_t i = (size_t)y * img->stride + 3 * (size_t)x;
+    if (img->px8)
+        d->row_luminance8(img->px8 + i, n, g, out);
+    else
+        d->row_luminance(img->px + i, n, g, out);
 }
 
 void sd_row_acc_scalar(const float *a, const float *b, const uint8_t *f, unsigned bit, int n,

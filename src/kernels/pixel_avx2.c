@@ -112,48 +112,83 @@ void sd_row_luminance_avx2(const uint16_t *rgb, int n, const float g[3], float *
     }
 }
 
-void sd_row_colour_avx2(const uint16_t *rgb, int n, const float g[3], float *lam, float *a,
-                        float *e, float *y)
+/* X / Xn without a division, bit for bit the quotient (SD_LAB_XN_INV) */
+static inline __m256 div_xn8(__m256 x)
+{
+    const __m256 xn = _mm256_set1_ps(SD_LAB_XN), inv = _mm256_set1_ps(SD_LAB_XN_INV);
+    const __m256 q = _mm256_mul_ps(x, inv);
+    return _mm256_fmadd_ps(_mm256_fnmadd_ps(q, xn, x), inv, q);
+}
+
+/* The colour of m <= SD_COLOUR_BLOCK pixels from their linear values
+ * r, gc, b (arrays of SD_COLOUR_BLOCK, padded past m): the outputs at lam,
+ * a, e, y [0, m). Shared by the 16-bit and the byte kernels. */
+static void colour_block(float *r, float *gc, float *b, int m, float *lam, float *a, float *e,
+                         float *y)
 {
     enum { B = SD_COLOUR_BLOCK };
-    float r[B], gc[B], b[B], t[B], lr[B];
+    float t[B], lr[B];
     const __m256 yr = _mm256_set1_ps((float)SD_XYZ_YR), yg = _mm256_set1_ps((float)SD_XYZ_YG),
                  yb = _mm256_set1_ps((float)SD_XYZ_YB), xr = _mm256_set1_ps((float)SD_XYZ_XR),
                  xg = _mm256_set1_ps((float)SD_XYZ_XG), xb = _mm256_set1_ps((float)SD_XYZ_XB),
-                 xn = _mm256_set1_ps(SD_LAB_XN), leps = _mm256_set1_ps((float)SD_LAMBDA_EPS),
+                 leps = _mm256_set1_ps((float)SD_LAMBDA_EPS),
                  reps = _mm256_set1_ps(SD_ERY_EPS), c500 = _mm256_set1_ps(500.0f);
-    for (int x0 = 0; x0 < n; x0 += B) {
-        const int m = n - x0 < B ? n - x0 : B, mv = (m + 7) & ~7;
-        sd_row_linear(rgb + 3 * (size_t)x0, m, g, r, gc, b);
-        for (int i = m; i < mv; i++)
-            r[i] = gc[i] = b[i] = 0.5f;
+    const int mv = (m + 7) & ~7;
+    for (int i = m; i < mv; i++)
+        r[i] = gc[i] = b[i] = 0.5f;
+    for (int i = 0; i < mv; i += 8) {
+        __m256 R = _mm256_loadu_ps(r + i), G = _mm256_loadu_ps(gc + i),
+               Bl = _mm256_loadu_ps(b + i);
+        __m256 Y = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(yr, R), _mm256_mul_ps(yg, G)),
+                                 _mm256_mul_ps(yb, Bl));
+        __m256 X = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(xr, R), _mm256_mul_ps(xg, G)),
+                                 _mm256_mul_ps(xb, Bl));
+        __m256 A = _mm256_mul_ps(c500, _mm256_sub_ps(labf8(div_xn8(X)), labf8(Y)));
+        _mm256_storeu_ps(t + i, _mm256_add_ps(Y, leps));
+        if (e) /* the ratio of the clamped R and G, rounded as scalar's */
+            _mm256_storeu_ps(lr + i, _mm256_div_ps(_mm256_max_ps(R, reps), _mm256_max_ps(G, reps)));
+        const __m256i k = lanes8(m - i);
+        _mm256_maskstore_ps(a + i, k, A);
+        _mm256_maskstore_ps(y + i, k, Y);
+    }
+    if (lam)
+        sd_row_log_avx2(t, m, lam);
+    if (e) {
+        sd_row_log_avx2(lr, mv, lr);
+        const __m256 c = _mm256_set1_ps((float)(100.0 / 2.302585092994045684));
         for (int i = 0; i < mv; i += 8) {
-            __m256 R = _mm256_loadu_ps(r + i), G = _mm256_loadu_ps(gc + i),
-                   Bl = _mm256_loadu_ps(b + i);
-            __m256 Y = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(yr, R), _mm256_mul_ps(yg, G)),
-                                     _mm256_mul_ps(yb, Bl));
-            __m256 X = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(xr, R), _mm256_mul_ps(xg, G)),
-                                     _mm256_mul_ps(xb, Bl));
-            __m256 A = _mm256_mul_ps(c500, _mm256_sub_ps(labf8(_mm256_div_ps(X, xn)), labf8(Y)));
-            _mm256_storeu_ps(t + i, _mm256_add_ps(Y, leps));
-            if (e) /* the ratio of the clamped R and G, rounded as scalar's */
-                _mm256_storeu_ps(lr + i, _mm256_div_ps(_mm256_max_ps(R, reps), _mm256_max_ps(G, reps)));
-            _mm256_storeu_ps(r + i, A); /* r: a* from here on */
-            _mm256_storeu_ps(gc + i, Y);
+            const __m256i k = lanes8(m - i);
+            _mm256_maskstore_ps(e + i, k, _mm256_mul_ps(c, _mm256_loadu_ps(lr + i)));
         }
-        if (lam) {
-            sd_row_log_avx2(t, mv, t);
-            memcpy(lam + x0, t, (size_t)m * sizeof(float));
-        }
-        if (e) {
-            sd_row_log_avx2(lr, mv, lr);
-            const __m256 c = _mm256_set1_ps((float)(100.0 / 2.302585092994045684));
-            for (int i = 0; i < mv; i += 8)
-                _mm256_storeu_ps(lr + i, _mm256_mul_ps(c, _mm256_loadu_ps(lr + i)));
-            memcpy(e + x0, lr, (size_t)m * sizeof(float));
-        }
-        memcpy(a + x0, r, (size_t)m * sizeof(float));
-        memcpy(y + x0, gc, (size_t)m * sizeof(float));
+    }
+}
+
+void sd_row_luminance8_avx2(const uint8_t *rgb, int n, const float g[3], float *y)
+{
+    sd_row_luminance8_widened(rgb, n, g, y, sd_row_luminance_avx2);
+}
+
+void sd_row_colour_avx2(const uint16_t *rgb, int n, const float g[3], float *lam, float *a,
+                        float *e, float *y)
+{
+    float r[SD_COLOUR_BLOCK], gc[SD_COLOUR_BLOCK], b[SD_COLOUR_BLOCK];
+    for (int x0 = 0; x0 < n; x0 += SD_COLOUR_BLOCK) {
+        const int m = n - x0 < SD_COLOUR_BLOCK ? n - x0 : SD_COLOUR_BLOCK;
+        sd_row_linear(rgb + 3 * (size_t)x0, m, g, r, gc, b);
+        colour_block(r, gc, b, m, lam ? lam + x0 : NULL, a + x0, e ? e + x0 : NULL, y + x0);
+    }
+}
+
+/* The same from bytes: the linear values by scalar reads of the L1 tables */
+void sd_row_colour8_avx2(const uint8_t *rgb, int n, const float g[3], float *lam, float *a,
+                         float *e, float *y)
+{
+    float t[3][256], r[SD_COLOUR_BLOCK], gc[SD_COLOUR_BLOCK], b[SD_COLOUR_BLOCK];
+    sd_lin8_table(g, t);
+    for (int x0 = 0; x0 < n; x0 += SD_COLOUR_BLOCK) {
+        const int m = n - x0 < SD_COLOUR_BLOCK ? n - x0 : SD_COLOUR_BLOCK;
+        sd_row_linear8(rgb + 3 * (size_t)x0, m, (const float(*)[256])t, r, gc, b);
+        colour_block(r, gc, b, m, lam ? lam + x0 : NULL, a + x0, e ? e + x0 : NULL, y + x0);
     }
 }
 

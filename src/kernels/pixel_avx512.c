@@ -94,48 +94,83 @@ void sd_row_luminance_avx512(const uint16_t *rgb, int n, const float g[3], float
     }
 }
 
-void sd_row_colour_avx512(const uint16_t *rgb, int n, const float g[3], float *lam, float *a,
-                          float *e, float *y)
+/* X / Xn without a division, bit for bit the quotient (SD_LAB_XN_INV) */
+static inline __m512 div_xn16(__m512 x)
+{
+    const __m512 xn = _mm512_set1_ps(SD_LAB_XN), inv = _mm512_set1_ps(SD_LAB_XN_INV);
+    const __m512 q = _mm512_mul_ps(x, inv);
+    return _mm512_fmadd_ps(_mm512_fnmadd_ps(q, xn, x), inv, q);
+}
+
+/* The colour of m <= SD_COLOUR_BLOCK pixels from their linear values
+ * r, gc, b (arrays of SD_COLOUR_BLOCK, padded past m): the outputs at lam,
+ * a, e, y [0, m). Shared by the 16-bit and the byte kernels. */
+static void colour_block(float *r, float *gc, float *b, int m, float *lam, float *a, float *e,
+                         float *y)
 {
     enum { B = SD_COLOUR_BLOCK };
-    float r[B], gc[B], b[B], t[B], lr[B];
+    float t[B], lr[B];
     const __m512 yr = _mm512_set1_ps((float)SD_XYZ_YR), yg = _mm512_set1_ps((float)SD_XYZ_YG),
                  yb = _mm512_set1_ps((float)SD_XYZ_YB), xr = _mm512_set1_ps((float)SD_XYZ_XR),
                  xg = _mm512_set1_ps((float)SD_XYZ_XG), xb = _mm512_set1_ps((float)SD_XYZ_XB),
-                 xn = _mm512_set1_ps(SD_LAB_XN), leps = _mm512_set1_ps((float)SD_LAMBDA_EPS),
+                 leps = _mm512_set1_ps((float)SD_LAMBDA_EPS),
                  reps = _mm512_set1_ps(SD_ERY_EPS), c500 = _mm512_set1_ps(500.0f);
-    for (int x0 = 0; x0 < n; x0 += B) {
-        const int m = n - x0 < B ? n - x0 : B, mv = (m + 15) & ~15;
-        sd_row_linear(rgb + 3 * (size_t)x0, m, g, r, gc, b);
-        for (int i = m; i < mv; i++)
-            r[i] = gc[i] = b[i] = 0.5f;
+    const int mv = (m + 15) & ~15;
+    for (int i = m; i < mv; i++)
+        r[i] = gc[i] = b[i] = 0.5f;
+    for (int i = 0; i < mv; i += 16) {
+        __m512 R = _mm512_loadu_ps(r + i), G = _mm512_loadu_ps(gc + i),
+               Bl = _mm512_loadu_ps(b + i);
+        __m512 Y = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(yr, R), _mm512_mul_ps(yg, G)),
+                                 _mm512_mul_ps(yb, Bl));
+        __m512 X = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(xr, R), _mm512_mul_ps(xg, G)),
+                                 _mm512_mul_ps(xb, Bl));
+        __m512 A = _mm512_mul_ps(c500, _mm512_sub_ps(labf16(div_xn16(X)), labf16(Y)));
+        _mm512_storeu_ps(t + i, _mm512_add_ps(Y, leps));
+        if (e) /* the ratio of the clamped R and G, rounded as scalar's */
+            _mm512_storeu_ps(lr + i, _mm512_div_ps(_mm512_max_ps(R, reps), _mm512_max_ps(G, reps)));
+        const __mmask16 k = tail16(m - i);
+        _mm512_mask_storeu_ps(a + i, k, A);
+        _mm512_mask_storeu_ps(y + i, k, Y);
+    }
+    if (lam)
+        sd_row_log_avx512(t, m, lam);
+    if (e) {
+        sd_row_log_avx512(lr, mv, lr);
+        const __m512 c = _mm512_set1_ps((float)(100.0 / 2.302585092994045684));
         for (int i = 0; i < mv; i += 16) {
-            __m512 R = _mm512_loadu_ps(r + i), G = _mm512_loadu_ps(gc + i),
-                   Bl = _mm512_loadu_ps(b + i);
-            __m512 Y = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(yr, R), _mm512_mul_ps(yg, G)),
-                                     _mm512_mul_ps(yb, Bl));
-            __m512 X = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(xr, R), _mm512_mul_ps(xg, G)),
-                                     _mm512_mul_ps(xb, Bl));
-            __m512 A = _mm512_mul_ps(c500, _mm512_sub_ps(labf16(_mm512_div_ps(X, xn)), labf16(Y)));
-            _mm512_storeu_ps(t + i, _mm512_add_ps(Y, leps));
-            if (e) /* the ratio of the clamped R and G, rounded as scalar's */
-                _mm512_storeu_ps(lr + i, _mm512_div_ps(_mm512_max_ps(R, reps), _mm512_max_ps(G, reps)));
-            _mm512_storeu_ps(r + i, A);
-            _mm512_storeu_ps(gc + i, Y);
+            const __mmask16 k = tail16(m - i);
+            _mm512_mask_storeu_ps(e + i, k, _mm512_mul_ps(c, _mm512_loadu_ps(lr + i)));
         }
-        if (lam) {
-            sd_row_log_avx512(t, mv, t);
-            memcpy(lam + x0, t, (size_t)m * sizeof(float));
-        }
-        if (e) {
-            sd_row_log_avx512(lr, mv, lr);
-            const __m512 c = _mm512_set1_ps((float)(100.0 / 2.302585092994045684));
-            for (int i = 0; i < mv; i += 16)
-                _mm512_storeu_ps(lr + i, _mm512_mul_ps(c, _mm512_loadu_ps(lr + i)));
-            memcpy(e + x0, lr, (size_t)m * sizeof(float));
-        }
-        memcpy(a + x0, r, (size_t)m * sizeof(float));
-        memcpy(y + x0, gc, (size_t)m * sizeof(float));
+    }
+}
+
+void sd_row_luminance8_avx512(const uint8_t *rgb, int n, const float g[3], float *y)
+{
+    sd_row_luminance8_widened(rgb, n, g, y, sd_row_luminance_avx512);
+}
+
+void sd_row_colour_avx512(const uint16_t *rgb, int n, const float g[3], float *lam, float *a,
+                          float *e, float *y)
+{
+    float r[SD_COLOUR_BLOCK], gc[SD_COLOUR_BLOCK], b[SD_COLOUR_BLOCK];
+    for (int x0 = 0; x0 < n; x0 += SD_COLOUR_BLOCK) {
+        const int m = n - x0 < SD_COLOUR_BLOCK ? n - x0 : SD_COLOUR_BLOCK;
+        sd_row_linear(rgb + 3 * (size_t)x0, m, g, r, gc, b);
+        colour_block(r, gc, b, m, lam ? lam + x0 : NULL, a + x0, e ? e + x0 : NULL, y + x0);
+    }
+}
+
+/* The same from bytes: the linear values by scalar reads of the L1 tables */
+void sd_row_colour8_avx512(const uint8_t *rgb, int n, const float g[3], float *lam, float *a,
+                           float *e, float *y)
+{
+    float t[3][256], r[SD_COLOUR_BLOCK], gc[SD_COLOUR_BLOCK], b[SD_COLOUR_BLOCK];
+    sd_lin8_table(g, t);
+    for (int x0 = 0; x0 < n; x0 += SD_COLOUR_BLOCK) {
+        const int m = n - x0 < SD_COLOUR_BLOCK ? n - x0 : SD_COLOUR_BLOCK;
+        sd_row_linear8(rgb + 3 * (size_t)x0, m, (const float(*)[256])t, r, gc, b);
+        colour_block(r, gc, b, m, lam ? lam + x0 : NULL, a + x0, e ? e + x0 : NULL, y + x0);
     }
 }
 
@@ -416,6 +451,147 @@ void sd_row_flag_above_avx512(const float *a, const float *b, float t, uint8_t *
             const __m128i fv = _mm_maskz_loadu_epi8(m, f + x);
             _mm_mask_storeu_epi8(f + x, k, _mm_or_si128(fv, bv));
         }
+    }
+}
+
+/* ---- byte input with AVX-512 VBMI (the "avx512+vbmi" table only) ----
+ *
+ * 64 pixels a step. The 192 bytes come in as three masked loads; per
+ * channel a two-source byte permute (vpermi2b) and a masked one (vpermb)
+ * pick its 64 samples. A 256-entry float table is held as four byte
+ * planes (byte k of every entry), 256 bytes each: a plane is looked up
+ * for 64 indices by two vpermi2b (entries 0..127 and 128..255) and a blend
+ * on the index's top bit, and two rounds of unpacks put each entry's four
+ * bytes back together. The unpacks work within 128-bit lanes, so the
+ * channel's samples are picked in the order that makes their result come
+ * out in pixel order: byte p = 16 L + 4 q + i takes pixel 16 q + 4 L + i. */
+#define SD_VBMI __attribute__((target("avx512vbmi")))
+
+/* source byte of channel c at index byte p (bit 7 set: in the third vector) */
+#define DI_S(p, c) (3 * (16 * (((p) >> 2) & 3) + 4 * ((p) >> 4) + ((p) & 3)) + (c))
+#define DI_4(p, c) DI_S(p, c), DI_S((p) + 1, c), DI_S((p) + 2, c), DI_S((p) + 3, c)
+#define DI_16(p, c) DI_4(p, c), DI_4((p) + 4, c), DI_4((p) + 8, c), DI_4((p) + 12, c)
+#define DI_64(c) {DI_16(0, c), DI_16(16, c), DI_16(32, c), DI_16(48, c)}
+static const uint8_t di_src[3][64] __attribute__((aligned(64))) = {DI_64(0), DI_64(1),
+                                                                    DI_64(2)};
+
+/* The byte planes of the gained tables: pl[c][k][v] = byte k of g[c] lut8[v]. */
+static void planes_build(const float g[3], uint8_t pl[3][4][256])
+{
+    const float *lut = sd_srgb8_lut();
+    for (int c = 0; c < 3; c++) {
+        const __m512 gc = _mm512_set1_ps(g[c]);
+        for (int q = 0; q < 16; q++) {
+            const __m512i v = _mm512_castps_si512(_mm512_mul_ps(gc, _mm512_loadu_ps(lut + 16 * q)));
+            for (int k = 0; k < 4; k++)
+                _mm_store_si128((__m128i *)(void *)(pl[c][k] + 16 * q),
+                                _mm512_cvtepi32_epi8(_mm512_srli_epi32(v, 8 * k)));
+        }
+    }
+}
+
+/* The planes of the last two gain triples a thread used (keyed by their
+ * bits): the metric stage converts every row of an image with the same
+ * gains, and BEFORE's and AFTER's rows may alternate on one thread; the
+ * decoder's level always has gains 1. Building them cost about 1 % of a
+ * 12 MP compare when done per call. */
+typedef struct planes_slot {
+    uint8_t pl[3][4][256] __attribute__((aligned(64))); /* vector loads */
+    float g[3];
+    int used;
+} planes_slot;
+static _Thread_local planes_slot planes_cache[2];
+static _Thread_local int planes_next;
+
+static const uint8_t (*planes_for(const float g[3]))[4][256]
+{
+    for (int k = 0; k < 2; k++)
+        if (planes_cache[k].used && memcmp(planes_cache[k].g, g, sizeof planes_cache[k].g) == 0)
+            return (const uint8_t(*)[4][256])planes_cache[k].pl;
+    planes_slot *sl = &planes_cache[planes_next];
+    planes_next ^= 1;
+    planes_build(g, sl->pl);
+    memcpy(sl->g, g, sizeof sl->g);
+    sl->used = 1;
+    return (const uint8_t(*)[4][256])sl->pl;
+}
+
+/* The gained linear R, G, B of the m <= 64 pixels at p, out[c][q] = pixels
+ * 16 q .. 16 q + 15 (those past m read sample 0, linear 0). */
+static inline SD_VBMI void lookup64(const uint8_t *p, int m, const uint8_t pl[3][4][256],
+                                    __m512 out[3][4])
+{
+    const int nb = 3 * m;
+    __m512i s[3];
+#pragma GCC unroll 3
+    for (int k = 0; k < 3; k++) {
+        const int left = nb - 64 * k;
+        const __mmask64 km = left >= 64 ? ~(__mmask64)0
+                             : left <= 0 ? 0
+                                         : ((__mmask64)1 << left) - 1;
+        s[k] = _mm512_maskz_loadu_epi8(km, p + 64 * k);
+    }
+#pragma GCC unroll 3
+    for (int c = 0; c < 3; c++) {
+        const __m512i ix = _mm512_load_si512((const void *)di_src[c]);
+        __m512i v = _mm512_permutex2var_epi8(s[0], ix, s[1]);
+        v = _mm512_mask_permutexvar_epi8(v, _mm512_movepi8_mask(ix), ix, s[2]);
+        const __mmask64 top = _mm512_movepi8_mask(v);
+        __m512i b[4];
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            const uint8_t *t = pl[c][k];
+            const __m512i lo = _mm512_permutex2var_epi8(_mm512_load_si512((const void *)t), v,
+                                                        _mm512_load_si512((const void *)(t + 64)));
+            const __m512i hi = _mm512_permutex2var_epi8(
+                _mm512_load_si512((const void *)(t + 128)), v,
+                _mm512_load_si512((const void *)(t + 192)));
+            b[k] = _mm512_mask_blend_epi8(top, lo, hi);
+        }
+        const __m512i w0 = _mm512_unpacklo_epi8(b[0], b[1]), w1 = _mm512_unpackhi_epi8(b[0], b[1]);
+        const __m512i w2 = _mm512_unpacklo_epi8(b[2], b[3]), w3 = _mm512_unpackhi_epi8(b[2], b[3]);
+        out[c][0] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(w0, w2));
+        out[c][1] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(w0, w2));
+        out[c][2] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(w1, w3));
+        out[c][3] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(w1, w3));
+    }
+}
+
+void SD_VBMI sd_row_luminance8_vbmi(const uint8_t *rgb, int n, const float g[3], float *y)
+{
+    const uint8_t(*pl)[4][256] = planes_for(g);
+    for (int x = 0; x < n; x += 64) {
+        const int m = n - x < 64 ? n - x : 64;
+        __m512 o[3][4];
+        lookup64(rgb + 3 * (size_t)x, m, pl, o);
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; q++) {
+            const __m512 c[3] = {o[0][q], o[1][q], o[2][q]};
+            if (16 * q < m)
+                _mm512_mask_storeu_ps(y + x + 16 * q, tail16(m - 16 * q), luma16(c));
+        }
+    }
+}
+
+void SD_VBMI sd_row_colour8_vbmi(const uint8_t *rgb, int n, const float g[3], float *lam,
+                                 float *a, float *e, float *y)
+{
+    enum { B = SD_COLOUR_BLOCK };
+    const uint8_t(*pl)[4][256] = planes_for(g);
+    float lin[3][B] __attribute__((aligned(64)));
+    for (int x0 = 0; x0 < n; x0 += B) {
+        const int m = n - x0 < B ? n - x0 : B;
+        for (int i = 0; i < m; i += 64) {
+            __m512 o[3][4];
+            lookup64(rgb + 3 * (size_t)(x0 + i), m - i < 64 ? m - i : 64, pl, o);
+#pragma GCC unroll 3
+            for (int c = 0; c < 3; c++)
+#pragma GCC unroll 4
+                for (int q = 0; q < 4; q++)
+                    _mm512_store_ps(lin[c] + i + 16 * q, o[c][q]);
+        }
+        colour_block(lin[0], lin[1], lin[2], m, lam ? lam + x0 : NULL, a + x0,
+                     e ? e + x0 : NULL, y + x0);
     }
 }
 #endif

@@ -202,7 +202,6 @@ typedef struct band_job {
     float *sel;          /* a row for row_select */
     ring lam, ht, hs, hp, gs;
     float *pad, *ca, *ce, *cy, *gt, *gp;
-    uint16_t *row16; /* a compact image's row as 16-bit samples */
     const float **in;
     uint8_t *done;       /* rows of the band already accumulated */
     int ok;
@@ -260,8 +259,7 @@ static void load_row(band_job *j, int sy)
     const sd_measure *m = j->m;
     const int w = m->w, R0 = SD_MAX(j->rt, SD_MAX(j->rs, j->rq ? 0 : j->rp));
     float *lam = ring_row(&j->lam, sy, w);
-    j->dsp->row_colour(sd_image_row(m->img, m->ox, m->oy + sy, w, j->row16), w, m->g, lam, j->ca,
-                       j->ce, j->cy);
+    sd_image_colour(j->dsp, m->img, m->ox, m->oy + sy, w, m->g, lam, j->ca, j->ce, j->cy);
     j->lam.tag[sy % j->lam.size] = sy;
     if (sy >= j->y0 && sy < j->y1 && !j->done[sy - j->y0]) {
         accumulate_colour(j, sy, lam);
@@ -572,7 +570,6 @@ static void band_free(band_job *j)
     free(j->ca);
     free(j->ce);
     free(j->cy);
-    free(j->row16);
     free(j->gt);
     free(j->gp);
     free(j->in);
@@ -645,7 +642,6 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
         j->ca = sd_alloc_array((size_t)w, sizeof(float));
         j->ce = sd_alloc_array((size_t)w, sizeof(float));
         j->cy = sd_alloc_array((size_t)w, sizeof(float));
-        j->row16 = sd_alloc_array((size_t)w, 3 * sizeof(uint16_t));
         j->gt = sd_alloc_array((size_t)VB * (size_t)w, sizeof(float));
         j->gp = sd_alloc_array((size_t)VB * (size_t)w, sizeof(float));
         j->in = sd_alloc_array(2 * (size_t)R0 + GS_RING, sizeof *j->in);
@@ -655,7 +651,7 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
         /* a band gathers at most a quarter of its pixels (a prediction
          * that far off is abandoned: thresholds then run the colour pass) */
         j->gm.max = j->gr.max = (size_t)w * (size_t)(j->y1 - j->y0) / 4 + 1;
-        if (!ok || !j->pad || !j->ca || !j->ce || !j->cy || !j->row16 || !j->gt || !j->gp || !j->in ||
+        if (!ok || !j->pad || !j->ca || !j->ce || !j->cy || !j->gt || !j->gp || !j->in ||
             !j->done || (!m->fixed && !j->hist) || (m->pre && !j->sel))
             s = SD_ERR_NOMEM;
     }
@@ -758,7 +754,6 @@ typedef struct colour_job {
     collector c[2];       /* ca, cr: bins from the caller's, own buffers */
     const collector *want[2];
     float *buf;           /* 3 rows of w: a*, Y, scratch */
-    uint16_t *row16;      /* a compact image's row as 16-bit samples */
 } colour_job;
 
 /* Whether row f (n flags) has a measured pixel. */
@@ -781,8 +776,7 @@ static void *colour_run(void *arg)
         if (!row_has_measured(f, w))
             continue;
         /* a* and Y only: no logarithms */
-        j->dsp->row_colour(sd_image_row(m->img, m->ox, m->oy + y, w, j->row16), w, m->g, NULL, a,
-                           NULL, yy);
+        sd_image_colour(j->dsp, m->img, m->ox, m->oy + y, w, m->g, NULL, a, NULL, yy);
         for (int k = 0; k < 2; k++)
             if (j->want[k])
                 collect_row(&j->c[k], j->dsp, a, f, w, NULL, scratch);
@@ -804,8 +798,7 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, colour_want want)
         j->dsp = sd_dsp_active();
         band_rows(m, t, nt, &j->y0, &j->y1);
         j->buf = sd_alloc_array(3 * (size_t)m->w, sizeof(float));
-        j->row16 = sd_alloc_array((size_t)m->w, 3 * sizeof(uint16_t));
-        if (!j->buf || !j->row16)
+        if (!j->buf)
             s = SD_ERR_NOMEM;
         for (int k = 0; k < 2; k++) {
             if (!(j->want[k] = cs[k]))
@@ -830,7 +823,6 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, colour_want want)
     }
     for (int t = 0; t < nt; t++) {
         free(jobs[t].buf);
-        free(jobs[t].row16);
         for (int k = 0; k < 2; k++)
             free(jobs[t].c[k].v);
     }
@@ -1353,7 +1345,6 @@ typedef struct predict_job {
     int y0, y1;    /* sampled rows in [y0, y1) */
     uint32_t *hist; /* own HBINS */
     float *a;       /* 2 rows: a*, Y */
-    uint16_t *row16; /* a compact image's row as 16-bit samples */
 } predict_job;
 
 static void *predict_run(void *arg)
@@ -1367,8 +1358,7 @@ static void *predict_run(void *arg)
             continue;
         const uint8_t *f = m->flags + (size_t)y * (size_t)w;
         if (row_has_measured(f, w)) {
-            dsp->row_colour(sd_image_row(m->img, m->ox, m->oy + y, w, j->row16), w, m->g, NULL,
-                            j->a, NULL, j->a + w);
+            sd_image_colour(dsp, m->img, m->ox, m->oy + y, w, m->g, NULL, j->a, NULL, j->a + w);
             dsp->row_hist(j->a, f, F_MEASURED, w, NULL, j->hist);
         }
     }
@@ -1386,8 +1376,7 @@ static void predict_a_median(sd_measure *m)
         band_rows(m, t, nt, &jobs[t].y0, &jobs[t].y1);
         jobs[t].hist = sd_calloc_array(HBINS, sizeof(uint32_t));
         jobs[t].a = sd_alloc_array(2 * (size_t)w, sizeof(float));
-        jobs[t].row16 = sd_alloc_array((size_t)w, 3 * sizeof(uint16_t));
-        ok = ok && jobs[t].hist && jobs[t].a && jobs[t].row16;
+        ok = ok && jobs[t].hist && jobs[t].a;
     }
     if (ok) {
         sd_run_jobs(nt, predict_run, jobs, sizeof jobs[0]);
@@ -1419,7 +1408,6 @@ static void predict_a_median(sd_measure *m)
     for (int t = 0; t < nt; t++) {
         free(jobs[t].hist);
         free(jobs[t].a);
-        free(jobs[t].row16);
     }
 }
 

@@ -52,6 +52,33 @@ static inline unsigned sd_row_extremes(const uint16_t *p, size_t n, unsigned lo,
     return any;
 }
 
+/* sd_row_extremes of 8-bit samples against 8-bit levels (a compact
+ * image's row: v * 257 >= 257 h <=> v >= h, the same for lo). */
+static inline unsigned sd_row_extremes8(const uint8_t *p, size_t n, unsigned lo, unsigned hi)
+{
+    size_t i = 0;
+    unsigned any = 0;
+#if defined(__SSE2__)
+    const __m128i hm1 = _mm_set1_epi8((char)(hi - 1)), lp1 = _mm_set1_epi8((char)(lo + 1));
+    __m128i ah = _mm_setzero_si128(), al = _mm_setzero_si128();
+    for (; i + 16 <= n; i += 16) {
+        const __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        ah = _mm_or_si128(ah, _mm_subs_epu8(x, hm1));
+        al = _mm_or_si128(al, _mm_subs_epu8(lp1, x));
+    }
+    const __m128i z = _mm_setzero_si128();
+    any |= _mm_movemask_epi8(_mm_cmpeq_epi8(ah, z)) != 0xffff;
+    any |= (unsigned)(_mm_movemask_epi8(_mm_cmpeq_epi8(al, z)) != 0xffff) << 1;
+#endif
+    for (; i < n; i++)
+        any |= (p[i] >= hi) | (unsigned)(p[i] <= lo) << 1;
+    return any;
+}
+
+/* sd_row_marks of row y of img, from its own samples in either storage
+ * (a compact row's bytes are not widened). */
+unsigned sd_image_row_marks(const sd_image *img, int y);
+
 /* Nearest pixel index of a coordinate (pixel centres at integers). */
 static inline long sd_nearest(double v)
 {

@@ -258,6 +258,15 @@ unsigned sd_row_marks(const uint16_t *row, int width)
     return sd_row_extremes(row, 3 * (size_t)width, SD_CRUSH_LEVEL, SD_CLIP_LEVEL);
 }
 
+unsigned sd_image_row_marks(const sd_image *img, int y)
+{
+    const size_t i = (size_t)y * img->stride;
+    if (img->px)
+        return sd_row_marks(img->px + i, img->width);
+    return sd_row_extremes8(img->px8 + i, 3 * (size_t)img->width, SD_CRUSH_LEVEL / 257,
+                            SD_CLIP_LEVEL / 257);
+}
+
 static void *clip_run(void *arg)
 {
     const clip_job *j = arg;

@@ -121,7 +121,6 @@ struct sd_norm_level {
     sd_plane pl;          /* ceil(width / F) x ceil(height / F) block means */
     int width, height, rows; /* the image's size; rows added so far */
     float *lum, *col;     /* one row's luminance; the block row's column sums */
-    uint16_t *row16;      /* a compact image's row as 16-bit samples */
 };
 
 sd_norm_level *sd_norm_level_new(int width, int height)
@@ -135,8 +134,7 @@ sd_norm_level *sd_norm_level_new(int width, int height)
     lv->height = height;
     lv->lum = sd_alloc_array((size_t)width, sizeof(float));
     lv->col = sd_alloc_array((size_t)width, sizeof(float));
-    lv->row16 = sd_alloc_array((size_t)width, 3 * sizeof(uint16_t));
-    if (!lv->lum || !lv->col || !lv->row16 ||
+    if (!lv->lum || !lv->col ||
         sd_plane_alloc(NULL, &lv->pl, (width + NORM_F - 1) / NORM_F,
                       (height + NORM_F - 1) / NORM_F) != SD_OK) {
         sd_norm_level_free(lv);
@@ -152,7 +150,6 @@ void sd_norm_level_free(sd_norm_level *lv)
     sd_plane_release(&lv->pl);
     free(lv->lum);
     free(lv->col);
-    free(lv->row16);
     free(lv);
 }
 
@@ -162,7 +159,11 @@ void sd_norm_level_add_row(sd_norm_level *lv, const sd_image *img, int y, const 
         return; /* out of order or another image: the level stays incomplete */
     const float one[3] = {1, 1, 1};
     const int w = lv->width, i = y % NORM_F;
-    sd_row_luminance(row ? row : sd_image_row(img, 0, y, w, lv->row16), w, one, lv->lum);
+    /* a compact image's row from its bytes (row, widened, is not needed) */
+    if (row && !img->px8)
+        sd_row_luminance(row, w, one, lv->lum);
+    else
+        sd_image_luminance(img, 0, y, w, one, lv->lum);
     block_cols_add(lv->col, lv->lum, w, i);
     if (i == NORM_F - 1 || y == lv->height - 1) {
         /* a short last block row repeats the image's last row */
