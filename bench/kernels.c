@@ -4,7 +4,9 @@
  * metric stage's colour kernel (Lambda, a*, erythema, Y with gains), the
  * luminance alone (Y with gains), its
  * accumulation kernel (sum, |v|, v^2 in double over flagged pixels), the
- * alignment search's six row sums (rows of 62 pixels), the
+ * alignment search's six row sums (rows of 62 pixels), its ECC rows (a
+ * similarity pass at the 12 MP base level), the normalization's ratio rows
+ * (one 12 MP image's grid), the
  * histogram and selection kernels of the exact medians, the vertical
  * taps four rows at a time (sigma 6), the strip pass's fused row kernels
  * (row_acc3, row_sum4, row_sub_hist, and the calls each replaced), and the
@@ -385,6 +387,130 @@ int main(int argc, char **argv)
                 emit("ncc_sums", 0, (sd_simd_level)lv, 1, med, t[0], d);
             }
             free(tt);
+        }
+        /* the normalization's ratio rows as it calls them for a 12 MP pair:
+         * the 1000 x 750 level of AFTER (positive, from the smooth plane),
+         * BEFORE's 1000 samples per grid row, every 13th outside the ROI,
+         * the map a 3 degree rotation, scale 1.04, shift (20, -15); 750 grid
+         * rows, one per 4 image rows (a run is one 12 MP image's ratios) */
+        {
+            enum { LW = W / 4, LH = H / 4 };
+            sd_plane lvl;
+            float *bb = malloc(sizeof(float) * LW), *q = malloc(sizeof(float) * LW);
+            uint8_t *roi = malloc(4 * (size_t)LW);
+            if (!bb || !q || !roi || sd_plane_init(ctx, &lvl, LW, LH) != SD_OK)
+                return 1;
+            for (int y = 0; y < LH; y++)
+                for (int x = 0; x < LW; x++)
+                    sd_plane_row(&lvl, y)[x] = expf(sd_plane_row(&src, 4 * y)[4 * x]);
+            for (int x = 0; x < LW; x++)
+                bb[x] = expf(sd_plane_row(&src, 1)[4 * x + 1]);
+            for (int i = 0; i < 4 * LW; i++)
+                roi[i] = i % 13 ? 1 : 0;
+            const double th = 3.0 * M_PI / 180.0;
+            const double m[6] = {1.04 * cos(th), -1.04 * sin(th), 20.0,
+                                 1.04 * sin(th), 1.04 * cos(th), -15.0};
+            sd_ratio_row rr = {.b = bb, .in = roi, .n = LW, .x0 = 0, .step = 4, .in_val = 1,
+                               .m = m, .a = &lvl, .ox = 0, .oy = 0, .c = 1.5, .inv = 0.25,
+                               .dark = 1.0 / 1024.0};
+            double sref = 0;
+            for (int y = 0; y < H; y += 4) {
+                rr.y = y;
+                const int k = sd_row_ratio_scalar(&rr, q);
+                for (int i = 0; i < k; i++)
+                    sref += q[i];
+            }
+            for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+                const sd_dsp *dsp = sd_dsp_level((sd_simd_level)lv);
+                double sum = 0;
+                for (int y = 0; y < H; y += 4) {
+                    rr.y = y;
+                    const int k = dsp->row_ratio(&rr, q);
+                    for (int i = 0; i < k; i++)
+                        sum += q[i];
+                }
+                const double d = fabs(sum - sref);
+                if (d != 0) {
+                    fprintf(stderr, "bench_kernels: row_ratio %s differs from scalar by %g\n",
+                            sd_simd_name((sd_simd_level)lv), d);
+                    bad = 1;
+                }
+                for (int i = 0; i < runs; i++) {
+                    double t0 = now();
+                    for (int y = 0; y < H; y += 4) {
+                        rr.y = y;
+                        (void)dsp->row_ratio(&rr, q);
+                    }
+                    t[i] = now() - t0;
+                }
+                const double med = median(t, runs);
+                emit("row_ratio", 0, (sd_simd_level)lv, 1, med, t[0], d);
+            }
+            sd_plane_release(&lvl);
+            free(bb);
+            free(q);
+            free(roi);
+        }
+        /* the alignment's ECC rows as a similarity pass at the 12 MP base
+         * level calls them: AFTER's 1000 x 750 band-pass (the smooth plane
+         * subsampled), BEFORE's rows every 4th, every 4th pixel sampled,
+         * the map a 3 degree rotation, scale 1.04; as many rows as make
+         * W x H samples (MP/s: million samples per second) */
+        {
+            enum { LW = W / 4, LH = H / 4, STEP = 4, NS = LW / STEP };
+            sd_plane ib;
+            if (sd_plane_init(ctx, &ib, LW, LH) != SD_OK)
+                return 1;
+            for (int y = 0; y < LH; y++)
+                for (int x = 0; x < LW; x++)
+                    sd_plane_row(&ib, y)[x] = sd_plane_row(&src, 4 * y)[4 * x];
+            const double th = 3.0 * M_PI / 180.0, m[6] = {1.04 * cos(th), -1.04 * sin(th), 20.0,
+                                                          1.04 * sin(th), 1.04 * cos(th), -15.0};
+            sd_ecc_row er = {.step = STEP, .P = 4, .ahead = 16, .m0 = m[0], .m3 = m[3],
+                             .cx = (LW - 1) / 2.0, .invR = 1.0 / 625.0, .I = &ib};
+            const int rows = (int)((size_t)W * H / NS);
+            double ref[SD_ECC_SUMS] = {0};
+            for (int y = 0; y < LH; y += STEP) {
+                er.t = sd_plane_row(&src, 4 * y + 1);
+                er.rx = m[1] * y + m[2];
+                er.ry = m[4] * y + m[5];
+                er.v = (y - (LH - 1) / 2.0) / 625.0;
+                sd_ecc_row_scalar(&er, 0, NS, ref);
+            }
+            for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+                const sd_dsp *dsp = sd_dsp_level((sd_simd_level)lv);
+                double got[SD_ECC_SUMS] = {0};
+                for (int y = 0; y < LH; y += STEP) {
+                    er.t = sd_plane_row(&src, 4 * y + 1);
+                    er.rx = m[1] * y + m[2];
+                    er.ry = m[4] * y + m[5];
+                    er.v = (y - (LH - 1) / 2.0) / 625.0;
+                    dsp->ecc_row(&er, 0, NS, got);
+                }
+                double d = 0;
+                for (int k = 0; k < SD_ECC_SUMS; k++)
+                    d = fmax(d, fabs(got[k] - ref[k]));
+                if (memcmp(got, ref, sizeof ref) != 0) {
+                    fprintf(stderr, "bench_kernels: ecc_row %s differs from scalar by %g\n",
+                            sd_simd_name((sd_simd_level)lv), d);
+                    bad = 1;
+                }
+                for (int i = 0; i < runs; i++) {
+                    double t0 = now();
+                    for (int k = 0; k < rows; k++) {
+                        const int y = STEP * (k % (LH / STEP));
+                        er.t = sd_plane_row(&src, 4 * y + 1);
+                        er.rx = m[1] * y + m[2];
+                        er.ry = m[4] * y + m[5];
+                        er.v = (y - (LH - 1) / 2.0) / 625.0;
+                        dsp->ecc_row(&er, 0, NS, got);
+                    }
+                    t[i] = now() - t0;
+                }
+                const double med = median(t, runs);
+                emit("ecc_row", 0, (sd_simd_level)lv, 1, med, t[0], d);
+            }
+            sd_plane_release(&ib);
         }
         /* histogram and selection of the exact medians, on the smooth
          * plane (every pixel flagged): the selection keeps the bins around

@@ -146,18 +146,25 @@ static void test_orientations(void **state)
  * box is the exact mean (rounded) of the full image's pixels of its block,
  * the blocks laid on the stored image (the last ones partial) and turned
  * upright with it, as libjpeg's 1/d decode: all 8 orientations at a size
- * whose blocks are partial on both axes. (compare aligns from them: its
- * tests hold the alignment to the truth.) */
+ * whose blocks are partial on both axes (d = 4; d = 2 and 8, from other box
+ * sides, upright and turned). (compare aligns from them: its tests hold the
+ * alignment to the truth.) */
 static void test_box_means(void **state)
 {
     (void)state;
-    const int w = 2101, h = 1499, d = 4; /* 2101 / 2 > 1024 >= 2101 / 4 */
+    const int w = 2101, h = 1499;
+    /* box sides for d = 2, 4, 8: 2101 / 2 <= 1100, 2101 / 2 > 1024 >= 2101 / 4,
+     * 2101 / 4 > 300 >= 2101 / 8 */
+    static const int sides[3] = {1100, SD_ALIGN_BASE_SIDE, 300}, ds[3] = {2, 4, 8};
     scene sc = {4242u, w / 640.0, 0, 0};
     shot pb = {{{1, 0, 0, 0, 1, 0}}, 0, 0, 1.0, 3};
     sd_image *up = sc_render(&sc, &pb, w, h);
     assert_non_null(up);
     sd_ctx *ctx = sd_ctx_new();
-    for (int o = 1; o <= 8; o++) {
+    /* d = 4 in orientations 1 .. 8, then d = 2 and 8 in 1 and 6 */
+    for (int k = 0; k < 12; k++) {
+        const int di = k < 8 ? 1 : k < 10 ? 0 : 2, o = k < 8 ? k + 1 : k % 2 ? 6 : 1;
+        const int d = ds[di];
         uint8_t *jpg = NULL;
         size_t len = 0;
         encode_oriented(up, o, &jpg, &len);
@@ -165,7 +172,7 @@ static void test_box_means(void **state)
         sd_load_opts lo = {.max_pixels = 0, .scale_denom = 1};
         assert_int_equal(sd_image_load_mem(ctx, jpg, len, "x.jpg", &lo, &plain), SD_OK);
         assert_int_equal(
-            sd_image_load_mem_box(ctx, jpg, len, "x.jpg", &lo, SD_ALIGN_BASE_SIDE, &full, &box),
+            sd_image_load_mem_box(ctx, jpg, len, "x.jpg", &lo, sides[di], &full, &box),
             SD_OK);
         assert_non_null(box);
         assert_int_equal(full->width, plain->width);

@@ -90,6 +90,58 @@ static void test_tiny(void **state)
     sd_ctx_free(ctx);
 }
 
+/* Mirrored edges: random planes, narrow (the row inside the kernel's reach
+ * and wrapping several times), one tile and several tiles wide, against the
+ * textbook separable sum with reflection about the edge pixels (-1 -> 1). */
+static int reflect(int i, int n)
+{
+    while (n > 1 && (i < 0 || i >= n))
+        i = i < 0 ? -i : 2 * (n - 1) - i;
+    return n > 1 ? i : 0;
+}
+
+static void test_mirror_direct(void **state)
+{
+    (void)state;
+    sd_ctx *ctx = sd_ctx_new();
+    static const int widths[] = {1, 2, 3, 5, 9, 17, 70, 2000};
+    static const double sg[] = {1.0, 2.5};
+    unsigned rng = 12345;
+    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++)
+        for (size_t si = 0; si < 2; si++) {
+            const int w = widths[wi], h = 13, r = sd_gauss_radius(sg[si]);
+            sd_plane src, dst;
+            assert_int_equal(sd_plane_init(ctx, &src, w, h), SD_OK);
+            assert_int_equal(sd_plane_init(ctx, &dst, w, h), SD_OK);
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) {
+                    rng = rng * 1103515245u + 12345u;
+                    sd_plane_row(&src, y)[x] = (float)((rng >> 8) & 0xffff) / 65536.0f;
+                }
+            assert_int_equal(sd_gauss_blur(ctx, &src, &dst, sg[si]), SD_OK);
+            double k[64], sum = 0;
+            for (int i = -r; i <= r; i++)
+                sum += exp(-0.5 * i * i / (sg[si] * sg[si]));
+            for (int i = 0; i <= r; i++)
+                k[i] = exp(-0.5 * i * i / (sg[si] * sg[si])) / sum;
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) {
+                    double v = 0;
+                    for (int dy = -r; dy <= r; dy++)
+                        for (int dx = -r; dx <= r; dx++)
+                            v += k[abs(dx)] * k[abs(dy)] *
+                                 sd_plane_row(&src, reflect(y + dy, h))[reflect(x + dx, w)];
+                    double got = sd_plane_row(&dst, y)[x];
+                    if (fabs(got - v) > 1e-5)
+                        fail_msg("w %d sigma %g (%d,%d): %.8f, direct %.8f", w, sg[si], x, y, got,
+                                 v);
+                }
+            sd_plane_release(&src);
+            sd_plane_release(&dst);
+        }
+    sd_ctx_free(ctx);
+}
+
 /* Amplitude of the period-P component of row[x0, x0 + len) (len a multiple
  * of P): least-squares fit of a sin + b cos. */
 static double amplitude(const float *row, int x0, int len, double period)
@@ -199,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_tiny),
         cmocka_unit_test(test_fir_vs_continuous),
         cmocka_unit_test(test_impulse_response),
+        cmocka_unit_test(test_mirror_direct),
     };
     return cmocka_run_group_tests_name("blur", tests, NULL, NULL);
 }

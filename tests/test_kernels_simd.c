@@ -1277,6 +1277,125 @@ static void test_ncc_sums_all_levels(void **state)
     }
 }
 
+/* The normalization's ratio rows: every level gives the definition's
+ * samples bit for bit (the ROI test, the map and sd_plane_bilinear in
+ * double, the dark test, the division in double, in sample order), on
+ * levels of odd sizes mapped partly off their edges (clamped), ROI bytes
+ * in and out, values around the dark limit, every row length. */
+static void test_row_ratio_all_levels(void **state)
+{
+    (void)state;
+    const sd_simd_level top = sd_simd_detect();
+    size_t used = 0, total = 0;
+    for (int wi = 0; wi < N_WIDTHS; wi++) {
+        const int n = width_at(wi), pw = 5 + (int)(rng() % 300), ph = 3 + (int)(rng() % 40);
+        sd_plane pl;
+        assert_int_equal(sd_plane_init(NULL, &pl, pw, ph), SD_OK);
+        for (int y = 0; y < ph; y++)
+            for (int x = 0; x < pw; x++)
+                sd_plane_row(&pl, y)[x] = (frand() + 1.0f) * (1.0f / 512.0f);
+        float *b = malloc(sizeof(float) * ((size_t)n + 1)), *want = malloc(sizeof(float) * n);
+        uint8_t *in = malloc(4 * (size_t)n + 1);
+        assert_true(b && want && in);
+        for (int i = 0; i < n; i++)
+            b[i + 1] = (frand() + 1.0f) * (1.0f / 512.0f);
+        for (int i = 0; i < 4 * n + 1; i++)
+            in[i] = (uint8_t)(rng() % 5 ? 1 : rng() % 3);
+        const double th = frand() * 0.3, sc = 1.0 + frand() * 0.2;
+        const double m[6] = {sc * cos(th), -sc * sin(th), frand() * 40.0,
+                             sc * sin(th), sc * cos(th), frand() * 40.0};
+        sd_ratio_row r = {.b = b + 1, .in = in + 1, .n = n, .x0 = (int)(rng() % 41),
+                          .y = (int)(rng() % (4 * (unsigned)ph + 12)), .step = 4, .in_val = 1,
+                          .m = m, .a = &pl, .ox = 4.0 * (int)(rng() % 3), .oy = 4.0,
+                          .c = 1.5, .inv = 0.25, .dark = 1.0 / 1024.0};
+        int nw = 0;
+        for (int i = 0; i < n; i++) {
+            if (r.in[4 * i] != 1)
+                continue;
+            const double x = r.x0 + 4 * i, y = r.y;
+            const double u = m[0] * x + m[1] * y + m[2], v = m[3] * x + m[4] * y + m[5];
+            const double bb = r.b[i];
+            const double aa = sd_plane_bilinear(&pl, (u - r.ox - 1.5) * 0.25, (v - r.oy - 1.5) * 0.25);
+            if (bb < 1.0 / 1024.0 || aa < 1.0 / 1024.0)
+                continue;
+            want[nw++] = (float)(bb / aa);
+        }
+        used += (size_t)nw;
+        total += (size_t)n;
+        for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+            float *got = malloc(sizeof(float) * ((size_t)n + 16));
+            assert_non_null(got);
+            const int k = sd_dsp_level((sd_simd_level)lv)->row_ratio(&r, got);
+            if (k != nw || memcmp(got, want, sizeof(float) * (size_t)nw) != 0)
+                fail_msg("row_ratio %s n=%d: %d samples, want %d", sd_simd_name(lv), n, k, nw);
+            free(got);
+        }
+        free(b);
+        free(want);
+        free(in);
+        sd_plane_release(&pl);
+    }
+    /* both outcomes of the ROI and dark tests occurred */
+    assert_true(used > total / 4 && used < total);
+}
+
+/* The alignment's ECC rows: every level's sums are the scalar kernel's bit
+ * for bit (P 0, 4 and 6; sample steps 1 to 4; planes from 1 x 1 up, odd
+ * sizes; maps with rotation and scale that take part of the row off the
+ * plane and across its border rows and columns, where the gradients are
+ * one-sided; sums carried in from earlier rows), and entries outside the
+ * definition stay as they were. */
+static void test_ecc_row_all_levels(void **state)
+{
+    (void)state;
+    const sd_simd_level top = sd_simd_detect();
+    for (int wi = 0; wi < N_WIDTHS; wi++) {
+        const int n = width_at(wi), step = 1 + wi % 4;
+        const int pw = wi % 11 == 0 ? 1 + wi % 3 : 4 + (int)(rng() % 200);
+        const int ph = wi % 13 == 0 ? 1 + wi % 4 : 4 + (int)(rng() % 60);
+        sd_plane pl;
+        assert_int_equal(sd_plane_init(NULL, &pl, pw, ph), SD_OK);
+        for (int y = 0; y < ph; y++)
+            for (int x = 0; x < pw; x++)
+                sd_plane_row(&pl, y)[x] = frand();
+        float *t = malloc(sizeof(float) * ((size_t)n * step + 1));
+        assert_non_null(t);
+        for (int x = 0; x < n * step + 1; x++)
+            t[x] = frand();
+        const double th = frand() * 0.25, sc = 1.0 + frand() * 0.15;
+        sd_ecc_row r = {.t = t + 1, .step = step, .ahead = 16, .m0 = sc * cos(th),
+                        .m3 = sc * sin(th), .rx = frand() * pw, .ry = (frand() + 0.5) * ph,
+                        .cx = n * step / 2.0, .invR = 1.0 / (n * step + 1), .v = frand(),
+                        .I = &pl};
+        for (int pi = 0; pi < 3; pi++) {
+            r.P = pi == 0 ? 0 : pi == 1 ? 4 : 6;
+            double init[SD_ECC_SUMS], want[SD_ECC_SUMS];
+            for (int k = 0; k < SD_ECC_SUMS; k++)
+                init[k] = frand();
+            memcpy(want, init, sizeof want);
+            sd_ecc_row_scalar(&r, 0, n, want);
+            for (int k = 0; k < SD_ECC_SUMS; k++) {
+                const int sub = k % 8, blk = k / 8;
+                const int defined = blk == 0 ? sub < 6
+                                    : blk < 4 ? sub < r.P
+                                              : blk - 4 < r.P && sub < r.P;
+                if (!defined && want[k] != init[k])
+                    fail_msg("ecc_row scalar P=%d: entry %d changed", r.P, k);
+            }
+            for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
+                double got[SD_ECC_SUMS];
+                memcpy(got, init, sizeof got);
+                sd_dsp_level((sd_simd_level)lv)->ecc_row(&r, 0, n, got);
+                if (memcmp(got, want, sizeof got) != 0)
+                    fail_msg("ecc_row %s P=%d n=%d step %d plane %dx%d differs",
+                             sd_simd_name(lv), r.P, n, step, pw, ph);
+            }
+        }
+        free(t);
+        sd_plane_release(&pl);
+    }
+}
+
 typedef struct fake_cpu {
     uint32_t max_leaf, ecx1, edx1, ebx7;
     uint64_t xcr0;
@@ -1634,6 +1753,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_warp_threads_levels),
         cmocka_unit_test(test_sub_flag_all_levels),
         cmocka_unit_test(test_ncc_sums_all_levels),
+        cmocka_unit_test(test_row_ratio_all_levels),
+        cmocka_unit_test(test_ecc_row_all_levels),
     };
     return cmocka_run_group_tests_name("kernels_simd", tests, NULL, NULL);
 }

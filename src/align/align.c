@@ -25,7 +25,6 @@
 typedef struct al_level {
     sd_plane lam; /* Lambda at this level (box/Gaussian decimated) */
     sd_plane bp;  /* band-pass: G_1(lam) - expand(lam three levels up) */
-    sd_plane gx, gy; /* central-difference gradient of bp (AFTER only) */
     double s;     /* full-resolution pixels per level pixel */
 } al_level;
 
@@ -41,8 +40,6 @@ static void pyr_release(al_pyr *p)
     for (int i = 0; i < AL_MAX_LEVELS; i++) {
         sd_plane_release(&p->lv[i].lam);
         sd_plane_release(&p->lv[i].bp);
-        sd_plane_release(&p->lv[i].gx);
-        sd_plane_release(&p->lv[i].gy);
     }
     memset(p, 0, sizeof *p);
 }
@@ -146,8 +143,7 @@ typedef struct al_src {
     double ox, oy;
 } al_src;
 
-/* Build `nlev` levels with f0 full-resolution pixels per base pixel (no
- * gradients: pyr_gradients). */
+/* Build `nlev` levels with f0 full-resolution pixels per base pixel. */
 static sd_status pyr_build(sd_ctx *ctx, const al_src *src, int f0, int nlev, al_pyr *p)
 {
     memset(p, 0, sizeof *p);
@@ -170,11 +166,12 @@ static sd_status pyr_build(sd_ctx *ctx, const al_src *src, int f0, int nlev, al_
             int nw = SD_MAX(1, w / 2), nh = SD_MAX(1, h / 2);
             if ((st = sd_plane_alloc(ctx, &p->lv[l + 1].lam, nw, nh)) != SD_OK)
                 goto fail;
+            /* 2 (nw - 1) < w and 2 (nh - 1) < h: every kept pixel exists */
             for (int y = 0; y < nh; y++) {
-                const float *row = sd_plane_row(&L->bp, 2 * y < h ? 2 * y : h - 1);
+                const float *row = sd_plane_row(&L->bp, 2 * y);
                 float *dst = sd_plane_row(&p->lv[l + 1].lam, y);
                 for (int x = 0; x < nw; x++)
-                    dst[x] = row[2 * x < w ? 2 * x : w - 1];
+                    dst[x] = row[2 * x];
             }
         }
     }
@@ -225,62 +222,6 @@ static sd_status pyr_build(sd_ctx *ctx, const al_src *src, int f0, int nlev, al_
 fail:
     pyr_release(p);
     return st;
-}
-
-/* Rows [y0, y1) of the gradient of L's band-pass: central differences,
- * one-sided at the edges. */
-typedef struct al_grad_job {
-    al_level *L;
-    int y0, y1;
-} al_grad_job;
-
-static void *grad_job_run(void *arg)
-{
-    const al_grad_job *j = arg;
-    al_level *L = j->L;
-    const int w = L->bp.w, h = L->bp.h;
-    for (int y = j->y0; y < j->y1; y++) {
-        const float *b = sd_plane_row(&L->bp, y);
-        const float *bu = sd_plane_row(&L->bp, y > 0 ? y - 1 : y);
-        const float *bd = sd_plane_row(&L->bp, y + 1 < h ? y + 1 : y);
-        float *gx = sd_plane_row(&L->gx, y), *gy = sd_plane_row(&L->gy, y);
-        const float ky = h < 2 ? 0.0f : (y > 0 && y + 1 < h) ? 0.5f : 1.0f;
-        for (int x = 0; x < w; x++)
-            gy[x] = (bd[x] - bu[x]) * ky;
-        if (w < 2) {
-            gx[0] = 0;
-            continue;
-        }
-        gx[0] = b[1] - b[0];
-        for (int x = 1; x + 1 < w; x++)
-            gx[x] = (b[x + 1] - b[x - 1]) * 0.5f;
-        gx[w - 1] = b[w - 1] - b[w - 2];
-    }
-    return NULL;
-}
-
-/* below this many pixels a level's gradient is made on one thread */
-#define AL_GRAD_THREAD_MIN 65536
-
-/* Gradients of levels 0 .. top of p, rows in bands over the threads (each
- * value depends on its neighbours only, not on the split). */
-static sd_status pyr_gradients(sd_ctx *ctx, al_pyr *p, int top)
-{
-    for (int l = 0; l <= top && l < p->n; l++) {
-        al_level *L = &p->lv[l];
-        const int w = L->bp.w, h = L->bp.h;
-        sd_status st;
-        if ((st = sd_plane_alloc(ctx, &L->gx, w, h)) != SD_OK ||
-            (st = sd_plane_alloc(ctx, &L->gy, w, h)) != SD_OK)
-            return st;
-        const int nt = (int64_t)w * h < AL_GRAD_THREAD_MIN ? 1 : threads_for(ctx, h);
-        al_grad_job jobs[AL_MAX_THREADS];
-        for (int t = 0; t < nt; t++)
-            jobs[t] = (al_grad_job){.L = L, .y0 = (int)((int64_t)h * t / nt),
-                                    .y1 = (int)((int64_t)h * (t + 1) / nt)};
-        sd_run_jobs(nt, grad_job_run, jobs, sizeof jobs[0]);
-    }
-    return SD_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -403,108 +344,41 @@ typedef struct al_pass {
 } al_pass;
 
 /* The sums of T's sampled rows [row0, row1) (row0 a multiple of step) into
- * *out, for P parameters (accumulate_rows calls it with P a constant, so
- * each case is compiled with its loops unrolled and its sums local). */
-static inline __attribute__((always_inline)) void
-accumulate_rows_p(const al_pass *A, const int P, int row0, int row1,
-                                     al_sums *out)
+ * *out, row by row through the ecc_row kernel (whose definition is the
+ * pass's arithmetic: kernels_internal.h). */
+static void accumulate_rows(const al_pass *A, int row0, int row1, al_sums *out)
 {
-    al_sums sums = {0}, *S = &sums;
-    const al_level *T = A->T, *I = A->I;
-    const al_frame *fr = A->fr;
-    const int step = A->step;
-    const sd_plane *tb = &T->bp, *ib = &I->bp;
-    const double xmax = ib->w - 1, ymax = ib->h - 1;
+    const int P = A->P, step = A->step;
+    const sd_plane *tb = &A->T->bp;
     const double *m = A->xf->m;
-    const double invR = 1.0 / fr->R;
+    const double invR = 1.0 / A->fr->R;
+    const sd_ecc_row_fn row = sd_dsp_active()->ecc_row;
+    double acc[SD_ECC_SUMS] = {0};
+    sd_ecc_row r = {.step = step, .P = P, .ahead = AL_ECC_AHEAD, .m0 = m[0], .m3 = m[3],
+                    .cx = A->fr->cx, .invR = invR, .I = &A->I->bp};
+    const int n = (tb->w + step - 1) / step;
     for (int y = row0; y < row1; y += step) {
-        const float *trow = sd_plane_row(tb, y);
-        double rx = m[1] * y + m[2], ry = m[4] * y + m[5];
-        double v = (y - fr->cy) * invR;
-        for (int x = 0; x < tb->w; x += step) {
-            /* the walk through I slants across its rows and leaves the
-             * hardware prefetcher behind: fetch the rows AL_ECC_AHEAD
-             * samples ahead (no effect on any sum) */
-            const double px = m[0] * (x + AL_ECC_AHEAD * step) + rx,
-                         py = m[3] * (x + AL_ECC_AHEAD * step) + ry;
-            if (px >= 0 && px <= xmax && py >= 0 && py < ymax) {
-                const size_t k = (size_t)(int)py * ib->stride + (size_t)(int)px;
-                __builtin_prefetch(ib->p + k);
-                __builtin_prefetch(ib->p + k + ib->stride);
-                if (P) {
-                    __builtin_prefetch(I->gx.p + k);
-                    __builtin_prefetch(I->gx.p + k + ib->stride);
-                    __builtin_prefetch(I->gy.p + k);
-                    __builtin_prefetch(I->gy.p + k + ib->stride);
-                }
-            }
-            double fx = m[0] * x + rx, fy = m[3] * x + ry;
-            if (!(fx >= 0 && fx <= xmax && fy >= 0 && fy <= ymax))
-                continue;
-            int x0 = (int)fx, y0 = (int)fy;
-            if (x0 == ib->w - 1 && x0 > 0)
-                x0--;
-            if (y0 == ib->h - 1 && y0 > 0)
-                y0--;
-            int x1 = x0 + 1 < ib->w ? x0 + 1 : x0, y1 = y0 + 1 < ib->h ? y0 + 1 : y0;
-            double ax = fx - x0, ay = fy - y0;
-            double w00 = (1 - ax) * (1 - ay), w01 = ax * (1 - ay), w10 = (1 - ax) * ay,
-                   w11 = ax * ay;
-            size_t i00 = (size_t)y0 * ib->stride + (size_t)x0,
-                   i01 = (size_t)y0 * ib->stride + (size_t)x1,
-                   i10 = (size_t)y1 * ib->stride + (size_t)x0,
-                   i11 = (size_t)y1 * ib->stride + (size_t)x1;
-            const float *ip = ib->p;
-            double i = w00 * ip[i00] + w01 * ip[i01] + w10 * ip[i10] + w11 * ip[i11];
-            double t = trow[x];
-            S->n += 1;
-            S->st += t;
-            S->si += i;
-            S->stt += t * t;
-            S->sii += i * i;
-            S->sti += t * i;
-            if (P == 0)
-                continue;
-            const float *gxp = I->gx.p, *gyp = I->gy.p;
-            double gx = w00 * gxp[i00] + w01 * gxp[i01] + w10 * gxp[i10] + w11 * gxp[i11];
-            double gy = w00 * gyp[i00] + w01 * gyp[i01] + w10 * gyp[i10] + w11 * gyp[i11];
-            double u = (x - fr->cx) * invR;
-            double G[AL_MAX_P];
-            if (P == 4) {
-                G[0] = gx * u + gy * v;
-                G[1] = -gx * v + gy * u;
-                G[2] = gx;
-                G[3] = gy;
-            } else {
-                G[0] = gx * u;
-                G[1] = gx * v;
-                G[2] = gy * u;
-                G[3] = gy * v;
-                G[4] = gx;
-                G[5] = gy;
-            }
-            for (int k = 0; k < P; k++) {
-                S->sg[k] += G[k];
-                S->sgt[k] += G[k] * t;
-                S->sgi[k] += G[k] * i;
-            }
-            /* the whole square, though only the upper triangle is read:
-             * whole rows let the compiler pair the sums in vectors */
-            for (int k = 0; k < P; k++)
-                for (int j = 0; j < P; j++)
-                    S->sgg[k][j] += G[k] * G[j];
-        }
+        r.t = sd_plane_row(tb, y);
+        r.rx = m[1] * y + m[2];
+        r.ry = m[4] * y + m[5];
+        r.v = (y - A->fr->cy) * invR;
+        row(&r, 0, n, acc);
     }
-    *out = sums;
-}
-
-static void accumulate_rows(const al_pass *A, int row0, int row1, al_sums *S)
-{
-    switch (A->P) {
-    case 0: accumulate_rows_p(A, 0, row0, row1, S); break;
-    case 4: accumulate_rows_p(A, 4, row0, row1, S); break;
-    default: accumulate_rows_p(A, 6, row0, row1, S); break;
+    al_sums S = {0};
+    S.n = acc[0];
+    S.st = acc[1];
+    S.si = acc[2];
+    S.stt = acc[3];
+    S.sii = acc[4];
+    S.sti = acc[5];
+    for (int k = 0; k < P; k++) {
+        S.sg[k] = acc[SD_ECC_SG + k];
+        S.sgt[k] = acc[SD_ECC_SGT + k];
+        S.sgi[k] = acc[SD_ECC_SGI + k];
+        for (int j = k; j < P; j++)
+            S.sgg[k][j] = acc[SD_ECC_SGG + 8 * k + j];
     }
+    *out = S;
 }
 
 /* S += B (the sums a pass of P parameters fills). */
@@ -1210,7 +1084,7 @@ static void *pyr_job_run(void *arg)
 }
 
 static sd_status pyr_build_both(sd_ctx *ctx, const al_src *sb, const al_src *sa, int f0,
-                                int nlev, int grad_top, al_pyr *pb, al_pyr *pa)
+                                int nlev, al_pyr *pb, al_pyr *pa)
 {
     const int nt = sd_ctx_threads(ctx);
     al_pyr_job jobs[2] = {{ctx, sb, f0, nlev, pb, SD_OK}, {ctx, sa, f0, nlev, pa, SD_OK}};
@@ -1231,9 +1105,6 @@ static sd_status pyr_build_both(sd_ctx *ctx, const al_src *sb, const al_src *sa,
         sd_fail(ctx, st, "%s", sd_ctx_message(jobs[0].st != SD_OK ? own[0] : own[1]));
     sd_ctx_free(own[0]);
     sd_ctx_free(own[1]);
-    /* AFTER's gradients on all the threads, once both pyramids stand */
-    if (st == SD_OK)
-        st = pyr_gradients(ctx, pa, grad_top);
     if (st != SD_OK) {
         pyr_release(pb);
         pyr_release(pa);
@@ -1298,8 +1169,7 @@ sd_status sd_pair_align_inputs(sd_ctx *ctx, const sd_align_input *before,
                        aw, ah, bw, bh);
 
     al_pyr pb, pa;
-    sd_status st = pyr_build_both(ctx, &src[0], &src[1], f0, nlev,
-                                  model == SD_ALIGN_NONE ? -1 : search, &pb, &pa);
+    sd_status st = pyr_build_both(ctx, &src[0], &src[1], f0, nlev, &pb, &pa);
     if (st != SD_OK)
         return st;
 

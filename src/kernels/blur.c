@@ -90,8 +90,17 @@ static void hpass(const blur_job *j, int y, int x0, int n, float *out)
     if (x0 - r >= 0 && x0 + n + r <= w) {
         p = s + (x0 - r);
     } else {
-        for (int i = 0; i < n + 2 * r; i++)
-            j->pad[i] = s[sd_mirror_index(x0 - r + i, w)];
+        /* the stretch inside the image copied, only the edges mirrored (a
+         * mirror_index per pixel cost more than the filter on narrow
+         * levels, where one tile spans the row) */
+        const int a = x0 - r, m = n + 2 * r;
+        const int i0 = SD_CLAMP(-a, 0, m), i1 = SD_CLAMP(w - a, i0, m);
+        for (int i = 0; i < i0; i++)
+            j->pad[i] = s[sd_mirror_index(a + i, w)];
+        if (i1 > i0)
+            memcpy(j->pad + i0, s + a + i0, (size_t)(i1 - i0) * sizeof(float));
+        for (int i = i1; i < m; i++)
+            j->pad[i] = s[sd_mirror_index(a + i, w)];
         p = j->pad;
     }
     sd_blur_row2(j->dsp, p + r, j->k, r, out, NULL, 0, NULL, n, j->hin);

@@ -119,7 +119,8 @@ int sd_simd_parse(const char *name, sd_simd_level *out)
     .row_acc3 = sd_row_acc3_scalar, .row_sum4 = sd_row_sum4_scalar,                                \
     .row_sub_hist = sd_row_sub_hist_scalar, .row_ncc_sums = sd_row_ncc_sums_scalar,                \
     .row_colour8 = sd_row_colour8_scalar, .row_luminance8 = sd_row_luminance8_scalar,              \
-    .row_hist_select = sd_row_hist_select_scalar
+    .row_hist_select = sd_row_hist_select_scalar, .row_ratio = sd_row_ratio_scalar,                \
+    .ecc_row = sd_ecc_row_scalar
 
 /* The AVX-512 kernels (the two tables of the level differ in the byte
  * kernels only: with VBMI, byte permutes; docs/kernels.md "Byte input"). */
@@ -133,7 +134,8 @@ int sd_simd_parse(const char *name, sd_simd_level *out)
     .row_warp = sd_row_warp_avx512, .row_luminance = sd_row_luminance_avx512,                      \
     .blur_row2 = sd_blur_row2_avx512, .row_acc3 = sd_row_acc3_avx512,                              \
     .row_sum4 = sd_row_sum4_avx512, .row_sub_hist = sd_row_sub_hist_avx2,                          \
-    .row_ncc_sums = sd_row_ncc_sums_avx2, .row_hist_select = sd_row_hist_select_avx512
+    .row_ncc_sums = sd_row_ncc_sums_avx2, .row_hist_select = sd_row_hist_select_avx512,            \
+    .row_ratio = sd_row_ratio_avx512, .ecc_row = sd_ecc_row_avx512
 
 static const sd_dsp dsp_tables[] = {
     {.level = SD_SIMD_SCALAR, .blur_taps = sd_blur_taps_scalar, SD_SCALAR_KERNELS},
@@ -163,6 +165,8 @@ static const sd_dsp dsp_tables[] = {
         .row_hist_select = sd_row_hist_select_avx2,
         .row_colour8 = sd_row_colour8_avx2,
         .row_luminance8 = sd_row_luminance8_avx2,
+        .row_ratio = sd_row_ratio_scalar,
+        .ecc_row = sd_ecc_row_scalar,
     },
     {SD_AVX512_KERNELS, .row_colour8 = sd_row_colour8_avx512,
      .row_luminance8 = sd_row_luminance8_avx512},

@@ -201,6 +201,57 @@ typedef void (*sd_row_warp_fn)(const sd_image *src, const sd_xform *xf, int y, i
 #define SD_NCC_LANES 8
 typedef void (*sd_row_ncc_sums_fn)(const float *t, const float *t2, const float *w,
                                    const float *v, int n, float out[6]);
+/* One grid row of the normalization's exposure ratios (normalize.c,
+ * ratio_run): sample i < n sits at x = x0 + step i on row y; it is used when
+ * in[step i] == in_val. AFTER's value there is sd_plane_bilinear(a,
+ * (u - ox - c) inv, (v - oy - c) inv) at (u, v) = (m0 x + m1 y + m2,
+ * m3 x + m4 y + m5) (sd_xform_apply, in double); with B = b[i], the samples
+ * where neither B nor AFTER's value is below dark give out[k++] =
+ * (float)(B / A) in double, in sample order. Returns k. Exact at every
+ * level (the same operations in each lane, no FMA). */
+typedef struct sd_ratio_row {
+    const float *b;
+    const uint8_t *in;
+    int n, x0, y, step;
+    uint8_t in_val;
+    const double *m;
+    const sd_plane *a;
+    double ox, oy, c, inv, dark;
+} sd_ratio_row;
+typedef int (*sd_row_ratio_fn)(const sd_ratio_row *r, float *out);
+/* One sampled template row of the alignment's ECC pass (align.c,
+ * accumulate): samples s in [s0, s1) at x = step s of the row t; sample s
+ * maps to (fx, fy) = (m0 x + rx, m3 x + ry) in the band-pass plane I and is
+ * used when 0 <= fx <= w - 1 and 0 <= fy <= h - 1. There i is I's bilinear
+ * value (taps x0 = (int)fx, one back on the last column, x1 = x0 + 1 but
+ * for a plane one pixel wide; likewise y; weights (1 - ax)(1 - ay), ax (1 -
+ * ay), (1 - ax) ay, ax ay; the four products added left to right, in
+ * double), gx and gy the same weights over I's gradient at the four taps
+ * (central differences in float, (b[x + 1] - b[x - 1]) * 0.5f, one-sided
+ * at the edges, 0 across a side of one pixel), and with u = (x - cx) invR
+ * the P (0, 4 or 6) Jacobian values are
+ *   P = 4: G = (gx u + gy v, -gx v + gy u, gx, gy),
+ *   P = 6: G = (gx u, gx v, gy u, gy v, gx, gy).
+ * Each used sample adds, with t = t[x] (in double), into acc
+ * (SD_ECC_SUMS doubles):
+ *   acc[0 .. 5] += 1, t, i, t t, i i, t i;
+ *   acc[SD_ECC_SG + k] += G_k, acc[SD_ECC_SGT + k] += G_k t,
+ *   acc[SD_ECC_SGI + k] += G_k i, acc[SD_ECC_SGG + 8 k + j] += G_j G_k
+ * for j, k < P; no other entry changes. Every sum takes the samples in
+ * order, one double addition each: exact at every level. `ahead`: how many
+ * samples ahead to prefetch I's rows (no effect on any value). */
+#define SD_ECC_SG 8
+#define SD_ECC_SGT 16
+#define SD_ECC_SGI 24
+#define SD_ECC_SGG 32
+#define SD_ECC_SUMS 80
+typedef struct sd_ecc_row {
+    const float *t;
+    int step, P, ahead;
+    double m0, m3, rx, ry, cx, invR, v;
+    const sd_plane *I;
+} sd_ecc_row;
+typedef void (*sd_ecc_row_fn)(const sd_ecc_row *r, int s0, int s1, double *acc);
 
 typedef struct sd_dsp {
     sd_simd_level level;
@@ -230,6 +281,8 @@ typedef struct sd_dsp {
     sd_row_colour8_fn row_colour8;
     sd_row_luminance8_fn row_luminance8;
     sd_row_hist_select_fn row_hist_select;
+    sd_row_ratio_fn row_ratio;
+    sd_ecc_row_fn ecc_row;
 } sd_dsp;
 
 /* nout consecutive output rows of blur_taps (in holds 2r + nout rows),
@@ -340,10 +393,14 @@ void sd_row_flag_above_scalar(const float *a, const float *b, float t, uint8_t *
                               int n);
 void sd_row_ncc_sums_scalar(const float *t, const float *t2, const float *w, const float *v,
                             int n, float out[6]);
+int sd_row_ratio_scalar(const sd_ratio_row *r, float *out);
+void sd_ecc_row_scalar(const sd_ecc_row *r, int s0, int s1, double *acc);
 #if defined(__x86_64__) || defined(__i386__)
 #define SD_HAVE_X86 1
 void sd_row_ncc_sums_avx2(const float *t, const float *t2, const float *w, const float *v,
                           int n, float out[6]);
+int sd_row_ratio_avx512(const sd_ratio_row *r, float *out);
+void sd_ecc_row_avx512(const sd_ecc_row *r, int s0, int s1, double *acc);
 void sd_row_luminance_avx2(const uint16_t *rgb, int n, const float gain[3], float *y);
 void sd_row_luminance_avx512(const uint16_t *rgb, int n, const float gain[3], float *y);
 void sd_row_sub_avx2(const float *a, const float *b, float *out, int n);

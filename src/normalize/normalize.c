@@ -25,6 +25,8 @@
 #define NORM_STEP NORM_F
 /* Pixels darker than this (linear luminance) are left out of the ratios. */
 #define NORM_DARK (1.0 / 1024.0)
+/* ratio_run's prefetch distance, in samples */
+#define NORM_AHEAD 16
 
 const char *sd_norm_method_name(sd_norm_method m)
 {
@@ -263,21 +265,32 @@ static void *ratio_run(void *arg)
     ratio_job *j = arg;
     const sd_roi *roi = j->roi;
     const int x0 = roi->bbox.x, nx = (roi->bbox.w + NORM_STEP - 1) / NORM_STEP;
+    const lum_level *al = j->ya;
+    const sd_dsp *dsp = sd_dsp_active();
+    /* level_sample's arithmetic, in the row_ratio kernel */
+    sd_ratio_row r = {.b = j->brow, .n = nx, .x0 = x0, .step = NORM_STEP,
+                      .in_val = SD_ROI_IN, .m = j->xf->m, .a = &al->pl, .ox = al->ox,
+                      .oy = al->oy, .c = 0.5 * (NORM_F - 1), .inv = 1.0 / NORM_F,
+                      .dark = NORM_DARK};
     size_t n = 0;
     for (int y = j->y0; y < j->y1; y += NORM_STEP) {
-        const unsigned char *in = roi->before + (size_t)y * (size_t)roi->bw + (size_t)x0;
         before_row(j->yb, x0, y, nx, j->brow);
-        for (int i = 0; i < nx; i++) {
-            if (in[(size_t)NORM_STEP * i] != SD_ROI_IN)
-                continue;
-            const int x = x0 + NORM_STEP * i;
-            double u, v;
-            sd_xform_apply(j->xf, x, y, &u, &v);
-            double b = j->brow[i], a = level_sample(j->ya, u, v);
-            if (b < NORM_DARK || a < NORM_DARK)
-                continue;
-            j->lr[n++] = (float)(b / a);
+        r.in = roi->before + (size_t)y * (size_t)roi->bw + (size_t)x0;
+        r.y = y;
+        /* AFTER's level rows the row's walk crosses, ahead of it: the walk
+         * slants across them and leaves the hardware prefetcher behind
+         * (no effect on any value) */
+        for (int i = 0; i < nx; i += NORM_AHEAD) {
+            double pu, pv;
+            sd_xform_apply(j->xf, x0 + NORM_STEP * i, y, &pu, &pv);
+            const double lx = (pu - al->ox - r.c) * r.inv, ly = (pv - al->oy - r.c) * r.inv;
+            if (lx >= 0 && ly >= 0 && lx < al->pl.w - 1 && ly < al->pl.h - 1) {
+                const float *p = sd_plane_row(&al->pl, (int)ly) + (int)lx;
+                __builtin_prefetch(p);
+                __builtin_prefetch(p + al->pl.stride);
+            }
         }
+        n += (size_t)dsp->row_ratio(&r, j->lr + n);
     }
     for (size_t i = 0; i < n; i += 1u << 20) {
         const int m = (int)SD_MIN((size_t)1 << 20, n - i);
