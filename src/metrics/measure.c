@@ -198,6 +198,7 @@ typedef struct ring {
     float *mem;
     int *tag;
     int size;
+    int pad; /* floats of halo each side of a row (the rows are w + 2 pad apart) */
 } ring;
 
 typedef struct band_job {
@@ -220,16 +221,17 @@ typedef struct band_job {
     size_t gbelow[2];    /* m->pre: a* below each of m->gr */
     float *sel;          /* a row for row_hist_select */
     ring lam, ht, hs, hp, gs;
-    float *pad, *ca, *ce, *cy, *gt, *gp;
+    float *ca, *ce, *cy, *gt, *gp;
     const float **in;
     uint8_t *done;       /* rows of the band already accumulated */
     int ok;
 } band_job;
 
-static int ring_init(ring *r, int size, int w)
+static int ring_init(ring *r, int size, int w, int pad)
 {
     r->size = size;
-    r->mem = sd_alloc_array((size_t)size * (size_t)w, sizeof(float));
+    r->pad = pad;
+    r->mem = sd_alloc_array((size_t)size * ((size_t)w + 2 * (size_t)pad), sizeof(float));
     r->tag = sd_alloc_array((size_t)size, sizeof(int));
     if (!r->mem || !r->tag)
         return 0;
@@ -246,7 +248,7 @@ static void ring_free(ring *r)
 
 static inline float *ring_row(const ring *r, int sy, int w)
 {
-    return r->mem + (size_t)(sy % r->size) * (size_t)w;
+    return r->mem + (size_t)(sy % r->size) * ((size_t)w + 2 * (size_t)r->pad) + r->pad;
 }
 
 static inline int ring_has(const ring *r, int sy) { return r->tag[sy % r->size] == sy; }
@@ -278,7 +280,7 @@ static void accumulate_colour(band_job *j, int sy, const float *lam)
 static void load_row(band_job *j, int sy)
 {
     const sd_measure *m = j->m;
-    const int w = m->w, R0 = SD_MAX(j->rt, SD_MAX(j->rs, j->rq ? 0 : j->rp));
+    const int w = m->w, R0 = j->lam.pad;
     float *lam = ring_row(&j->lam, sy, w);
     sd_image_colour(j->dsp, m->img, m->ox, m->oy + sy, w, m->g, lam, j->ca, j->ce, j->cy);
     j->lam.tag[sy % j->lam.size] = sy;
@@ -286,14 +288,13 @@ static void load_row(band_job *j, int sy)
         accumulate_colour(j, sy, lam);
         j->done[sy - j->y0] = 1;
     }
-    /* Lambda with R0 mirrored columns each side */
+    /* Lambda's R0 mirrored columns each side, in the ring row's halo */
     for (int i = 0; i < R0; i++) {
-        j->pad[i] = lam[sd_mirror_index(i - R0, w)];
-        j->pad[R0 + w + i] = lam[sd_mirror_index(w + i, w)];
+        lam[i - R0] = lam[sd_mirror_index(i - R0, w)];
+        lam[w + i] = lam[sd_mirror_index(w + i, w)];
     }
-    memcpy(j->pad + R0, lam, (size_t)w * sizeof(float));
     /* G_t and G_s together (the wider first), then G_p (exact path) */
-    const float *c = j->pad + R0;
+    const float *c = lam;
     float *ot = ring_row(&j->ht, sy, w), *os = ring_row(&j->hs, sy, w);
     if (j->rt >= j->rs)
         sd_blur_row2(j->dsp, c, j->kt, j->rt, ot, j->ks, j->rs, os, w, j->in);
@@ -587,7 +588,6 @@ static void band_free(band_job *j)
     ring_free(&j->gq);
     free(j->dpad);
     free(j->vq);
-    free(j->pad);
     free(j->ca);
     free(j->ce);
     free(j->cy);
@@ -670,18 +670,19 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
          * rows of D are there (D of row y is emitted once the G_t front
          * has passed row y + 2 rq + 6, a block later at worst), the hq ring
          * spans the decimated rows from the oldest D row waiting to the
-         * front, gq the six the interpolator reads */
-        int ok = ring_init(&j->lam, R + VB + 1, w) && ring_init(&j->ht, R + rt + VB + 1, w) &&
-                 ring_init(&j->hs, R + rs + VB + 2, w) &&
-                 (rq ? ring_init(&j->hq, 2 * rq + 12, w2) && ring_init(&j->gq, 8, w2)
-                     : ring_init(&j->hp, R + rp + VB + 1, w)) &&
-                 ring_init(&j->gs, GS_RING + (rq ? 2 * rq + 16 : 0), w);
+         * front, gq the six the interpolator reads; Lambda's rows carry
+         * the halo of mirrored columns the horizontal taps read */
+        int ok = ring_init(&j->lam, R + VB + 1, w, SD_MAX(rt, SD_MAX(rs, rq ? 0 : rp))) &&
+                 ring_init(&j->ht, R + rt + VB + 1, w, 0) &&
+                 ring_init(&j->hs, R + rs + VB + 2, w, 0) &&
+                 (rq ? ring_init(&j->hq, 2 * rq + 12, w2, 0) && ring_init(&j->gq, 8, w2, 0)
+                     : ring_init(&j->hp, R + rp + VB + 1, w, 0)) &&
+                 ring_init(&j->gs, GS_RING + (rq ? 2 * rq + 16 : 0), w, 0);
         if (rq) {
             j->dpad = sd_alloc_array((size_t)w2 + 2 * (size_t)rq, sizeof(float));
             j->vq = sd_alloc_array((size_t)w2 + 6, sizeof(float));
             ok = ok && j->dpad && j->vq;
         }
-        j->pad = sd_alloc_array((size_t)w + 2 * (size_t)R0, sizeof(float));
         j->ca = sd_alloc_array((size_t)w, sizeof(float));
         j->ce = sd_alloc_array((size_t)w, sizeof(float));
         j->cy = sd_alloc_array((size_t)w, sizeof(float));
@@ -694,7 +695,7 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
         /* a band gathers at most a quarter of its pixels (a prediction
          * that far off is abandoned: thresholds then run the colour pass) */
         j->gath.max = (size_t)w * (size_t)(j->y1 - j->y0) / 4 + 1;
-        if (!ok || !j->pad || !j->ca || !j->ce || !j->cy || !j->gt || !j->gp || !j->in ||
+        if (!ok || !j->ca || !j->ce || !j->cy || !j->gt || !j->gp || !j->in ||
             !j->done || (!m->fixed && !j->hist) || (m->pre && !j->sel))
             s = SD_ERR_NOMEM;
     }
