@@ -60,31 +60,41 @@ enum { A_FULL, A_LUMPED, A_NONE };
 #define VB 4
 #define GS_RING (VB + 4)
 
-/* A growable float array with a size limit: the a* values the fused pass
- * gathers for the thresholds (full: one did not fit, the gathering is
- * abandoned). */
+/* A float array with a size limit, reserved whole (its pages are touched
+ * only as it fills, and a large one comes back from the memory cache with
+ * its pages mapped): the a* values the fused pass gathers for the
+ * thresholds (full: one did not fit, the gathering is abandoned). */
 typedef struct fvec {
     float *v;
-    size_t n, cap, max;
+    size_t n, max;
     int full;
 } fvec;
+
+/* Out of memory: full from the start. */
+static void fvec_reserve(fvec *a, size_t max)
+{
+    a->n = 0;
+    a->max = max;
+    a->v = sd_alloc_array(max ? max : 1, sizeof *a->v);
+    a->full = a->v == NULL;
+}
 
 static void fvec_append(fvec *a, const float *src, size_t k)
 {
     if (a->full || k == 0)
         return;
-    if (a->n + k > a->cap) {
-        size_t cap = SD_MAX(SD_MAX(a->cap * 2, a->n + k), (size_t)4096);
-        float *nv = cap <= a->max ? realloc(a->v, cap * sizeof *nv) : NULL;
-        if (!nv) {
-            a->full = 1;
-            return;
-        }
-        a->v = nv;
-        a->cap = cap;
+    if (k > a->max - a->n) {
+        a->full = 1;
+        return;
     }
     memcpy(a->v + a->n, src, k * sizeof *src);
     a->n += k;
+}
+
+static void fvec_free(fvec *a)
+{
+    sd_free(a->v);
+    memset(a, 0, sizeof *a);
 }
 
 /* float sums of one strip */
@@ -597,7 +607,7 @@ static void band_free(band_job *j)
     free(j->done);
     free(j->hist);
     free(j->sel);
-    free(j->gath.v);
+    fvec_free(&j->gath);
 }
 
 /* hist_a from the gathered a* values (the exact counts of the bins of
@@ -694,7 +704,8 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
         j->sel = m->pre ? sd_alloc_array((size_t)w, sizeof(float)) : NULL;
         /* a band gathers at most a quarter of its pixels (a prediction
          * that far off is abandoned: thresholds then run the colour pass) */
-        j->gath.max = (size_t)w * (size_t)(j->y1 - j->y0) / 4 + 1;
+        if (m->pre)
+            fvec_reserve(&j->gath, (size_t)w * (size_t)(j->y1 - j->y0) / 4 + 1);
         if (!ok || !j->ca || !j->ce || !j->cy || !j->gt || !j->gp || !j->in ||
             !j->done || (!m->fixed && !j->hist) || (m->pre && !j->sel))
             s = SD_ERR_NOMEM;
@@ -724,8 +735,12 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
     }
     /* the gathered a* values, bands in order (the selections do not depend
      * on the order anyway) */
+    size_t ngath = 0;
+    for (int t = 0; m->pre && t < nt; t++)
+        ngath += jobs[t].gath.n;
+    if (m->pre)
+        fvec_reserve(&m->gath, ngath);
     for (int t = 0; m->pre && t < nt; t++) {
-        m->gath.max = SIZE_MAX;
         fvec_append(&m->gath, jobs[t].gath.v, jobs[t].gath.n);
         for (int i = 0; i < m->ng; i++)
             m->gbelow[i] += jobs[t].gbelow[i];
@@ -884,7 +899,7 @@ static sd_status colour_pass(sd_ctx *ctx, const sd_measure *m, colour_want want)
         free(jobs[t].hist);
         free(jobs[t].buf);
         for (int k = 0; k < 2; k++)
-            free(jobs[t].c[k].v);
+            sd_free(jobs[t].c[k].v);
     }
     if (s != SD_OK)
         return sd_fail(ctx, s, "metrics: out of memory");
@@ -1500,7 +1515,7 @@ static sd_status d_pass(sd_ctx *ctx, sd_measure *m, const sd_mad_plan *plan, flo
         }
     }
     for (int t = 0; t < nt; t++) {
-        free(jobs[t].c.v);
+        sd_free(jobs[t].c.v);
         free(jobs[t].scratch);
         free(jobs[t].pend.i);
     }
@@ -1656,7 +1671,7 @@ void sd_measure_free(sd_measure *m)
     sd_plane_release(&m->d);
     free(m->hist_a);
     free(m->hist_d);
-    free(m->gath.v);
+    fvec_free(&m->gath);
     free(m);
 }
 
@@ -1821,8 +1836,8 @@ sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
     }
     if (!got) {
         /* the prediction missed */
-        free(ca.v);
-        free(cr.v);
+        sd_free(ca.v);
+        sd_free(cr.v);
         ca.v = cr.v = NULL;
         if ((s = full_hist_a(ctx, m)) == SD_OK) {
             if (!a_collectors_init(m, &ca, &cr))
@@ -1831,18 +1846,17 @@ sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
                 s = colour_pass(ctx, m, (colour_want){.ca = &ca, .cr = &cr});
         }
     }
-    free(m->gath.v);
-    memset(&m->gath, 0, sizeof m->gath);
+    fvec_free(&m->gath);
     m->pre = 0;
     if (s != SD_OK) {
-        free(ca.v);
-        free(cr.v);
+        sd_free(ca.v);
+        sd_free(cr.v);
         return s;
     }
     double t_red = collector_median(&ca, n) + m->p.red_delta;
-    free(ca.v);
+    sd_free(ca.v);
     size_t red = red_count(m->hist_a, &cr, t_red);
-    free(cr.v);
+    sd_free(cr.v);
 
     double t_pore = m->p.pore_contrast;
     pend_list pend = {0};
@@ -1857,13 +1871,13 @@ sd_status sd_measure_thresholds(sd_ctx *ctx, sd_measure *m, sd_thresholds *thr)
         if (!v)
             return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
         if ((s = d_pass(ctx, m, &plan, v, &pend)) != SD_OK) {
-            free(v);
+            sd_free(v);
             free(pend.i);
             return s;
         }
         double med;
         const double mad = sd_mad_finish(&plan, v, &med);
-        free(v);
+        sd_free(v);
         t_pore = pore_threshold(&m->p, mad);
         marked = pend.over || !(mad >= plan.A && mad <= plan.B) ? 2 : 1;
     }
@@ -1936,7 +1950,7 @@ sd_status sd_measure_finish(sd_ctx *ctx, sd_measure *m, const sd_thresholds *thr
             return sd_fail(ctx, SD_ERR_NOMEM, "metrics: out of memory");
         s = colour_pass(ctx, m, (colour_want){.cr = &cr});
         red = red_count(m->hist_a, &cr, thr->t_red);
-        free(cr.v);
+        sd_free(cr.v);
         if (s != SD_OK)
             return s;
     }
