@@ -82,14 +82,12 @@ static void *base_job_run(void *arg)
     static const float unit[3] = {1.0f, 1.0f, 1.0f};
     const float inv = 1.0f / (float)(f0 * f0), eps = (float)SD_LAMBDA_EPS;
     float *yrow = sd_alloc_array((size_t)bw * (size_t)f0, sizeof *yrow);
-    uint16_t *row16 = sd_alloc_array(3 * (size_t)bw * (size_t)f0, sizeof *row16);
-    for (int by = J->by0; yrow && row16 && by < J->by1; by++) {
+    for (int by = J->by0; yrow && by < J->by1; by++) {
         float *o = sd_plane_row(J->out, by); /* sums of Y, then Lambda */
         for (int bx = 0; bx < bw; bx++)
             o[bx] = 0;
         for (int k = 0; k < f0; k++) {
-            sd_row_luminance(sd_image_row(img, 0, by * f0 + k, bw * f0, row16), bw * f0, unit,
-                             yrow);
+            sd_image_luminance(img, 0, by * f0 + k, bw * f0, unit, yrow);
             const float *y = yrow;
             for (int bx = 0; bx < bw; bx++, y += f0) {
                 float acc = 0;
@@ -101,9 +99,8 @@ static void *base_job_run(void *arg)
         for (int bx = 0; bx < bw; bx++)
             o[bx] = logf(o[bx] * inv + eps);
     }
-    J->nomem = yrow == NULL || row16 == NULL;
+    J->nomem = yrow == NULL;
     free(yrow);
-    free(row16);
     return NULL;
 }
 

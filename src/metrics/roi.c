@@ -250,7 +250,6 @@ typedef struct clip_job {
     const sd_image *img;
     uint8_t *row_clip;
     int v0, v1;
-    uint16_t *row16; /* a compact image's row as 16-bit samples */
 } clip_job;
 
 unsigned sd_row_marks(const uint16_t *row, int width)
@@ -270,10 +269,8 @@ unsigned sd_image_row_marks(const sd_image *img, int y)
 static void *clip_run(void *arg)
 {
     const clip_job *j = arg;
-    const int w = j->img->width;
     for (int v = j->v0; v < j->v1; v++)
-        j->row_clip[v] = (uint8_t)(j->row16 ? sd_row_marks(sd_image_row(j->img, 0, v, w, j->row16), w)
-                                            : SD_ROW_CLIP | SD_ROW_DARK);
+        j->row_clip[v] = (uint8_t)sd_image_row_marks(j->img, v);
     return NULL;
 }
 
@@ -432,16 +429,11 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
         const int ntc = SD_CLAMP(sd_ctx_threads(ctx), 1, SD_MIN(SD_MAX_JOBS, img->height));
         clip_job cj[SD_MAX_JOBS];
         for (int t = 0; t < ntc; t++) {
-            /* out of memory for the row: every row marked, which only
-             * means the exact test on each of its pixels */
             cj[t] = (clip_job){.img = img, .row_clip = k ? arow_clip : brow_clip,
                                .v0 = (int)((long)img->height * t / ntc),
-                               .v1 = (int)((long)img->height * (t + 1) / ntc),
-                               .row16 = sd_alloc_array((size_t)img->width, 3 * sizeof(uint16_t))};
+                               .v1 = (int)((long)img->height * (t + 1) / ntc)};
         }
         sd_run_jobs(ntc, clip_run, cj, sizeof cj[0]);
-        for (int t = 0; t < ntc; t++)
-            free(cj[t].row16);
     }
     /* per BEFORE row, whether its labels are not just its geometric run
      * (fwd_job), summed up to each row for the inverse pass */

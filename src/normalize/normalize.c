@@ -190,25 +190,22 @@ static void *level_run(void *arg)
     const int x0 = NORM_F * j->bx0, n = SD_MIN(NORM_F * (j->bx0 + wl), w) - x0;
     float *lum = sd_alloc_array((size_t)n, sizeof *lum);
     float *col = sd_alloc_array((size_t)n, sizeof *col);
-    uint16_t *row16 = sd_alloc_array((size_t)n, 3 * sizeof *row16);
-    if (!lum || !col || !row16) {
+    if (!lum || !col) {
         free(lum);
         free(col);
-        free(row16);
         return NULL;
     }
     const float one[3] = {1, 1, 1};
     for (int y = j->y0; y < j->y1; y++) {
         for (int i = 0; i < NORM_F; i++) {
             const int yy = SD_MIN(NORM_F * (j->by0 + y) + i, h - 1);
-            sd_row_luminance(sd_image_row(j->img, x0, yy, n, row16), n, one, lum);
+            sd_image_luminance(j->img, x0, yy, n, one, lum);
             block_cols_add(col, lum, n, i);
         }
         block_means(col, x0, w, j->bx0, j->bx0 + wl - 1, sd_plane_row(j->tmp, y));
     }
     free(col);
     free(lum);
-    free(row16);
     j->ok = 1;
     return NULL;
 }
