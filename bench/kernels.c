@@ -469,13 +469,13 @@ int main(int argc, char **argv)
             sd_ecc_row er = {.step = STEP, .P = 4, .ahead = 16, .m0 = m[0], .m3 = m[3],
                              .cx = (LW - 1) / 2.0, .invR = 1.0 / 625.0, .I = &ib};
             const int rows = (int)((size_t)W * H / NS);
-            double ref[SD_ECC_SUMS] = {0};
+            double esum[SD_ECC_SUMS] = {0};
             for (int y = 0; y < LH; y += STEP) {
                 er.t = sd_plane_row(&src, 4 * y + 1);
                 er.rx = m[1] * y + m[2];
                 er.ry = m[4] * y + m[5];
                 er.v = (y - (LH - 1) / 2.0) / 625.0;
-                sd_ecc_row_scalar(&er, 0, NS, ref);
+                sd_ecc_row_scalar(&er, 0, NS, esum);
             }
             for (int lv = SD_SIMD_SCALAR; lv <= (int)top; lv++) {
                 const sd_dsp *dsp = sd_dsp_level((sd_simd_level)lv);
@@ -489,8 +489,8 @@ int main(int argc, char **argv)
                 }
                 double d = 0;
                 for (int k = 0; k < SD_ECC_SUMS; k++)
-                    d = fmax(d, fabs(got[k] - ref[k]));
-                if (memcmp(got, ref, sizeof ref) != 0) {
+                    d = fmax(d, fabs(got[k] - esum[k]));
+                if (memcmp(got, esum, sizeof esum) != 0) {
                     fprintf(stderr, "bench_kernels: ecc_row %s differs from scalar by %g\n",
                             sd_simd_name((sd_simd_level)lv), d);
                     bad = 1;
