@@ -284,7 +284,7 @@ static void test_stages(void **state)
                 lv[k][i] = sd_norm_level_new(W, H);
                 assert_non_null(lv[k][i]);
                 for (int y = 0; y < H; y++) {
-                    sd_norm_level_add_row(lv[k][i], im[i], y, NULL);
+                    sd_norm_level_add_row(lv[k][i], im[i], y);
                     if (k)
                         assert_int_equal(sd_image_row_marks(im[i], y),
                                          sd_row_marks(i ? a[0]->px + (size_t)y * a[0]->stride

@@ -213,7 +213,7 @@ static sd_norm_level *level_rows(const sd_image *img, int upto)
     sd_norm_level *lv = sd_norm_level_new(img->width, img->height);
     assert_non_null(lv);
     for (int y = 0; y < upto; y++)
-        sd_norm_level_add_row(lv, img, y, NULL);
+        sd_norm_level_add_row(lv, img, y);
     return lv;
 }
 

@@ -41,11 +41,11 @@ const char *sd_norm_method_name(sd_norm_method m);
  * same gains. sd_norm_level_new: NULL when out of memory or w, h <= 0. */
 typedef struct sd_norm_level sd_norm_level;
 sd_norm_level *sd_norm_level_new(int width, int height);
-/* Row y of img (width x height as given to _new), its samples `row` as
- * sd_image_row gives them (NULL: read from img; a compact image's row is
- * always read from its own bytes); rows 0, 1, ... in order (any other call
- * leaves the level incomplete). */
-void sd_norm_level_add_row(sd_norm_level *lv, const sd_image *img, int y, const uint16_t *row);
+/* Row y of img (width x height as given to _new), read from img in
+ * either storage (a loader's row_fn may call it as soon as row y is
+ * there); rows 0, 1, ... in order (any other call leaves the level
+ * incomplete). */
+void sd_norm_level_add_row(sd_norm_level *lv, const sd_image *img, int y);
 void sd_norm_level_free(sd_norm_level *lv); /* NULL-safe */
 
 /* ref: required for SD_NORM_REFERENCE (BEFORE coordinates), else ignored. */

@@ -107,7 +107,7 @@ static void load_row(void *arg, const sd_image *img, int y)
     /* both from the row's own samples: a compact row's bytes as they are */
     if (j->marks)
         j->marks[y] = (uint8_t)sd_image_row_marks(img, y);
-    sd_norm_level_add_row(j->level, img, y, NULL);
+    sd_norm_level_add_row(j->level, img, y);
 }
 
 static void load_job_release(load_job *j)

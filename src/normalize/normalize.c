@@ -153,17 +153,13 @@ void sd_norm_level_free(sd_norm_level *lv)
     free(lv);
 }
 
-void sd_norm_level_add_row(sd_norm_level *lv, const sd_image *img, int y, const uint16_t *row)
+void sd_norm_level_add_row(sd_norm_level *lv, const sd_image *img, int y)
 {
     if (!lv || y != lv->rows || img->width != lv->width || img->height != lv->height)
         return; /* out of order or another image: the level stays incomplete */
     const float one[3] = {1, 1, 1};
     const int w = lv->width, i = y % NORM_F;
-    /* a compact image's row from its bytes (row, widened, is not needed) */
-    if (row && !img->px8)
-        sd_row_luminance(row, w, one, lv->lum);
-    else
-        sd_image_luminance(img, 0, y, w, one, lv->lum);
+    sd_image_luminance(img, 0, y, w, one, lv->lum);
     block_cols_add(lv->col, lv->lum, w, i);
     if (i == NORM_F - 1 || y == lv->height - 1) {
         /* a short last block row repeats the image's last row */
