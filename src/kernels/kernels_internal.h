@@ -347,6 +347,18 @@ void sd_row_luminance8_widened(const uint8_t *rgb, int n, const float g[3], floa
 /* sd_row_linear of 8-bit samples through those tables. */
 void sd_row_linear8(const uint8_t *rgb, int n, const float t[3][256], float *r, float *g,
                     float *b);
+/* A SIMD level's colour of m <= SD_COLOUR_BLOCK pixels from their linear
+ * values r, g, b (arrays of SD_COLOUR_BLOCK, padded past m: the block may
+ * use them as scratch): lam, a, e, y [0, m) as row_colour's. */
+typedef void (*sd_colour_block_fn)(float *r, float *g, float *b, int m, float *lam, float *a,
+                                   float *e, float *y);
+/* row_colour and row_colour8 by blocks: the linear values by scalar reads
+ * (sd_row_linear, or sd_row_linear8 through the call's tables), then the
+ * level's block. */
+void sd_row_colour_blocks(const uint16_t *rgb, int n, const float g[3], float *lam, float *a,
+                          float *e, float *y, sd_colour_block_fn block);
+void sd_row_colour8_blocks(const uint8_t *rgb, int n, const float g[3], float *lam, float *a,
+                           float *e, float *y, sd_colour_block_fn block);
 
 /* Lambda with the luminance in scalar code (LUT reads, mul then add: the
  * same Y as the scalar reference) and the logarithm by row_log. */

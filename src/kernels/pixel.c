@@ -99,6 +99,29 @@ void sd_row_luminance8_scalar(const uint8_t *rgb, int n, const float g[3], float
                (float)SD_XYZ_YB * t[2][rgb[2]];
 }
 
+void sd_row_colour_blocks(const uint16_t *rgb, int n, const float g[3], float *lam, float *a,
+                          float *e, float *y, sd_colour_block_fn block)
+{
+    float r[SD_COLOUR_BLOCK], gc[SD_COLOUR_BLOCK], b[SD_COLOUR_BLOCK];
+    for (int x0 = 0; x0 < n; x0 += SD_COLOUR_BLOCK) {
+        const int m = n - x0 < SD_COLOUR_BLOCK ? n - x0 : SD_COLOUR_BLOCK;
+        sd_row_linear(rgb + 3 * (size_t)x0, m, g, r, gc, b);
+        block(r, gc, b, m, lam ? lam + x0 : NULL, a + x0, e ? e + x0 : NULL, y + x0);
+    }
+}
+
+void sd_row_colour8_blocks(const uint8_t *rgb, int n, const float g[3], float *lam, float *a,
+                           float *e, float *y, sd_colour_block_fn block)
+{
+    float t[3][256], r[SD_COLOUR_BLOCK], gc[SD_COLOUR_BLOCK], b[SD_COLOUR_BLOCK];
+    sd_lin8_table(g, t);
+    for (int x0 = 0; x0 < n; x0 += SD_COLOUR_BLOCK) {
+        const int m = n - x0 < SD_COLOUR_BLOCK ? n - x0 : SD_COLOUR_BLOCK;
+        sd_row_linear8(rgb + 3 * (size_t)x0, m, (const float(*)[256])t, r, gc, b);
+        block(r, gc, b, m, lam ? lam + x0 : NULL, a + x0, e ? e + x0 : NULL, y + x0);
+    }
+}
+
 void sd_row_luminance8_widened(const uint8_t *rgb, int n, const float g[3], float *y,
                                sd_row_luminance_fn lum16)
 {

@@ -171,25 +171,14 @@ void sd_row_luminance8_avx2(const uint8_t *rgb, int n, const float g[3], float *
 void sd_row_colour_avx2(const uint16_t *rgb, int n, const float g[3], float *lam, float *a,
                         float *e, float *y)
 {
-    float r[SD_COLOUR_BLOCK], gc[SD_COLOUR_BLOCK], b[SD_COLOUR_BLOCK];
-    for (int x0 = 0; x0 < n; x0 += SD_COLOUR_BLOCK) {
-        const int m = n - x0 < SD_COLOUR_BLOCK ? n - x0 : SD_COLOUR_BLOCK;
-        sd_row_linear(rgb + 3 * (size_t)x0, m, g, r, gc, b);
-        colour_block(r, gc, b, m, lam ? lam + x0 : NULL, a + x0, e ? e + x0 : NULL, y + x0);
-    }
+    sd_row_colour_blocks(rgb, n, g, lam, a, e, y, colour_block);
 }
 
 /* The same from bytes: the linear values by scalar reads of the L1 tables */
 void sd_row_colour8_avx2(const uint8_t *rgb, int n, const float g[3], float *lam, float *a,
                          float *e, float *y)
 {
-    float t[3][256], r[SD_COLOUR_BLOCK], gc[SD_COLOUR_BLOCK], b[SD_COLOUR_BLOCK];
-    sd_lin8_table(g, t);
-    for (int x0 = 0; x0 < n; x0 += SD_COLOUR_BLOCK) {
-        const int m = n - x0 < SD_COLOUR_BLOCK ? n - x0 : SD_COLOUR_BLOCK;
-        sd_row_linear8(rgb + 3 * (size_t)x0, m, (const float(*)[256])t, r, gc, b);
-        colour_block(r, gc, b, m, lam ? lam + x0 : NULL, a + x0, e ? e + x0 : NULL, y + x0);
-    }
+    sd_row_colour8_blocks(rgb, n, g, lam, a, e, y, colour_block);
 }
 
 static inline double hsum4(__m256d v)
