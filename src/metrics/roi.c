@@ -168,6 +168,7 @@ static void *fwd_run(void *arg)
         const uint8_t *mrow = j->mask ? j->mask + (size_t)y * (size_t)bw : NULL;
         const int bclip = j->brow_clip[y] & SD_ROW_CLIP;
         uint8_t *orow = j->out + (size_t)y * (size_t)bw;
+        memset(orow, 0, (size_t)bw); /* the band's own rows, in parallel */
         size_t geo = 0, excluded = 0;
         int gx0 = bw, gx1 = -1, bx0 = bw, bx1 = -1;
         /* Without a user mask or a clipped pixel on the way, the row is one
@@ -303,7 +304,7 @@ static void inv_pixels(const inv_job *j, int v, int u0, int u1)
 }
 
 /* Per row, the rule runs only on the columns whose inverse image comes
- * within a pixel of the geometric box (the others keep calloc's 0), and
+ * within a pixel of the geometric box (the others stay 0), and
  * not on an interior run that is surely SD_ROI_IN, filled by memset: the
  * columns whose nearest BEFORE pixel (x, y), off the inverse image by at
  * most half a pixel each way, lies in the forward pass's window, maps
@@ -318,6 +319,7 @@ static void *inv_run(void *arg)
     const double e = 1e-3;
     const double hu = 0.5 * (fabs(f[0]) + fabs(f[1])) + e, hv = 0.5 * (fabs(f[3]) + fabs(f[4])) + e;
     for (int v = j->v0; v < j->v1; v++) {
+        memset(j->after + (size_t)v * (size_t)j->aw, 0, (size_t)j->aw); /* the band's rows */
         const double cx = m[1] * v + m[2] + 0.5, cy = m[4] * v + m[5] + 0.5;
         double ga = 0, gb = j->aw - 1;
         if (!lin_range(m[0], cx, j->gx0 - 1.0, j->gx1 + 2.0, &ga, &gb) ||
@@ -393,7 +395,8 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
     out->source = opts->mask ? SD_ROI_MASK : r ? SD_ROI_RECT : SD_ROI_OVERLAP;
     out->bw = bw;
     out->bh = bh;
-    out->before = sd_calloc_array((size_t)bw, (size_t)bh);
+    /* not zeroed here: each band of the passes below zeroes its own rows */
+    out->before = sd_alloc_array((size_t)bw, (size_t)bh);
     if (!out->before)
         return sd_fail(ctx, SD_ERR_NOMEM, "roi: out of memory for %dx%d", bw, bh);
 
@@ -450,6 +453,10 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
                             .arow_clip = arow_clip, .brow_clip = brow_clip, .out = out->before,
                             .impure = impure, .ab = ab, .ax1 = ax1, .ay1 = ay1, .x0 = x0, .x1 = x1, .y0 = y0 + (int)((long)(y1 - y0 + 1) * t / nt),
                             .y1 = y0 + (int)((long)(y1 - y0 + 1) * (t + 1) / nt) - 1};
+    /* the rows outside the window (the forward pass's bands cover it) */
+    const int za = SD_CLAMP(y0, 0, bh), zb = SD_CLAMP(y1 + 1, za, bh);
+    memset(out->before, 0, (size_t)za * (size_t)bw);
+    memset(out->before + (size_t)zb * (size_t)bw, 0, (size_t)(bh - zb) * (size_t)bw);
     sd_run_jobs(nt, fwd_run, jobs, sizeof jobs[0]);
     /* merged in a fixed order: integer counts and boxes */
     int bx0 = bw, by0 = bh, bx1 = -1, by1 = -1; /* bbox of the ROI */
@@ -488,7 +495,7 @@ sd_status sd_roi_build(sd_ctx *ctx, const sd_image *before, const sd_image *afte
     const int aw = after->width, ah = after->height;
     out->aw = aw;
     out->ah = ah;
-    out->after = sd_calloc_array((size_t)aw, (size_t)ah);
+    out->after = sd_alloc_array((size_t)aw, (size_t)ah); /* zeroed by inv_run's bands */
     if (!out->after) {
         free(impure);
         sd_roi_release(out);
