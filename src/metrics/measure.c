@@ -1653,6 +1653,22 @@ static int first_set(const uint8_t *p, int a, int b)
     return -1;
 }
 
+/* The last index in [a, b) with p[i] != 0, or -1 (eight bytes at a time). */
+static int last_set(const uint8_t *p, int a, int b)
+{
+    int i = b;
+    for (; i - 8 >= a; i -= 8) {
+        uint64_t v;
+        memcpy(&v, p + i - 8, 8);
+        if (v)
+            break;
+    }
+    for (; i > a; i--)
+        if (p[i - 1])
+            return i - 1;
+    return -1;
+}
+
 static void fix_thresholds(sd_measure *m, double t_red, double t_pore)
 {
     m->fixed = 1;
@@ -1722,9 +1738,7 @@ sd_status sd_measure_begin(sd_ctx *ctx, const sd_image *img, const uint8_t *mask
             int a = first_set(mrow, 1, iw - 1);
             if (a < 0)
                 continue;
-            int b = iw - 2;
-            while (!mrow[b])
-                b--;
+            const int b = last_set(mrow, a, iw - 1);
             mx0 = SD_MIN(mx0, a);
             mx1 = SD_MAX(mx1, b);
             my0 = SD_MIN(my0, y);
