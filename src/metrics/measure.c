@@ -222,6 +222,7 @@ typedef struct band_job {
      * the decimated grid of w2 x h2 samples, rings hq (horizontal taps of
      * the decimated G_t rows) and gq (both taps), dpad / vq scratch rows */
     int rq, w2;
+    int gq_next, gq_hi;  /* G_q rows [gq_next, gq_hi] still to compute */
     const float *kq;
     ring hq, gq;
     float *dpad, *vq;
@@ -416,17 +417,62 @@ static void d_span(const band_job *j, int y, int *lo, int *hi)
     *hi = (y >> 1) + (y & 1 ? 3 : 0) + j->rq;
 }
 
+/* The G_q rows D row y reads (gp_semi_row): the lowest and highest
+ * (mirrored into the grid). */
+static void gq_span(const band_job *j, int y, int *lo, int *hi)
+{
+    const int Y = y >> 1;
+    *lo = *hi = Y;
+    for (int k = 0; (y & 1) && k < 6; k++) {
+        const int i = dec_mirror(Y - 2 + k, j->m->h);
+        *lo = SD_MIN(*lo, i);
+        *hi = SD_MAX(*hi, i);
+    }
+}
+
 static int d_ready(const band_job *j, int y)
 {
-    int lo, hi;
-    d_span(j, y, &lo, &hi);
-    for (int i = lo; i <= hi; i++)
-        if (!ring_has(&j->hq, dec_mirror(i, j->m->h)))
+    const int Y = y >> 1;
+    if (!(y & 1))
+        return ring_has(&j->gq, Y);
+    for (int k = 0; k < 6; k++)
+        if (!ring_has(&j->gq, dec_mirror(Y - 2 + k, j->m->h)))
             return 0;
     return 1;
 }
 
-/* G_q of decimated row Y (in range): vertical taps of the hq ring. */
+/* The next (up to) four G_q rows from gq_next on by sd_blur_rows, if
+ * their hq rows are all there and the ring keeps the rows D row `next`
+ * reads; returns whether it did. */
+static int gq_group(band_job *j, int next)
+{
+    const int G = j->gq_next, rq = j->rq, w2 = j->w2, n = SD_MIN(VB, j->gq_hi - G + 1);
+    if (n <= 0)
+        return 0;
+    if (next < j->y1) {
+        int lo, hi;
+        gq_span(j, next, &lo, &hi);
+        if (G + n - 1 >= lo + j->gq.size)
+            return 0;
+    }
+    for (int i = 0; i < 2 * rq + n; i++) {
+        const int Y = dec_mirror(G - rq + i, j->m->h);
+        if (!ring_has(&j->hq, Y))
+            return 0;
+        j->in[i] = ring_row(&j->hq, Y, w2);
+    }
+    float *out[VB];
+    for (int i = 0; i < n; i++)
+        out[i] = ring_row(&j->gq, G + i, w2);
+    sd_blur_rows(j->dsp, j->in, j->kq, rq, out, n, w2);
+    for (int i = 0; i < n; i++)
+        j->gq.tag[(G + i) % j->gq.size] = G + i;
+    j->gq_next = G + n;
+    return 1;
+}
+
+/* G_q of decimated row Y (in range): from the ring, else the vertical
+ * taps of the hq ring. */
 static const float *gq_row(band_job *j, int Y)
 {
     const int w2 = j->w2, rq = j->rq;
@@ -543,6 +589,15 @@ static void *band_run(void *arg)
         }
         f0 = SD_MAX(0, j->y0 - (j->y0 - 2 * lo + VB - 1) / VB * VB);
         f1 = SD_MIN(h, 2 * hi + 1);
+        /* and the G_q rows they read */
+        j->gq_next = INT32_MAX;
+        j->gq_hi = INT32_MIN;
+        for (int y = j->y0; y < j->y1; y++) {
+            int l, u;
+            gq_span(j, y, &l, &u);
+            j->gq_next = SD_MIN(j->gq_next, l);
+            j->gq_hi = SD_MAX(j->gq_hi, u);
+        }
     }
     for (int y0 = f0; y0 < f1; y0 += VB) {
         const int nb = SD_MIN(VB, f1 - y0), in = y0 >= j->y0 && y0 < j->y1;
@@ -573,10 +628,14 @@ static void *band_run(void *arg)
             for (int b = 0; b < nb; b++)
                 if (((y0 + b) & 1) == 0)
                     push_hq(j, y0 + b, gt[b]);
-            for (; next < j->y1 && next < y0 + nb && d_ready(j, next); next++) {
-                gp_semi_row(j, next, gp[0]);
-                emit_d(j, next, gp[0]);
-            }
+            /* G_q in groups of four as their hq rows come, D rows as
+             * their G_q rows are there */
+            do
+                for (; next < j->y1 && next < y0 + nb && d_ready(j, next); next++) {
+                    gp_semi_row(j, next, gp[0]);
+                    emit_d(j, next, gp[0]);
+                }
+            while (gq_group(j, next));
         }
     }
     /* (every row is ready once the front has passed f1) */
@@ -676,16 +735,18 @@ static sd_status fused_pass(sd_ctx *ctx, sd_measure *m)
         j->rq = rq;
         j->w2 = w2;
         /* ring sizes: rows from the furthest back a step reads to R ahead;
-         * on the semigroup path, G_s waits in its ring until the decimated
-         * rows of D are there (D of row y is emitted once the G_t front
-         * has passed row y + 2 rq + 6, a block later at worst), the hq ring
-         * spans the decimated rows from the oldest D row waiting to the
-         * front, gq the six the interpolator reads; Lambda's rows carry
+         * on the semigroup path, G_s waits in its ring until the G_q rows
+         * of D are there (D of row y is emitted once the G_t front has
+         * passed row y + 2 rq + 6, up to six rows later for the group of
+         * four G_q rows, a block later at worst), the hq ring spans the
+         * decimated rows from the oldest the next G_q group reads to the
+         * front, gq the six the interpolator reads and the groups ahead
+         * (gq_group waits while the ring is full); Lambda's rows carry
          * the halo of mirrored columns the horizontal taps read */
         int ok = ring_init(&j->lam, R + VB + 1, w, SD_MAX(rt, SD_MAX(rs, rq ? 0 : rp))) &&
                  ring_init(&j->ht, R + rt + VB + 1, w, 0) &&
                  ring_init(&j->hs, R + rs + VB + 2, w, 0) &&
-                 (rq ? ring_init(&j->hq, 2 * rq + 12, w2, 0) && ring_init(&j->gq, 8, w2, 0)
+                 (rq ? ring_init(&j->hq, 2 * rq + 12, w2, 0) && ring_init(&j->gq, 16, w2, 0)
                      : ring_init(&j->hp, R + rp + VB + 1, w, 0)) &&
                  ring_init(&j->gs, GS_RING + (rq ? 2 * rq + 16 : 0), w, 0);
         if (rq) {
