@@ -28,8 +28,8 @@ fi
 FB=samples/before.jpg; FA=samples/after.jpg
 F=$T/faults; mkdir -p "$F"
 # The signals at a delay need a run that is still going: the sample pair is
-# compared in ~50 ms, before the first delay ends, so they run on a 12 MP
-# pair (~0.35 s at -j 2 here, longer under the sanitizers).
+# compared in ~30 ms, before the first delay ends, so they run on a 12 MP
+# pair (~0.24 s at -j 2 here, longer under the sanitizers).
 LB=$F/large-before.jpg; LA=$F/large-after.jpg
 ${BUILD:-build}/skindelta-synth --seed 5 --size 4000x3000 --supersample 1 --rotate 2 \
     --out-before "$LB" --out-after "$LA" >/dev/null 2>&1 || bad "faults: render the 12 MP pair" "skindelta-synth failed"
@@ -100,7 +100,8 @@ fi
 interrupt() { # SIGNAL DELAY DIR
     rm -f "$F/pid" "$F/mark"
     (
-        i=0; while [ ! -s "$F/pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+        # polled finely: the delay counts from the start of the run
+        i=0; while [ ! -s "$F/pid" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i + 1)); done
         if [ "$2" = fsync ]; then
             i=0; while [ ! -e "$F/mark" ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
             sleep 0.5 # well inside the 2 s fsync
