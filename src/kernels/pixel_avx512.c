@@ -252,7 +252,7 @@ void sd_row_acc3_avx512(const float *lam, const float *gt, const float *up, cons
     __m512d g = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(tail8(n), gs));
     for (; x + 8 <= nl; x += 8) {
         const __m256 gn8 = x + 16 <= n ? _mm256_loadu_ps(gs + x + 8)
-                                       : _mm256_maskz_loadu_ps((__mmask8)((1u << (n - x - 8)) - 1),
+                                       : _mm256_maskz_loadu_ps(tail8(n - x - 8),
                                                                gs + x + 8);
         const __m512d gn = _mm512_cvtps_pd(gn8);
         const __mmask8 k = (__mmask8)_mm_test_epi8_mask(_mm_loadl_epi64((const __m128i *)(const void *)(f + x)), vbit);

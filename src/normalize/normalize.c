@@ -314,7 +314,7 @@ static void *med_run(void *arg)
     memset(h, 0, (size_t)(j->nhi ? j->nhi : 1) * SD_FBINS * sizeof *h);
     if (!j->nhi) {
         for (size_t i = 0; i < j->n; i++)
-            h[sd_fkey(j->v[i]) >> 16]++;
+            h[sd_fbin(j->v[i])]++;
         return NULL;
     }
     const uint32_t h0 = j->hi[0], h1 = j->nhi > 1 ? j->hi[1] : h0;
